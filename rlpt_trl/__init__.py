@@ -1,0 +1,25 @@
+"""rlpt_trl: reinforcement-learning pre-training of small language models (GRPO on CoLA) with TRL."""
+
+__version__ = "0.1.0"
+
+from .assets import cola_sample_path, find_minilm, find_smollm2_gguf
+from .data import load_glue
+from .errors import RlptError
+from .modeling import import_gguf, load_model_and_tokenizer, prepare_tokenizer, resolve_device, resolve_dtype
+from .tiny_model import build_tiny_causal_lm
+
+
+__all__ = [
+    "RlptError",
+    "__version__",
+    "build_tiny_causal_lm",
+    "cola_sample_path",
+    "find_minilm",
+    "find_smollm2_gguf",
+    "import_gguf",
+    "load_glue",
+    "load_model_and_tokenizer",
+    "prepare_tokenizer",
+    "resolve_device",
+    "resolve_dtype",
+]

