@@ -4,19 +4,23 @@ __version__ = "0.1.0"
 
 from .assets import cola_sample_path, find_minilm, find_smollm2_gguf
 from .data import load_glue
+from .embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
 from .errors import RlptError
 from .modeling import import_gguf, load_model_and_tokenizer, prepare_tokenizer, resolve_device, resolve_dtype
 from .tiny_model import build_tiny_causal_lm
 
 
 __all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
     "RlptError",
     "__version__",
     "build_tiny_causal_lm",
     "cola_sample_path",
+    "encode_normalized",
     "find_minilm",
     "find_smollm2_gguf",
     "import_gguf",
+    "load_embedding_model",
     "load_glue",
     "load_model_and_tokenizer",
     "prepare_tokenizer",
