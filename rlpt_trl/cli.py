@@ -5,18 +5,39 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import RlptError
 
 
+if TYPE_CHECKING:
+    from trl import TrlParser
+
+
 def run_with_errors(prog: str, main: Callable[[], object]) -> int:
-    """Run `main`, turning an `RlptError` into one `prog: error: ...` line on stderr and exit status 1."""
+    """Run `main`, turning an `RlptError` into one `prog: error: ...` line on stderr and exit status 1.
+
+    An integer returned by `main` is the exit status; anything else means success.
+    """
     try:
-        main()
+        status = main()
     except RlptError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 1
-    return 0
+    return status if isinstance(status, int) else 0
+
+
+def run_recipe(prog: str, parser: "TrlParser", main: Callable[..., object], argv: Sequence[str] | None = None) -> int:
+    """Parse `--config` YAML + CLI flags with a `TrlParser` and run `main(*dataclasses)` through `run_with_errors`.
+
+    TRL's config classes validate in `__post_init__` and raise `ValueError`: those become one line, status 2.
+    """
+    try:
+        parsed = parser.parse_args_and_config(args=None if argv is None else list(argv))
+    except ValueError as err:
+        print(f"{prog}: error: {err}".replace("\n", " "), file=sys.stderr)
+        return 2
+    return run_with_errors(prog, lambda: main(*parsed))
 
 
 def _import_gguf(argv: Sequence[str]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -82,18 +84,24 @@ def _check_causal_lm(model_name_or_path: str, trust_remote_code: bool) -> None:
         raise RlptError(f"not a causal language model ({found}): {model_name_or_path}")
 
 
-def _load_gguf(path: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Dequantise a GGUF checkpoint into a plain, serialisable transformers model."""
-    folder, filename = os.path.split(os.path.abspath(path))
+@contextmanager
+def _gguf_errors(path: str) -> Iterator[None]:
+    """Turn the errors transformers raises for an unreadable or unsupported GGUF file into one-line `RlptError`s."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
-        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=dtype)
+        yield
     except ValueError as err:
         if "not supported" in str(err):
             raise RlptError(f"unsupported GGUF architecture in {path}: {err}") from None
         raise RlptError(f"cannot load GGUF file {path}: {err}") from None
     except (OSError, KeyError, IndexError) as err:
         raise RlptError(f"not a readable GGUF file: {path} ({type(err).__name__}: {err})") from None
+
+
+def _load_gguf_model(path: str, dtype: torch.dtype) -> PreTrainedModel:
+    """Dequantise a GGUF checkpoint into a plain, serialisable transformers model."""
+    folder, filename = os.path.split(os.path.abspath(path))
+    with _gguf_errors(path):
+        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=dtype)
     # transformers refuses to save a GGUF-loaded model; an identical model rebuilt from the
     # config and weights carries no quantizer and saves as plain safetensors.
     config = gguf_model.config
@@ -102,7 +110,7 @@ def _load_gguf(path: str, dtype: torch.dtype) -> tuple[PreTrainedModel, PreTrain
     model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.load_state_dict(gguf_model.state_dict())
     model.generation_config = gguf_model.generation_config
-    return model, tokenizer
+    return model
 
 
 def prepare_tokenizer(
@@ -116,6 +124,24 @@ def prepare_tokenizer(
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = padding_side
     return tokenizer
+
+
+def load_tokenizer(
+    name_or_path: str, *, padding_side: Literal["left", "right"] = "left", trust_remote_code: bool = False
+) -> PreTrainedTokenizerBase:
+    """Load the tokenizer of a Hub id, a local HF directory or a `.gguf` file, prepared by `prepare_tokenizer`."""
+    name_or_path = str(name_or_path)
+    _check_local_path(name_or_path)
+    if is_gguf(name_or_path):
+        folder, filename = os.path.split(os.path.abspath(name_or_path))
+        with _gguf_errors(name_or_path):
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
+    else:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        except OSError as err:
+            raise RlptError(f"cannot load a tokenizer from {name_or_path}: {err}") from None
+    return prepare_tokenizer(tokenizer, padding_side)
 
 
 def load_model_and_tokenizer(
@@ -140,14 +166,17 @@ def load_model_and_tokenizer(
     target = resolve_device(device) if device is not None else None
     torch_dtype = resolve_dtype(dtype, target)
     if is_gguf(model_name_or_path):
-        model, tokenizer = _load_gguf(model_name_or_path, torch_dtype)
+        tokenizer = load_tokenizer(model_name_or_path, padding_side=padding_side)
+        model = _load_gguf_model(model_name_or_path, torch_dtype)
     else:
         _check_causal_lm(model_name_or_path, trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+        tokenizer = load_tokenizer(model_name_or_path, padding_side=padding_side, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
             model_name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code
         )
-    prepare_tokenizer(tokenizer, padding_side)
+    # saved checkpoints must stop generation where the tokenizer does
+    if model.generation_config.eos_token_id is None:
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     if target is not None:

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
+from rlpt_trl import RlptError
+from rlpt_trl.checkpoints import GracefulStopCallback, last_complete_checkpoint, resolve_resume_checkpoint
+
+
+def _checkpoint(root: Path, step: int, complete: bool) -> Path:
+    path = root / f"checkpoint-{step}"
+    path.mkdir()
+    (path / "model.safetensors").write_bytes(b"")
+    if complete:
+        (path / "trainer_state.json").write_text("{}")
+    return path
+
+
+def test_latest_complete_checkpoint_skips_half_written(tmp_path: Path) -> None:
+    _checkpoint(tmp_path, 2, complete=True)
+    ten = _checkpoint(tmp_path, 10, complete=True)
+    _checkpoint(tmp_path, 12, complete=False)  # killed mid-save
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_complete_checkpoint(tmp_path) == ten
+    assert resolve_resume_checkpoint("true", tmp_path) == str(ten)
+    assert resolve_resume_checkpoint(True, tmp_path) == str(ten)
+    assert resolve_resume_checkpoint(None, tmp_path) is None
+    assert resolve_resume_checkpoint(str(ten), tmp_path) == str(ten)
+
+
+def test_resume_errors(tmp_path: Path) -> None:
+    with pytest.raises(RlptError, match="no complete checkpoint in"):
+        resolve_resume_checkpoint("true", tmp_path)
+    half = _checkpoint(tmp_path, 4, complete=False)
+    with pytest.raises(RlptError, match="not a complete checkpoint"):
+        resolve_resume_checkpoint(str(half), tmp_path)
+
+
+def test_signal_requests_save_and_stop(tmp_path: Path) -> None:
+    callback = GracefulStopCallback(signals=(signal.SIGUSR1,))
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none")
+    state, control = TrainerState(), TrainerControl()
+    callback.on_train_begin(args, state, control)
+    try:
+        callback.on_step_end(args, state, control)
+        assert not control.should_save and not control.should_training_stop
+        os.kill(os.getpid(), signal.SIGUSR1)
+        callback.on_step_end(args, state, control)
+        assert callback.requested == signal.SIGUSR1
+        assert control.should_save and control.should_training_stop
+    finally:
+        callback.on_train_end(args, state, control)
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
