@@ -1,0 +1,274 @@
+"""recipes/grpo.py end to end on the CPU: accelerate launches, checkpoints, TensorBoard, resume, Hub, bad configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi, RepoUrl
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rlpt_trl.assets import cola_sample_path
+from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
+
+
+ROOT = Path(__file__).resolve().parents[1]
+GRPO = ROOT / "recipes" / "grpo.py"
+QUICKSTART_CONFIG = ROOT / "recipes" / "quickstart" / "grpo.yaml"
+pytestmark = pytest.mark.slow  # every run scores with the real MiniLM
+
+
+@pytest.fixture(scope="module")
+def grpo_data(tiny_model_dir: Path, embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data build of the shipped CoLA sample, tokenised for the tiny model."""
+    output = tmp_path_factory.mktemp("grpo-data") / "data"
+    build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(output),
+            dataset_path=str(cola_sample_path()),
+            tokenizer_name_or_path=str(tiny_model_dir),
+            embedding_model_name_or_path=str(embedding_model_dir),
+        )
+    )
+    return output
+
+
+def _recipe_args(model: Path | str, data: Path, embedding: Path, output: Path, *extra: str) -> list[str]:
+    return [
+        "--config", str(QUICKSTART_CONFIG),
+        "--model_name_or_path", str(model),
+        "--dataset_name", str(data),
+        "--embedding_model_name_or_path", str(embedding),
+        "--output_dir", str(output),
+        *extra,
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _launch(config: str, args: list[str], *launch_flags: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(ROOT / "accelerate_configs" / config),
+        "--num_cpu_threads_per_process", "1",
+        *launch_flags, str(GRPO), *args,
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+
+
+def _scalars(output: Path) -> dict[str, list[float]]:
+    (events,) = output.glob("runs/*/events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events.parent), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator.Reload()
+    scalars = {tag: [e.value for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]}
+    scalars["__text__"] = accumulator.Tags()["tensors"]
+    return scalars
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run_main(argv: list[str]) -> int:
+    """Run recipes/grpo.py in this process (for stubs that a subprocess cannot see)."""
+    recipe = runpy.run_path(str(GRPO))
+    from trl import GRPOConfig, ModelConfig, TrlParser
+
+    from rlpt_trl.cli import run_recipe
+    from rlpt_trl.grpo import GRPOScriptArguments
+
+    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
+    return run_recipe("grpo.py", parser, recipe["main"], argv)
+
+
+def test_cpu_launch_checkpoints_and_tensorboard(
+    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "run"
+    result = _launch("cpu.yaml", _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    for folder in (output, output / "checkpoint-3"):
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        assert (folder / "model.safetensors").is_file()
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        assert model.generation_config.eos_token_id == tokenizer.eos_token_id
+    scalars = _scalars(output)
+    for tag in ("train/rewards/perplexity_reward/mean", "train/rewards/embedding_cosine_reward/mean", "train/loss"):
+        assert len(scalars[tag]) == 3, tag
+    assert any("completions" in tag for tag in scalars["__text__"])
+    card = (output / "README.md").read_text()
+    assert "`perplexity_reward` (1), `embedding_cosine_reward` (1)" in card
+    assert str(tiny_model_dir) in card and "4 generations per prompt" in card
+
+
+def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "ddp"
+    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "2", "--save_steps", "10")
+    result = _launch("cpu_ddp.yaml", args, "--main_process_port", str(_free_port()))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-2"]
+    AutoModelForCausalLM.from_pretrained(output)
+    state = json.loads((output / "checkpoint-2" / "trainer_state.json").read_text())
+    logged = [entry for entry in state["log_history"] if "rewards/perplexity_reward/mean" in entry]
+    assert [entry["step"] for entry in logged] == [1, 2]
+    assert all("rewards/embedding_cosine_reward/mean" in entry for entry in logged)
+
+
+def _log_by_step(output: Path, step: int) -> dict[int, dict]:
+    state = json.loads((output / f"checkpoint-{step}" / "trainer_state.json").read_text())
+    return {entry["step"]: entry for entry in state["log_history"] if "loss" in entry}
+
+
+def test_resume_after_sigterm_matches_uninterrupted_run(
+    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    """SIGTERM saves and stops; resuming restores step, optimizer, scheduler and RNG: same log as a clean run."""
+    steps = ["--max_steps", "6", "--save_steps", "2", "--save_total_limit", "10"]
+    reference = tmp_path / "reference"
+    result = _launch("cpu.yaml", _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, reference, *steps))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    output = tmp_path / "interrupted"
+    command = [sys.executable, str(GRPO), *_recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, *steps)]
+    process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while not (output / "checkpoint-2" / "trainer_state.json").is_file():
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint-2 before the run ended"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    saved = sorted(int(p.name.split("-")[1]) for p in output.glob("checkpoint-*"))
+    interrupted_at = saved[-1]
+    assert 2 <= interrupted_at < 6 and all((output / f"checkpoint-{s}" / "trainer_state.json").is_file() for s in saved)
+
+    resumed = _launch(
+        "cpu.yaml",
+        _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, *steps, "--resume_from_checkpoint", "true"),
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected, got = _log_by_step(reference, 6), _log_by_step(output, 6)
+    assert sorted(got) == list(range(1, 7))
+    for step in range(1, 7):
+        for key in ("learning_rate", "loss", "rewards/perplexity_reward/mean", "rewards/embedding_cosine_reward/mean"):
+            assert got[step][key] == pytest.approx(expected[step][key], rel=1e-4, abs=1e-6), (step, key)
+
+
+def test_gguf_start_saves_hf_format(
+    smollm2_gguf: Path, smollm2_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "gguf"
+    args = _recipe_args(smollm2_gguf, grpo_data, embedding_model_dir, output, "--max_steps", "2")
+    args += ["--scorer_model_name_or_path", str(smollm2_dir), "--per_device_train_batch_size", "4"]
+    result = _launch("cpu.yaml", args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (output / "model.safetensors").is_file()
+    model = AutoModelForCausalLM.from_pretrained(output)
+    assert model.config.model_type == "llama" and model.config.num_hidden_layers == 30
+
+
+def test_lora_through_model_config(tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "lora"
+    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "1")
+    args += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
+    assert _run_main(args) == 0
+    adapter = json.loads((output / "adapter_config.json").read_text())
+    assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]
+    assert (output / "adapter_model.safetensors").is_file()
+
+
+def test_push_to_hub_against_stubbed_hfapi(
+    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Hub is unreachable: HfApi is stubbed, so this checks what TRL/transformers would send."""
+    calls: list[tuple[str, dict]] = []
+
+    def create_repo(self, repo_id, **kwargs):
+        calls.append(("create_repo", {"repo_id": repo_id, **kwargs}))
+        return RepoUrl(f"https://huggingface.co/{repo_id}")
+
+    def upload_folder(self, **kwargs):
+        files = sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())
+        calls.append(("upload_folder", {**kwargs, "files": files}))
+        if kwargs.get("run_as_future"):
+            future: Future = Future()
+            future.set_result(None)
+            return future
+        return None
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    output = tmp_path / "hub"
+    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "1")
+    args += ["--push_to_hub", "true", "--hub_model_id", "someone/rlpt-quickstart", "--hub_strategy", "end"]
+    assert _run_main(args) == 0
+    assert calls[0] == ("create_repo", {"repo_id": "someone/rlpt-quickstart", "token": None, "private": None, "exist_ok": True})
+    final = [kwargs for name, kwargs in calls if name == "upload_folder"][-1]
+    assert final["repo_id"] == "someone/rlpt-quickstart" and Path(final["folder_path"]) == output
+    assert {"model.safetensors", "README.md", "config.json", "tokenizer.json"} <= set(final["files"])
+    assert "embedding_cosine_reward" in (output / "README.md").read_text()
+
+
+BAD_CONFIGS = [
+    (["--reward_funcs", "fluency_reward"], "unknown reward function 'fluency_reward'"),
+    (["--reward_weights", "1.0"], "reward_weights has 1 values but 2 reward functions"),
+    (["--scores_column", "acceptability"], "lacks column(s) acceptability"),
+    (["--per_device_train_batch_size", "6"], "num_generations"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_CONFIGS)
+def test_bad_config_fails_before_any_model_loads(
+    grpo_data: Path,
+    embedding_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    # a model path that does not exist: the error must come from the configuration check, not the loader
+    args = _recipe_args("/nonexistent/model", grpo_data, embedding_model_dir, tmp_path / "bad", *extra)
+    assert _run_main(args) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("grpo.py: error: ") and message in err and "\n" not in err, err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_bad_config_exit_status_from_the_command_line(grpo_data: Path, embedding_model_dir: Path, tmp_path: Path) -> None:
+    extra, message = BAD_CONFIGS[0]
+    args = _recipe_args("/nonexistent/model", grpo_data, embedding_model_dir, tmp_path / "bad", *extra)
+    result = subprocess.run(
+        [sys.executable, str(GRPO), *args], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"grpo.py: error: {message} (registered: perplexity_reward, "\
+        "embedding_cosine_reward; or a dotted import path)"
+    assert "Traceback" not in result.stderr
+
+
+def test_quickstart_runs_offline(tmp_path: Path) -> None:
+    """`python recipes/quickstart.py` on the tiny model: data build, GRPO, checkpoint, eval when present."""
+    output = tmp_path / "quickstart"
+    command = [sys.executable, str(ROOT / "recipes" / "quickstart.py"), "--model", "tiny", "--max_steps", "2"]
+    command += ["--output_dir", str(output), "--eval_samples", "16"]
+    result = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (output / "data" / "stats.json").is_file()
+    AutoModelForCausalLM.from_pretrained(output / "grpo")
+    assert list((output / "grpo").glob("runs/*/events.out.tfevents.*"))
+    assert f"tensorboard --logdir {output / 'grpo'}" in result.stdout
