@@ -18,6 +18,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+from transformers.utils import is_torch_bf16_gpu_available
 
 from .errors import RlptError
 
@@ -51,6 +52,15 @@ def resolve_dtype(dtype: str | torch.dtype = "auto", device: torch.device | str 
     if not isinstance(resolved, torch.dtype):
         raise RlptError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
     return resolved
+
+
+def trainer_bf16_default() -> bool | None:
+    """The `bf16` default for a TRL trainer config: TRL's own (bf16 unless fp16 is set) where bf16 training is
+    supported, False elsewhere, where transformers would reject it (a CPU-only machine).
+
+    Set it before parsing, so a YAML or CLI value still wins: `parser.set_defaults(bf16=trainer_bf16_default())`.
+    """
+    return None if is_torch_bf16_gpu_available() else False
 
 
 def _check_local_path(model_name_or_path: str) -> None:

@@ -1,0 +1,314 @@
+"""The GRPO data build: scored CoLA sentences split into prompt / completion, with their target embeddings.
+
+Each sentence is tokenised with the policy's tokenizer and cut at a random token boundary, so that the
+prompt holds at least `min_prompt_tokens` tokens, the completion at least `min_completion_tokens`, and
+`prompt + completion == text` exactly. The cut is taken only where the prompt re-tokenises to the same
+leading tokens and does not end in whitespace (the space opens the completion, as it opens the next
+word's token), so the policy sees the prompt as it appears inside the sentence. Sentences with no such
+cut are dropped and counted by reason. Every row carries a score (see `rlpt_trl.data.scores`) and the
+L2-normalised embedding of the original sentence.
+
+The output directory is written whole or not at all (built in a temporary sibling, then renamed):
+- the dataset (`save_to_disk`; `datasets.load_from_disk(output_dir)` reads it) with columns `prompt`,
+  `completion`, `text`, `label` (1, 0, or -1 for unlabeled text), `scores`, `target_embedding`;
+- `cola_with_scores.csv` + `text_embeddings.npy`, the seed's format (`rlpt_trl.data.seed_format`);
+- `stats.json`: rows in / out, drops by reason, label balance, token-length percentiles, settings.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from datasets import ClassLabel, Dataset, Features, List, Value
+from transformers import PreTrainedTokenizerBase
+
+from ..embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
+from ..errors import RlptError
+from ..modeling import load_tokenizer
+from .files import check_texts, read_table, read_text_lines
+from .glue import GLUE_HUB_ID, load_glue
+from .scores import ACCEPTABLE, LABEL_NAMES, SCORE_RANGE, UNACCEPTABLE, UNLABELED, check_score, check_scores
+from .scores import label_scores, parse_label
+from .seed_format import write_seed_pair
+
+
+STATS_FILE = "stats.json"
+DEFAULT_TOKENIZER = "HuggingFaceTB/SmolLM-135M"
+TEXT_COLUMNS = ("text", "sentence")
+DROP_TOO_SHORT = "too_short"
+DROP_NO_CUT = "no_prompt_token_boundary"
+
+
+@dataclass
+class ColaBuildArguments:
+    """Arguments of `recipes/create_data.py` / `rlpt-trl data`."""
+
+    output_dir: str = field(metadata={"help": "Directory to write (must not exist unless --overwrite_output_dir)."})
+    data_dir: str | None = field(
+        default=None,
+        metadata={"help": "GLUE root folder with cola/ (official raw or GLUE TSVs). Default: nyu-mll/glue (Hub)."},
+    )
+    dataset_path: str | None = field(
+        default=None,
+        metadata={"help": "Instead of CoLA: a .csv/.tsv/.jsonl/.parquet file with a text column (or CoLA raw .tsv)."},
+    )
+    extra_text_files: list[str] = field(
+        default_factory=list, metadata={"help": "Unlabeled raw-text files, one sentence a line, added to the input."}
+    )
+    text_column: str | None = field(
+        default=None, metadata={"help": "Text column of --dataset_path (default: 'text', else 'sentence')."}
+    )
+    label_column: str = field(default="label", metadata={"help": "Label column of --dataset_path (1, 0, -1/empty)."})
+    score_column: str = field(
+        default="scores", metadata={"help": "Score column of --dataset_path; used instead of the label when present."}
+    )
+    acceptable_score: float = field(default=1.0, metadata={"help": "Score of an acceptable (label 1) sentence."})
+    unacceptable_score: float = field(default=-1.0, metadata={"help": "Score of an unacceptable (label 0) sentence."})
+    unlabeled_score: float = field(default=0.5, metadata={"help": "Score of unlabeled text (extra files, label -1)."})
+    tokenizer_name_or_path: str = field(
+        default=DEFAULT_TOKENIZER, metadata={"help": "Policy tokenizer: Hub id, local directory or .gguf file."}
+    )
+    min_prompt_tokens: int = field(default=2, metadata={"help": "Fewest tokens a prompt may have."})
+    min_completion_tokens: int = field(default=2, metadata={"help": "Fewest tokens a completion may have."})
+    embedding_model_name_or_path: str = field(
+        default=DEFAULT_EMBEDDING_MODEL, metadata={"help": "sentence-transformers model for target_embedding."}
+    )
+    embedding_batch_size: int = field(default=64, metadata={"help": "Sentences per embedding batch."})
+    embedding_device: str = field(default="auto", metadata={"help": "Device of the embedding model."})
+    seed: int = field(default=42, metadata={"help": "Seed of the prompt / completion cuts."})
+    max_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N input rows (main input, then extra files)."}
+    )
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace an existing output directory."})
+    push_to_hub: bool = field(default=False, metadata={"help": "Push the dataset to the Hub as --hub_dataset_id."})
+    hub_dataset_id: str | None = field(default=None, metadata={"help": "Hub dataset repository, e.g. user/cola-rlpt."})
+    hub_private: bool = field(default=False, metadata={"help": "Create the Hub repository as private."})
+
+
+@dataclass(frozen=True)
+class PromptSplit:
+    """One sentence cut into prompt and completion, with their token counts."""
+
+    prompt: str
+    completion: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def check_build_arguments(args: ColaBuildArguments) -> None:
+    """Reject inconsistent arguments before any file or model is read."""
+    if args.data_dir is not None and args.dataset_path is not None:
+        raise RlptError("pass either --data_dir (CoLA) or --dataset_path (a data file), not both")
+    for name in ("min_prompt_tokens", "min_completion_tokens", "embedding_batch_size"):
+        if getattr(args, name) < 1:
+            raise RlptError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.max_samples is not None and args.max_samples < 1:
+        raise RlptError(f"--max_samples must be at least 1, got {args.max_samples}")
+    for name in ("acceptable_score", "unacceptable_score", "unlabeled_score"):
+        check_score(getattr(args, name), f"--{name}")
+    if Path(args.output_dir).exists() and not args.overwrite_output_dir:
+        raise RlptError(f"output directory exists: {args.output_dir} (pass --overwrite_output_dir to replace it)")
+    if args.push_to_hub and not args.hub_dataset_id:
+        raise RlptError("--push_to_hub needs --hub_dataset_id (e.g. user/cola-rlpt)")
+
+
+def _read_dataset_file(args: ColaBuildArguments) -> tuple[list[str], list[int], list[float]]:
+    path = args.dataset_path
+    frame = read_table(path)
+    columns = ", ".join(map(str, frame.columns))
+    candidates = (args.text_column,) if args.text_column else TEXT_COLUMNS
+    text_column = next((name for name in candidates if name in frame.columns), None)
+    if text_column is None:
+        raise RlptError(f"{path}: no text column {' or '.join(map(repr, candidates))} (columns: {columns})")
+    texts = check_texts(frame[text_column], f"{path}: column {text_column!r}")
+    has_labels = args.label_column in frame.columns
+    where = f"{path}: column {args.label_column!r}"
+    values = frame[args.label_column] if has_labels else [None] * len(texts)
+    labels = [parse_label(value, f"{where}: row {row}") for row, value in enumerate(values, start=1)]
+    if args.score_column in frame.columns:
+        scores = check_scores(frame[args.score_column], f"{path}: column {args.score_column!r}")
+    elif has_labels:
+        scores = label_scores(labels, args.acceptable_score, args.unacceptable_score, args.unlabeled_score)
+    else:
+        raise RlptError(
+            f"{path}: no score column {args.score_column!r} or label column {args.label_column!r} (columns: {columns})"
+        )
+    return texts, labels, scores
+
+
+def load_input_rows(args: ColaBuildArguments) -> tuple[list[str], list[int], list[float], dict[str, int]]:
+    """Texts, labels and scores of the main input and the extra text files, and the rows read from each source."""
+    if args.dataset_path is not None:
+        source = args.dataset_path
+        texts, labels, scores = _read_dataset_file(args)
+    else:
+        source = f"cola train ({args.data_dir or GLUE_HUB_ID})"
+        cola = load_glue("cola", "train", args.data_dir)
+        texts = check_texts(cola["sentence"], source)
+        labels = list(cola["label"])
+        scores = label_scores(labels, args.acceptable_score, args.unacceptable_score, args.unlabeled_score)
+    sources = {source: len(texts)}
+    for path in args.extra_text_files:
+        lines = read_text_lines(path)
+        if not lines:
+            raise RlptError(f"{path}: no sentences (one sentence a line expected)")
+        sources[path] = len(lines)
+        texts += lines
+        labels += [UNLABELED] * len(lines)
+        scores += [args.unlabeled_score] * len(lines)
+    if args.max_samples is not None:
+        texts, labels, scores = texts[: args.max_samples], labels[: args.max_samples], scores[: args.max_samples]
+    return texts, labels, scores, sources
+
+
+def split_prompt_completion(
+    texts: list[str],
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    min_prompt_tokens: int,
+    min_completion_tokens: int,
+    seed: int,
+) -> tuple[list[PromptSplit | None], Counter]:
+    """Cut each text at a random token boundary; `None` marks a dropped text, counted by reason.
+
+    Row i draws its cut from a generator seeded with `(seed, i)`, so a row's cut does not depend on the
+    other rows (a `max_samples` prefix of a build splits like the full build).
+    """
+    if not tokenizer.is_fast:
+        raise RlptError(f"tokenizer {tokenizer.name_or_path} has no fast version: token offsets are needed")
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    splits: list[PromptSplit | None] = []
+    drops: Counter = Counter()
+    for row, (text, ids, offsets) in enumerate(zip(texts, encoded["input_ids"], encoded["offset_mapping"])):
+        cuts = np.arange(min_prompt_tokens, len(ids) - min_completion_tokens + 1)
+        if cuts.size == 0:
+            splits.append(None)
+            drops[DROP_TOO_SHORT] += 1
+            continue
+        split = None
+        for cut in np.random.default_rng((seed, row)).permutation(cuts):
+            end = offsets[cut - 1][1]
+            # not inside one character (byte-level tokens split multi-byte characters), and whitespace
+            # opens the completion as it opens the next word's token, so the prompt never ends in it
+            if end > offsets[cut][0] or text[end - 1].isspace():
+                continue
+            if tokenizer(text[:end], add_special_tokens=False)["input_ids"] == ids[:cut]:
+                split = PromptSplit(text[:end], text[end:], int(cut), len(ids) - int(cut))
+                break
+        splits.append(split)
+        if split is None:
+            drops[DROP_NO_CUT] += 1
+    return splits, drops
+
+
+def _label_counts(labels: list[int]) -> dict[str, int]:
+    counts = Counter(labels)
+    return {"acceptable": counts[ACCEPTABLE], "unacceptable": counts[UNACCEPTABLE], "unlabeled": counts[UNLABELED]}
+
+
+def _percentiles(values: list[int]) -> dict[str, float]:
+    points = {"min": 0, "p5": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95, "max": 100}
+    stats = {name: np.percentile(values, q) for name, q in points.items()}
+    return {name: round(float(value), 3) for name, value in {**stats, "mean": np.mean(values)}.items()}
+
+
+def _write_atomically(output_dir: Path, dataset: Dataset, embeddings: np.ndarray, stats: dict) -> None:
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = output_dir.with_name(f".{output_dir.name}.{uuid.uuid4().hex[:12]}.partial")
+    staging.mkdir()
+    try:
+        dataset.save_to_disk(str(staging))
+        write_seed_pair(staging, dataset, embeddings)
+        (staging / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+        if output_dir.exists():
+            replaced = staging.with_suffix(".replaced")
+            output_dir.rename(replaced)
+            staging.rename(output_dir)
+            shutil.rmtree(replaced)
+        else:
+            staging.rename(output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def build_cola_dataset(args: ColaBuildArguments) -> dict:
+    """Build the GRPO dataset described in the module docstring into `args.output_dir`; return its statistics."""
+    check_build_arguments(args)
+    texts, labels, scores, sources = load_input_rows(args)
+    tokenizer = load_tokenizer(args.tokenizer_name_or_path)
+    splits, drops = split_prompt_completion(
+        texts,
+        tokenizer,
+        min_prompt_tokens=args.min_prompt_tokens,
+        min_completion_tokens=args.min_completion_tokens,
+        seed=args.seed,
+    )
+    keep = [row for row, split in enumerate(splits) if split is not None]
+    if not keep:
+        raise RlptError(
+            f"no sentence of {len(texts)} is long enough to split; lower --min_prompt_tokens/--min_completion_tokens"
+        )
+    kept = [splits[row] for row in keep]
+    kept_texts, kept_labels = [texts[row] for row in keep], [labels[row] for row in keep]
+    embedding_model = load_embedding_model(args.embedding_model_name_or_path, device=args.embedding_device)
+    embeddings = encode_normalized(
+        embedding_model, kept_texts, batch_size=args.embedding_batch_size, show_progress_bar=True
+    )
+    features = Features(
+        {
+            "prompt": Value("string"),
+            "completion": Value("string"),
+            "text": Value("string"),
+            "label": ClassLabel(names=list(LABEL_NAMES)),
+            "scores": Value("float64"),
+            "target_embedding": List(Value("float32"), length=embeddings.shape[1]),
+        }
+    )
+    dataset = Dataset.from_dict(
+        {
+            "prompt": [split.prompt for split in kept],
+            "completion": [split.completion for split in kept],
+            "text": kept_texts,
+            "label": kept_labels,
+            "scores": [scores[row] for row in keep],
+            "target_embedding": embeddings,
+        },
+        features=features,
+    )
+    stats = {
+        "sources": sources,
+        "rows_in": len(texts),
+        "rows_out": len(keep),
+        "dropped": {DROP_TOO_SHORT: drops[DROP_TOO_SHORT], DROP_NO_CUT: drops[DROP_NO_CUT]},
+        "labels_in": _label_counts(labels),
+        "labels_out": _label_counts(kept_labels),
+        "score_range": list(SCORE_RANGE),
+        "tokens": {
+            "text": _percentiles([split.prompt_tokens + split.completion_tokens for split in kept]),
+            "prompt": _percentiles([split.prompt_tokens for split in kept]),
+            "completion": _percentiles([split.completion_tokens for split in kept]),
+        },
+        "embedding_dim": int(embeddings.shape[1]),
+        "arguments": asdict(args),
+    }
+    output_dir = Path(args.output_dir)
+    _write_atomically(output_dir, dataset, embeddings, stats)
+    if args.push_to_hub:
+        try:
+            dataset.push_to_hub(args.hub_dataset_id, private=args.hub_private)
+        except Exception as err:  # noqa: BLE001 - network / auth failures become one actionable line
+            raise RlptError(
+                f"cannot push the dataset to the Hub as {args.hub_dataset_id}: {type(err).__name__}: {err}"
+            ) from None
+    print(
+        f"wrote {len(keep)} of {len(texts)} rows to {output_dir} "
+        f"(dropped: {drops[DROP_TOO_SHORT]} too short, {drops[DROP_NO_CUT]} without a prompt token boundary)"
+    )
+    return stats

@@ -1,0 +1,315 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from datasets import Dataset, load_from_disk
+from transformers import AutoTokenizer
+
+from rlpt_trl import RlptError, cola_sample_path, encode_normalized, load_embedding_model, load_glue
+from rlpt_trl.cli import main as cli_main
+from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
+from rlpt_trl.data.seed_format import SEED_CSV, SEED_EMBEDDINGS, load_seed_pair
+
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ["prompt", "completion", "text", "label", "scores", "target_embedding"]
+# MiniLM embeds ~50 CoLA sentences a second on 2 busy CPU cores: the real-data test builds the first
+# REAL_ROWS rows (all 8551 take about 3 minutes; README "Data build").
+REAL_ROWS = 1000
+
+
+def _args(tmp_path: Path, **overrides) -> ColaBuildArguments:
+    values = {"output_dir": str(tmp_path / "out"), "embedding_model_name_or_path": "./no-model-needed"}
+    return ColaBuildArguments(**{**values, **overrides})
+
+
+def _assert_nothing_written(tmp_path: Path) -> None:
+    assert not (tmp_path / "out").exists()
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".out.")]
+
+
+def _check_build(output: Path, tokenizer, min_prompt: int, min_completion: int) -> Dataset:
+    """Check every invariant of a build on all of its rows."""
+    dataset = load_from_disk(str(output))
+    assert dataset.column_names == COLUMNS
+    stats = json.loads((output / "stats.json").read_text())
+    assert len(dataset) == stats["rows_out"] == stats["rows_in"] - sum(stats["dropped"].values())
+    labels = Counter(dataset["label"])
+    assert stats["labels_out"] == {"acceptable": labels[1], "unacceptable": labels[0], "unlabeled": labels[-1]}
+    prompt_lengths = []
+    for row in dataset:
+        assert row["prompt"] + row["completion"] == row["text"]
+        assert not row["prompt"][-1].isspace()
+        ids = tokenizer(row["text"], add_special_tokens=False)["input_ids"]
+        prompt_ids = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+        assert prompt_ids == ids[: len(prompt_ids)]
+        assert len(prompt_ids) >= min_prompt and len(ids) - len(prompt_ids) >= min_completion
+        prompt_lengths.append(len(prompt_ids))
+    assert stats["tokens"]["prompt"]["min"] == min(prompt_lengths)
+    assert stats["tokens"]["prompt"]["max"] == max(prompt_lengths)
+    embeddings = np.asarray(dataset.with_format("numpy")["target_embedding"])
+    assert embeddings.dtype == np.float32 and embeddings.shape == (len(dataset), stats["embedding_dim"])
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    scores = np.asarray(dataset["scores"])
+    assert np.isfinite(scores).all() and scores.min() >= -1.0 and scores.max() <= 1.0
+    # the seed pair: same rows in the same order, embeddings bit-identical
+    frame = pd.read_csv(output / SEED_CSV, keep_default_na=False)
+    assert list(frame["text"]) == dataset["text"] and list(frame["scores"]) == dataset["scores"]
+    npy = np.load(output / SEED_EMBEDDINGS, allow_pickle=False)
+    assert npy.dtype == np.float32 and np.array_equal(npy, embeddings)
+    assert len(load_seed_pair(output / SEED_CSV, expected_dim=embeddings.shape[1])) == len(dataset)
+    return dataset
+
+
+@pytest.mark.slow
+def test_real_cola_build_invariants(
+    glue_dir: Path, embedding_model_dir: Path, smollm2_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "cola"
+    stats = build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(output),
+            data_dir=str(glue_dir),
+            tokenizer_name_or_path=str(smollm2_dir),
+            embedding_model_name_or_path=str(embedding_model_dir),
+            max_samples=REAL_ROWS,
+        )
+    )
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    dataset = _check_build(output, tokenizer, min_prompt=2, min_completion=2)
+    cola = load_glue("cola", "train", glue_dir).select(range(REAL_ROWS))
+    assert stats["rows_in"] == REAL_ROWS and stats["labels_in"]["unlabeled"] == 0
+    # the kept rows are the CoLA rows long enough to split, in order, with the documented score mapping
+    lengths = [len(ids) for ids in tokenizer(list(cola["sentence"]), add_special_tokens=False)["input_ids"]]
+    assert stats["dropped"]["too_short"] == sum(length < 4 for length in lengths)
+    kept = iter(zip(cola["sentence"], cola["label"]))
+    for text, label, score in zip(dataset["text"], dataset["label"], dataset["scores"]):
+        assert (text, label) in kept  # advances the iterator: order preserved
+        assert score == {1: 1.0, 0: -1.0}[label]
+    # target_embedding is the original sentence's MiniLM embedding
+    model = load_embedding_model(str(embedding_model_dir), device="cpu")
+    rows = dataset.select([0, len(dataset) // 2, len(dataset) - 1])
+    fresh = encode_normalized(model, rows["text"])
+    assert np.allclose(np.asarray(rows["target_embedding"], dtype=np.float32), fresh, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_sample_build_extras_push_and_determinism(
+    tiny_model_dir: Path, embedding_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped CoLA-format sample plus an unlabeled text file; `push_to_hub` reaches `Dataset.push_to_hub`
+    (the Hub is unreachable here, so the call itself is recorded instead of sent)."""
+    extra = tmp_path / "more_sentences.txt"
+    extra.write_text("The river ran quietly past the old mill.\n\n  Birds sang in the tall hedges.  \n")
+    pushed = []
+    monkeypatch.setattr(Dataset, "push_to_hub", lambda self, repo_id, **kwargs: pushed.append((self, repo_id, kwargs)))
+    common = {
+        "dataset_path": str(cola_sample_path()),
+        "extra_text_files": [str(extra)],
+        "tokenizer_name_or_path": str(tiny_model_dir),
+        "embedding_model_name_or_path": str(embedding_model_dir),
+        "unacceptable_score": -0.5,
+        "unlabeled_score": 0.25,
+    }
+    stats = build_cola_dataset(
+        ColaBuildArguments(output_dir=str(tmp_path / "a"), push_to_hub=True, hub_dataset_id="user/cola-rlpt", **common)
+    )
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    first = _check_build(tmp_path / "a", tokenizer, min_prompt=2, min_completion=2)
+    assert stats["sources"] == {str(cola_sample_path()): 64, str(extra): 2}
+    assert first["text"][-2:] == ["The river ran quietly past the old mill.", "Birds sang in the tall hedges."]
+    assert first["label"][-2:] == [-1, -1] and first["scores"][-2:] == [0.25, 0.25]
+    assert {score for score, label in zip(first["scores"], first["label"]) if label == 0} == {-0.5}
+    [(dataset, repo_id, kwargs)] = pushed
+    assert repo_id == "user/cola-rlpt" and kwargs == {"private": False} and dataset.column_names == COLUMNS
+
+    second = load_from_disk(str(tmp_path / "a"))  # same seed: same cuts
+    build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "b"), **common))
+    assert load_from_disk(str(tmp_path / "b"))["prompt"] == second["prompt"]
+    build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "c"), seed=7, **common))
+    other = load_from_disk(str(tmp_path / "c"))["prompt"]
+    assert other != second["prompt"] and len(other) == len(second)
+    # a failure while writing leaves neither the output nor a partial directory
+    def fail(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("rlpt_trl.data.cola_build.write_seed_pair", fail)
+    with pytest.raises(OSError, match="disk full"):
+        build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "out"), **common))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "b", "c", "more_sentences.txt"]
+
+
+def test_split_is_per_row_deterministic(tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = [line.split("\t")[3] for line in cola_sample_path().read_text(encoding="utf-8").splitlines()]
+    full, drops = split_prompt_completion(texts, tokenizer, min_prompt_tokens=3, min_completion_tokens=4, seed=1)
+    prefix, _ = split_prompt_completion(texts[:10], tokenizer, min_prompt_tokens=3, min_completion_tokens=4, seed=1)
+    assert prefix == full[:10] and not drops
+    assert all(split.prompt_tokens >= 3 and split.completion_tokens >= 4 for split in full)
+    assert len({split.prompt_tokens for split in full}) > 3  # cuts vary
+    splits, drops = split_prompt_completion(
+        ["Go.", "Stop it now."], tokenizer, min_prompt_tokens=2, min_completion_tokens=2, seed=0
+    )
+    assert splits[0] is None and drops["too_short"] >= 1
+
+
+def _write(path: Path, text: str | bytes) -> str:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "overrides", "message"),
+    [
+        ("data.csv", "sentence_text,label\nA cat sat.,1\n", {}, r"data.csv: no text column 'text' or 'sentence'"),
+        ("data.csv", "text,label\nA cat sat.,1\n", {"text_column": "body"}, r"no text column 'body'"),
+        ("data.csv", "text\nA cat sat.\n", {}, r"data.csv: no score column 'scores' or label column 'label'"),
+        ("data.csv", "text,scores\nA cat.,0.5\nA dog.,nan\n", {}, r"'scores': row 2: score 'nan' is not finite"),
+        ("data.csv", "text,scores\nA cat sat.,1.5\n", {}, r"row 1: score 1.5 is outside the range \[-1.0, 1.0\]"),
+        ("data.csv", "text,scores\nA cat sat.,high\n", {}, r"score 'high' is not a number"),
+        ("data.csv", 'text,label\nA cat sat.,1\n"",0\n', {}, r"column 'text': row 2: empty sentence"),
+        ("data.jsonl", '{"text": "A cat.", "label": 1}\n{"text": " ", "label": 0}\n', {}, r"row 2: empty sentence"),
+        ("data.csv", "text,label\nA cat sat.,2\n", {}, r"invalid label '2'"),
+        ("data.csv", "text,label\nCaf\xe9 au lait.,1\n".encode("latin-1"), {}, r"data.csv: not UTF-8 text"),
+        ("data.xlsx", "whatever", {}, r"data.xlsx: unknown file type '.xlsx'"),
+        ("data.jsonl", '{"text": "A cat sat."\n', {}, r"data.jsonl: cannot read as jsonl"),
+        ("data.csv", "", {}, r"data.csv: empty file"),
+    ],
+)
+def test_bad_input_file(tmp_path: Path, name: str, content: str | bytes, overrides: dict, message: str) -> None:
+    path = _write(tmp_path / name, content)
+    with pytest.raises(RlptError, match=message):
+        build_cola_dataset(_args(tmp_path, dataset_path=path, **overrides))
+    _assert_nothing_written(tmp_path)
+
+
+def test_bad_extra_text_files(tmp_path: Path, tiny_model_dir: Path) -> None:
+    sample = str(cola_sample_path())
+    latin = _write(tmp_path / "more.txt", "Un caf\xe9.\n".encode("latin-1"))
+    with pytest.raises(RlptError, match=r"more.txt: not UTF-8 text"):
+        build_cola_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[latin]))
+    blank = _write(tmp_path / "blank.txt", "\n  \n")
+    with pytest.raises(RlptError, match=r"blank.txt: no sentences"):
+        build_cola_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[blank]))
+    with pytest.raises(RlptError, match=r"file not found: .*missing.txt"):
+        build_cola_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[str(tmp_path / "missing.txt")]))
+    with pytest.raises(RlptError, match=r"no sentence of 64 is long enough"):
+        build_cola_dataset(
+            _args(tmp_path, dataset_path=sample, tokenizer_name_or_path=str(tiny_model_dir), min_prompt_tokens=100)
+        )
+    _assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"data_dir": "glue", "dataset_path": "x.csv"}, "either --data_dir .* or --dataset_path"),
+        ({"min_completion_tokens": 0}, "--min_completion_tokens must be at least 1"),
+        ({"max_samples": 0}, "--max_samples must be at least 1"),
+        ({"unlabeled_score": float("nan")}, "--unlabeled_score: score nan is not finite"),
+        ({"acceptable_score": 2.0}, r"--acceptable_score: score 2.0 is outside the range"),
+        ({"push_to_hub": True}, "--push_to_hub needs --hub_dataset_id"),
+        ({"data_dir": "no/such/glue"}, "no cola folder in no/such/glue"),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, overrides: dict, message: str) -> None:
+    with pytest.raises(RlptError, match=message):
+        build_cola_dataset(_args(tmp_path, **overrides))
+    _assert_nothing_written(tmp_path)
+
+
+def test_existing_output_dir_is_kept(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    with pytest.raises(RlptError, match=r"output directory exists: .*out \(pass --overwrite_output_dir"):
+        build_cola_dataset(_args(tmp_path, dataset_path=str(cola_sample_path())))
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_script_and_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _write(tmp_path / "bad.csv", "text,scores\nA cat sat.,nan\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "recipes" / "create_data.py"), "--output_dir", str(tmp_path / "out")]
+        + ["--dataset_path", bad],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"create_data.py: error: {bad}: column 'scores': row 1: score 'nan' is not finite"
+    xml = _write(tmp_path / "x.xml", "<a/>")
+    assert cli_main(["data", "--output_dir", str(tmp_path / "out"), "--dataset_path", xml]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rlpt-trl data: error: ") and "unknown file type '.xml'" in err and "\n" not in err
+    _assert_nothing_written(tmp_path)
+
+
+def _seed_pair(tmp_path: Path, embeddings: np.ndarray, rows: int = 3) -> Path:
+    csv = tmp_path / SEED_CSV
+    frame = pd.DataFrame({"text": [f"Sentence {i}." for i in range(rows)], "scores": [1.0, -1.0, 0.5][:rows]})
+    frame.to_csv(csv, index=False)
+    np.save(tmp_path / SEED_EMBEDDINGS, embeddings, allow_pickle=False)
+    return csv
+
+
+def _unit(rows: int, dim: int = 8) -> np.ndarray:
+    vectors = np.random.default_rng(0).normal(size=(rows, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_seed_pair_loader(tmp_path: Path) -> None:
+    dataset = load_seed_pair(_seed_pair(tmp_path, _unit(3)), expected_dim=8)
+    assert dataset["scores"] == [1.0, -1.0, 0.5] and len(dataset["target_embedding"][0]) == 8
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "kwargs", "message"),
+    [
+        (_unit(4), {}, r"text_embeddings.npy: 4 embedding rows for 3 rows in .*cola_with_scores.csv"),
+        (_unit(3), {"expected_dim": 384}, r"embedding dimension 8, expected 384"),
+        (_unit(3) * 2, {}, r"3 rows are not L2-normalised \(row 0 has norm 2.000000\)"),
+        (_unit(3)[0], {}, r"expected a 2-D \(rows, dim\) array, found shape \(8,\)"),
+        (np.full((3, 8), np.nan, dtype=np.float32), {}, r"NaN or infinite"),
+    ],
+)
+def test_seed_pair_loader_errors(tmp_path: Path, embeddings: np.ndarray, kwargs: dict, message: str) -> None:
+    csv = _seed_pair(tmp_path, embeddings)
+    with pytest.raises(RlptError, match=message):
+        load_seed_pair(csv, **kwargs)
+
+
+def test_seed_pair_loader_file_errors(tmp_path: Path) -> None:
+    csv = _seed_pair(tmp_path, _unit(3))
+    np.save(tmp_path / SEED_EMBEDDINGS, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(RlptError, match=r"text_embeddings.npy: not a numeric .npy array"):
+        load_seed_pair(csv)
+    (tmp_path / SEED_EMBEDDINGS).unlink()
+    with pytest.raises(RlptError, match=r"file not found: .*text_embeddings.npy"):
+        load_seed_pair(csv)
+    pd.DataFrame({"text": ["A."], "score": [1.0]}).to_csv(csv, index=False)
+    with pytest.raises(RlptError, match=r"cola_with_scores.csv: missing column 'scores'"):
+        load_seed_pair(csv)
+
+
+def test_read_table_formats(tmp_path: Path) -> None:
+    from rlpt_trl.data.files import read_table
+
+    rows = pd.DataFrame({"text": ['He said "hi" to NA.', "null"], "label": ["1", "0"]})
+    # TSV: tabs only, no quote processing; "NA" and "null" stay text
+    tsv = _write(tmp_path / "data.tsv", 'text\tlabel\nHe said "hi" to NA.\t1\nnull\t0\n')
+    pd.testing.assert_frame_equal(read_table(tsv), rows)
+    rows.to_csv(tmp_path / "data.csv", index=False)
+    pd.testing.assert_frame_equal(read_table(tmp_path / "data.csv"), rows)
+    rows.to_parquet(tmp_path / "data.parquet")
+    pd.testing.assert_frame_equal(read_table(tmp_path / "data.parquet"), rows)
+    rows.to_json(tmp_path / "data.jsonl", orient="records", lines=True)
+    pd.testing.assert_frame_equal(read_table(tmp_path / "data.jsonl"), rows)
+    cola = read_table(cola_sample_path())  # CoLA's raw layout: no header, 4 columns
+    assert list(cola.columns) == ["sentence", "label"] and len(cola) == 64

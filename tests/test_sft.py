@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rlpt_trl import RlptError, cola_sample_path
+from rlpt_trl.cli import run_recipe
+from rlpt_trl.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
+
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_CONFIG = ROOT / "recipes" / "quickstart" / "sft.yaml"
+
+
+def _load_recipe() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sft_recipe", ROOT / "recipes" / "sft.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def recipe() -> ModuleType:
+    return _load_recipe()
+
+
+@pytest.fixture(scope="module")
+def sample_glue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GLUE root whose CoLA splits are the shipped 64-sentence sample (official raw layout)."""
+    root = tmp_path_factory.mktemp("glue")
+    (root / "cola").mkdir()
+    for name in ("in_domain_train.tsv", "in_domain_dev.tsv", "out_of_domain_dev.tsv"):
+        shutil.copy(cola_sample_path(), root / "cola" / name)
+    return root
+
+
+def _train(recipe: ModuleType, argv: list[str]) -> None:
+    recipe.main(*recipe.make_parser().parse_args_and_config(args=argv))
+
+
+def _scalars(output_dir: Path, tag: str) -> list[float]:
+    [events] = output_dir.glob("runs/*/events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events.parent))
+    accumulator.Reload()
+    return [event.value for event in accumulator.Scalars(tag)]
+
+
+def test_prompt_completion_rows(sample_glue_dir: Path) -> None:
+    args = SFTScriptArguments(
+        data_dir=str(sample_glue_dir), prompt_template="Is '{sentence}' good English?", label_words=["no", "yes"],
+        max_train_samples=5, max_eval_samples=200,
+    )
+    train, validation = load_sft_datasets(args)
+    assert train.column_names == ["prompt", "completion"] and len(train) == 5
+    assert len(validation) == 128  # in-domain + out-of-domain dev, each a copy of the sample
+    assert train[0]["prompt"] == "Is 'The students were asked to write a short poem.' good English?"
+    assert train[0]["completion"] == " yes"
+    assert set(validation["completion"]) == {" yes", " no"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"prompt_template": "Sentence: {text}"}, r"must fill \{sentence\} and no other field, found \['text'\]"),
+        ({"prompt_template": "{sentence} {}"}, r"found \['', 'sentence'\]"),
+        ({"prompt_template": "Sentence: {sentence"}, "not a valid format string"),
+        ({"prompt_template": "No field here {{sentence}}"}, r"must fill \{sentence\} and no other field, found \[\]"),
+        ({"label_words": ["yes"]}, "two distinct non-empty words"),
+        ({"label_words": ["yes", " yes "]}, "two distinct non-empty words"),
+        ({"max_train_samples": 0}, "--max_train_samples must be at least 1"),
+    ],
+)
+def test_bad_script_arguments(overrides: dict, message: str) -> None:
+    with pytest.raises(RlptError, match=message):
+        check_sft_arguments(SFTScriptArguments(**overrides))
+
+
+def test_bad_config_fails_before_model_loads(
+    recipe: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing_model = str(tmp_path / "no-such-model")
+    argv = ["--output_dir", str(tmp_path / "out"), "--model_name_or_path", missing_model]
+    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, [*argv, "--prompt_template", "{text}"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "sft.py: error: --prompt_template must fill {sentence} and no other field, found ['text']"
+    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, [*argv, "--data_dir", str(tmp_path)]) == 1
+    assert "no cola folder in" in capsys.readouterr().err
+    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, ["--output_dir", str(tmp_path / "out")]) == 1
+    assert "--model_name_or_path is required" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only bf16 default")
+def test_bf16_default_on_cpu(recipe: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, training_args, _ = recipe.make_parser().parse_args_and_config(args=["--output_dir", str(tmp_path)])
+    assert training_args.bf16 is False  # TRL's default (True) would be rejected on this machine
+    argv = ["--output_dir", str(tmp_path), "--bf16", "true"]
+    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sft.py: error: ") and "bf16" in err and "\n" not in err
+
+
+def test_sft_script_tiny_model(
+    recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path
+) -> None:
+    """The script end to end: YAML + CLI overrides, checkpoints, eval, TensorBoard, model card, HF reload."""
+    output = tmp_path / "sft"
+    command = [
+        sys.executable, str(ROOT / "recipes" / "sft.py"), "--config", str(QUICK_CONFIG),
+        "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(sample_glue_dir),
+        "--output_dir", str(output), "--max_steps", "4", "--save_steps", "2", "--eval_steps", "2",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(path.name for path in output.glob("checkpoint-*")) == ["checkpoint-4"]  # save_total_limit: 1
+    state = json.loads((output / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4 and any("eval_loss" in entry for entry in state["log_history"])
+    for folder in (output, output / "checkpoint-4"):
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        batch = AutoTokenizer.from_pretrained(folder)(["Sentence: A cat sat."], return_tensors="pt")
+        with torch.no_grad():
+            assert torch.isfinite(model(**batch).logits).all()
+    assert len(_scalars(output, "train/loss")) == 4 and _scalars(output, "eval/loss")
+    card = (output / "README.md").read_text()
+    assert "rlpt_trl" in card and "nyu-mll/glue" in card and "SFT" in card
+    # --resume_from_checkpoint true continues from the latest complete checkpoint
+    argv = command[2:] + ["--max_steps", "6", "--resume_from_checkpoint", "true", "--report_to", "none"]
+    _train(recipe, argv)
+    state = json.loads((output / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6 and state["log_history"][0]["step"] == 1
+
+
+def test_sft_loss_decreases(recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path) -> None:
+    """16 examples, 24 steps at a high constant learning rate: the tiny model learns the two label words."""
+    output = tmp_path / "fit"
+    _train(recipe, [
+        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir),
+        "--data_dir", str(sample_glue_dir), "--output_dir", str(output), "--max_train_samples", "16",
+        "--max_steps", "24", "--learning_rate", "5e-3", "--lr_scheduler_type", "constant",
+        "--eval_strategy", "no", "--save_strategy", "no",
+    ])
+    losses = _scalars(output, "train/loss")
+    assert len(losses) == 24
+    first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
+    assert last < 0.5 * first, losses
+
+
+def test_sft_lora(recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path) -> None:
+    """ModelConfig's LoRA flags train adapters through peft; the final model is merged by default."""
+    common = [
+        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(sample_glue_dir),
+        "--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
+        "--use_peft", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", "q_proj", "v_proj",
+        "--learning_rate", "1e-2",
+    ]
+    _train(recipe, [*common, "--output_dir", str(tmp_path / "merged")])
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert not (tmp_path / "merged" / "adapter_config.json").exists()
+    layer, base_layer = merged.model.layers[0].self_attn, base.model.layers[0].self_attn
+    assert not torch.equal(layer.q_proj.weight, base_layer.q_proj.weight)
+    assert torch.equal(layer.k_proj.weight, base_layer.k_proj.weight)  # not a LoRA target: untouched
+
+    _train(recipe, [*common, "--output_dir", str(tmp_path / "adapter"), "--merge_adapter", "false"])
+    adapter = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert adapter["r"] == 4 and sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "adapter").peft_config["default"].r == 4
+
+
+class _StubHub:
+    """Stands in for `huggingface_hub.HfApi` (the Hub is unreachable here): records what the trainer sends."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def create_repo(self, repo_id: str, **kwargs: object) -> SimpleNamespace:
+        self.calls.append(("create_repo", {"repo_id": repo_id, **kwargs}))
+        return SimpleNamespace(repo_id=repo_id)
+
+    def upload_folder(self, **kwargs: object) -> None:
+        files = sorted(path.name for path in Path(kwargs["folder_path"]).iterdir())
+        self.calls.append(("upload_folder", {**kwargs, "files": files}))
+
+
+def test_sft_push_to_hub_call_path(
+    recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = _StubHub()
+    monkeypatch.setattr("transformers.trainer.hf_api", lambda: hub)
+    output = tmp_path / "pushed"
+    _train(recipe, [
+        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(sample_glue_dir),
+        "--output_dir", str(output), "--max_steps", "1", "--eval_strategy", "no", "--save_strategy", "no",
+        "--report_to", "none", "--push_to_hub", "--hub_model_id", "user/tiny-cola-sft",
+    ])
+    (create, created), (upload, uploaded) = hub.calls
+    assert create == "create_repo" and created["repo_id"] == "user/tiny-cola-sft"
+    assert upload == "upload_folder" and uploaded["repo_id"] == "user/tiny-cola-sft"
+    assert uploaded["folder_path"] == str(output)
+    assert {"README.md", "config.json", "model.safetensors", "tokenizer.json"} <= set(uploaded["files"])
+    card = (output / "README.md").read_text()
+    assert "user/tiny-cola-sft" in card and "nyu-mll/glue" in card
+
+
+@pytest.mark.slow
+def test_sft_from_gguf(recipe: ModuleType, smollm2_gguf: Path, glue_dir: Path, tmp_path: Path) -> None:
+    """The real SmolLM2 from its GGUF file trains a few steps on real CoLA and saves a plain HF model."""
+    output = tmp_path / "smollm2-sft"
+    _train(recipe, [
+        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(smollm2_gguf), "--data_dir", str(glue_dir),
+        "--output_dir", str(output), "--max_steps", "2", "--per_device_train_batch_size", "2",
+        "--max_train_samples", "4", "--max_eval_samples", "4", "--eval_steps", "2", "--save_strategy", "no",
+        "--max_length", "48", "--per_device_eval_batch_size", "4",
+    ])
+    assert (output / "model.safetensors").is_file() and not list(output.glob("*.gguf"))
+    model = AutoModelForCausalLM.from_pretrained(output)
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    batch = tokenizer(["Sentence: The cat sat on the mat."], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.isfinite(model(**batch).logits).all()
+    assert _scalars(output, "eval/loss")
+
+
+def test_seed_config_parses(recipe: ModuleType) -> None:
+    script_args, training_args, model_args = recipe.make_parser().parse_args_and_config(
+        args=["--config", str(ROOT / "recipes" / "smollm-135m" / "sft.yaml")]
+    )
+    assert model_args.model_name_or_path == "HuggingFaceTB/SmolLM-135M"
+    assert training_args.per_device_train_batch_size == 4 and training_args.num_train_epochs == 3
+    assert training_args.report_to == ["tensorboard"] and training_args.eval_strategy == "epoch"
+    assert script_args.label_words == ["unacceptable", "acceptable"]
