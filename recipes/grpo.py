@@ -20,7 +20,7 @@ from rlpt_trl.grpo import (
     load_prompt_dataset,
     reward_config,
 )
-from rlpt_trl.modeling import load_model_and_tokenizer
+from rlpt_trl.modeling import load_model_and_tokenizer, trainer_bf16_default
 from rlpt_trl.rewards import get_reward_funcs
 
 
@@ -57,16 +57,23 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
         trainer.end()
         return 128 + stop.requested
 
-    trainer.save_model(training_args.output_dir)
-    trainer.create_model_card()
-    trainer.accelerator.print(f"Model saved to {training_args.output_dir}.")
     if training_args.push_to_hub:
+        # saves the model and its card into output_dir, then uploads them in one commit
         trainer.push_to_hub(dataset_name=script_args.dataset_name)
-        trainer.accelerator.print(f"Model pushed to the Hub as {trainer.hub_model_id}.")
+        trainer.accelerator.print(f"Model saved to {training_args.output_dir}, pushed as {trainer.hub_model_id}.")
+    else:
+        trainer.save_model(training_args.output_dir)
+        trainer.create_model_card()
+        trainer.accelerator.print(f"Model saved to {training_args.output_dir}.")
     trainer.end()
     return 0
 
 
-if __name__ == "__main__":
+def make_parser() -> TrlParser:
     parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
-    sys.exit(run_recipe("grpo.py", parser, main))
+    parser.set_defaults(bf16=trainer_bf16_default())
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(run_recipe("grpo.py", make_parser(), main))

@@ -85,14 +85,10 @@ def _free_port() -> int:
 
 def _run_main(argv: list[str]) -> int:
     """Run recipes/grpo.py in this process (for stubs that a subprocess cannot see)."""
-    recipe = runpy.run_path(str(GRPO))
-    from trl import GRPOConfig, ModelConfig, TrlParser
-
     from rlpt_trl.cli import run_recipe
-    from rlpt_trl.grpo import GRPOScriptArguments
 
-    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
-    return run_recipe("grpo.py", parser, recipe["main"], argv)
+    recipe = runpy.run_path(str(GRPO))
+    return run_recipe("grpo.py", recipe["make_parser"](), recipe["main"], argv)
 
 
 def test_cpu_launch_checkpoints_and_tensorboard(
