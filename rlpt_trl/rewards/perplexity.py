@@ -1,0 +1,176 @@
+"""Fluency reward: log-perplexity of each completion under a frozen scorer LM, z-scored within its group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from trl.data_utils import apply_chat_template, is_conversational
+
+from ..errors import RlptError
+from ..modeling import load_model_and_tokenizer
+from .groups import gather_batch, group_ids, negated_group_zscores
+from .loading import reward_device, unpartitioned
+
+
+class PerplexityReward:
+    """TRL reward function: `-z(log-perplexity)` of each completion given its prompt, within the prompt's group.
+
+    The statistic is the log-perplexity, i.e. the mean negative log-likelihood (nats per token) of the completion
+    tokens given the prompt. Perplexity itself is its exponential: heavy-tailed, so one garbled completion would
+    dominate its group's mean and std and squash everyone else's z-score together; on the log scale the spread
+    stays proportionate and nothing overflows. The z-score is taken within each prompt's group over the GLOBAL
+    batch (gathered across processes, see `rlpt_trl.rewards.groups`), so every completion gets the same reward
+    on 1 or N processes, and negated: lower perplexity, higher reward.
+
+    Text is scored as TRL builds it: standard prompts as `prompt + completion`, tokenized together (with the
+    tokenizer's special tokens, as TRL tokenizes prompts); conversational ones through the scorer's chat
+    template (`trl.data_utils.apply_chat_template`: the prompt with its generation prompt, the completion as the
+    assistant turn including its end-of-turn marker). The completion tokens are those after the longest common
+    prefix of the prompt's and the joint tokenization. Degenerate cases: a group of one, or a group whose
+    log-perplexities spread less than `groups.ZERO_SPREAD`, gives 0.0; an empty completion (no token to score)
+    gets its group's lowest reward. Never NaN or inf.
+    """
+
+    __name__ = "perplexity_reward"
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        batch_size: int = 32,
+        device: str | None = "auto",
+        dtype: str = "auto",
+        num_generations: int | None = None,
+    ):
+        if batch_size < 1:
+            raise RlptError(f"perplexity_reward batch_size must be >= 1, got {batch_size}")
+        if num_generations is not None and num_generations < 1:
+            raise RlptError(f"perplexity_reward num_generations must be >= 1, got {num_generations}")
+        self.model_name_or_path = str(model_name_or_path)
+        self.batch_size = batch_size
+        self.device = device
+        self.dtype = dtype
+        self.num_generations = num_generations
+        self._model: PreTrainedModel | None = None
+        self._tokenizer: PreTrainedTokenizerBase | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The scorer reloads lazily wherever the object is unpickled.
+        return {**self.__dict__, "_model": None, "_tokenizer": None}
+
+    def _load(self) -> None:
+        if self._model is None:
+            device = reward_device(self.device)
+            with unpartitioned():
+                model, tokenizer = load_model_and_tokenizer(
+                    self.model_name_or_path, dtype=self.dtype, device=str(device), padding_side="left"
+                )
+            self._model, self._tokenizer = model.eval().requires_grad_(False), tokenizer
+
+    def _scored_tokens(self, prompt: Any, completion: Any) -> tuple[list[int], int]:
+        """Token ids of prompt + completion, and the index of the first completion token."""
+        tokenizer = self._tokenizer
+        if is_conversational({"prompt": prompt}):
+            try:
+                texts = apply_chat_template({"prompt": prompt, "completion": completion}, tokenizer)
+            except ValueError as err:
+                raise RlptError(f"cannot apply the chat template of {self.model_name_or_path}: {err}") from None
+            prompt_text, completion_text, special = texts["prompt"], texts["completion"], False
+        else:
+            prompt_text, completion_text, special = prompt, completion, True
+        prompt_ids = tokenizer(prompt_text, add_special_tokens=special)["input_ids"]
+        ids = tokenizer(prompt_text + completion_text, add_special_tokens=special)["input_ids"]
+        start = 0
+        while start < min(len(ids), len(prompt_ids)) and ids[start] == prompt_ids[start]:
+            start += 1
+        # The first token of a sequence has no context to be predicted from.
+        return ids, max(start, 1)
+
+    def _mean_nll(self, batch: list[tuple[list[int], int]]) -> torch.Tensor:
+        """One forward pass over `(token ids, first completion index)` pairs: mean NLL of each completion."""
+        model, pad_id = self._model, self._tokenizer.pad_token_id
+        width = max(len(ids) for ids, _ in batch)
+        counts = torch.tensor([len(ids) - start for ids, start in batch])
+        # Left padding right-aligns the sequences: every completion token lies in the last `keep - 1` positions,
+        # so the LM head runs on those only (`logits_to_keep`), as TRL does for its own log-probabilities.
+        keep = int(counts.max()) + 1
+        input_ids = torch.tensor([[pad_id] * (width - len(ids)) + ids for ids, _ in batch], device=model.device)
+        attention_mask = torch.tensor(
+            [[0] * (width - len(ids)) + [1] * len(ids) for ids, _ in batch], device=model.device
+        )
+        position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+        logits = model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=keep
+        ).logits
+        token_nll = F.cross_entropy(
+            logits[:, :-1].float().transpose(1, 2), input_ids[:, width - keep + 1 :], reduction="none"
+        ).cpu()
+        scored = torch.arange(keep - 1) >= (keep - 1 - counts)[:, None]
+        # `where`, not a product: logits at padding positions are meaningless, NaN with some attention kernels.
+        return torch.where(scored, token_nll, 0.0).sum(dim=1) / counts
+
+    @torch.inference_mode()
+    def log_perplexities(self, prompts: list[Any], completions: list[Any]) -> np.ndarray:
+        """Mean NLL (nats/token) of each completion given its prompt; NaN for a completion with no token."""
+        self._load()
+        unique: dict[str, tuple[list[int], int]] = {}
+        keys = []
+        for prompt, completion in zip(prompts, completions, strict=True):
+            key = repr((prompt, completion))
+            keys.append(key)
+            if key not in unique:
+                unique[key] = self._scored_tokens(prompt, completion)
+        # Identical pairs (frequent among short samples) are scored once; batching by length limits padding.
+        order = sorted(unique, key=lambda key: len(unique[key][0]))
+        values = {key: float("nan") for key in order if len(unique[key][0]) <= unique[key][1]}
+        order = [key for key in order if key not in values]
+        for begin in range(0, len(order), self.batch_size):
+            batch = [unique[key] for key in order[begin : begin + self.batch_size]]
+            values.update(zip(order[begin : begin + self.batch_size], self._mean_nll(batch).tolist(), strict=True))
+        return np.array([values[key] for key in keys], dtype=np.float64)
+
+    def __call__(
+        self,
+        prompts: list[Any],
+        completions: list[Any],
+        log_metric: Callable[[str, float], None] | None = None,
+        **kwargs: Any,
+    ) -> list[float]:
+        local = self.log_perplexities(prompts, completions)
+        batch, own = gather_batch(list(zip(prompts, local.tolist(), strict=True)))
+        all_prompts = [prompt for prompt, _ in batch]
+        values = np.array([value for _, value in batch], dtype=np.float64)
+        rewards = negated_group_zscores(values, group_ids(all_prompts, self.num_generations))
+        if log_metric is not None and np.isfinite(values).any():
+            # Geometric-mean perplexity of the whole batch: the same number on every process.
+            log_metric("rewards/perplexity_reward/perplexity", float(np.exp(np.nanmean(values))))
+        return rewards[own].tolist()
+
+
+def get_perplexity_reward(
+    model_name_or_path: str,
+    *,
+    batch_size: int = 32,
+    device: str | None = "auto",
+    dtype: str = "auto",
+    num_generations: int | None = None,
+) -> PerplexityReward:
+    """The z-scored perplexity reward for `reward_funcs=` of a TRL trainer.
+
+    Args:
+        model_name_or_path: Frozen scorer LM: Hub id, local HF directory or `.gguf` file (usually the policy's
+            starting checkpoint). Loaded on first call.
+        batch_size: Sequences per forward pass.
+        device: `"auto"` (this process's accelerate device) or an explicit device.
+        dtype: `"auto"` (bf16 on capable CUDA, fp32 otherwise) or a torch dtype name.
+        num_generations: The trainer's `num_generations`: groups are consecutive blocks of this size. `None`
+            groups consecutive identical prompts instead.
+    """
+    return PerplexityReward(
+        model_name_or_path, batch_size=batch_size, device=device, dtype=dtype, num_generations=num_generations
+    )
