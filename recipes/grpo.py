@@ -12,6 +12,7 @@ from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 
 from rlpt_trl.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
 from rlpt_trl.cli import run_recipe
+from rlpt_trl.evaluation.callback import GlueEvalCallbackArguments, glue_eval_callback
 from rlpt_trl.grpo import (
     CompletionSamplesCallback,
     GRPOScriptArguments,
@@ -24,7 +25,12 @@ from rlpt_trl.modeling import load_model_and_tokenizer, trainer_bf16_default
 from rlpt_trl.rewards import get_reward_funcs
 
 
-def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args: ModelConfig) -> int:
+def main(
+    script_args: GRPOScriptArguments,
+    training_args: GRPOConfig,
+    model_args: ModelConfig,
+    eval_args: GlueEvalCallbackArguments,
+) -> int:
     # everything that can be wrong with the configuration is checked before a model loads
     dataset = load_prompt_dataset(script_args)
     policy = model_args.model_name_or_path
@@ -48,6 +54,8 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
     stop = GracefulStopCallback()
     trainer.add_callback(stop)
     trainer.add_callback(CompletionSamplesCallback(trainer))
+    if (glue_eval := glue_eval_callback(trainer, eval_args)) is not None:
+        trainer.add_callback(glue_eval)
     trainer.train(resume_from_checkpoint=resume)
     if stop.requested is not None:
         trainer.accelerator.print(
@@ -70,7 +78,7 @@ def main(script_args: GRPOScriptArguments, training_args: GRPOConfig, model_args
 
 
 def make_parser() -> TrlParser:
-    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig))
+    parser = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig, GlueEvalCallbackArguments))
     parser.set_defaults(bf16=trainer_bf16_default())
     return parser
 

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from peft import PeftModel
-from transformers import TrainerCallback
 from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser, get_peft_config
 
 from rlpt_trl.checkpoints import resolve_resume_checkpoint
 from rlpt_trl.cli import run_recipe
+from rlpt_trl.evaluation.callback import GlueEvalCallbackArguments, glue_eval_callback
 from rlpt_trl.data.glue import GLUE_HUB_ID
 from rlpt_trl.errors import RlptError
 from rlpt_trl.modeling import load_model_and_tokenizer, trainer_bf16_default
@@ -26,7 +26,12 @@ from rlpt_trl.sft import SFTScriptArguments, check_sft_arguments, load_sft_datas
 TAGS = ["rlpt_trl", "cola"]
 
 
-def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> None:
+def main(
+    script_args: SFTScriptArguments,
+    training_args: SFTConfig,
+    model_args: ModelConfig,
+    eval_args: GlueEvalCallbackArguments,
+) -> None:
     # configuration and data problems surface before a model loads
     if not model_args.model_name_or_path:
         raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
@@ -41,7 +46,6 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
         padding_side="right",
         trust_remote_code=training_args.trust_remote_code,
     )
-    callbacks: list[TrainerCallback] = []  # extra callbacks (e.g. periodic GLUE evaluation) join here
     trainer = SFTTrainer(
         model=model,
         args=training_args,
@@ -49,8 +53,9 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
         eval_dataset=eval_dataset if training_args.eval_strategy != "no" else None,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
-        callbacks=callbacks,
     )
+    if (glue_eval := glue_eval_callback(trainer, eval_args)) is not None:
+        trainer.add_callback(glue_eval)
     trainer.train(resume_from_checkpoint=resume)
 
     if script_args.merge_adapter and isinstance(trainer.model, PeftModel):
@@ -67,7 +72,7 @@ def main(script_args: SFTScriptArguments, training_args: SFTConfig, model_args: 
 
 
 def make_parser() -> TrlParser:
-    parser = TrlParser((SFTScriptArguments, SFTConfig, ModelConfig))
+    parser = TrlParser((SFTScriptArguments, SFTConfig, ModelConfig, GlueEvalCallbackArguments))
     parser.set_defaults(bf16=trainer_bf16_default())
     return parser
 

@@ -67,9 +67,29 @@ def _assets(argv: Sequence[str]) -> None:
         print(f"export {name}={value}")
 
 
-COMMANDS: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
+def _data(argv: Sequence[str]) -> int:
+    from trl import TrlParser
+
+    from .data.cola_build import ColaBuildArguments, build_cola_dataset
+
+    parser = TrlParser((ColaBuildArguments,), prog="rlpt-trl data", description="Build the CoLA GRPO dataset.")
+    return run_recipe("rlpt-trl data", parser, build_cola_dataset, argv)
+
+
+def _eval(argv: Sequence[str]) -> int:
+    from trl import TrlParser
+
+    from .evaluation.runner import GlueEvalArguments, run_glue_eval
+
+    parser = TrlParser((GlueEvalArguments,), prog="rlpt-trl eval", description="Evaluate models on GLUE.")
+    return run_recipe("rlpt-trl eval", parser, run_glue_eval, argv)
+
+
+COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int | None], str]] = {
     "import-gguf": (_import_gguf, "convert a .gguf checkpoint into a Hugging Face model directory"),
     "assets": (_assets, "print export lines for the local test assets"),
+    "data": (_data, "build the CoLA prompt / completion dataset for GRPO (recipes/create_data.py)"),
+    "eval": (_eval, "evaluate models on GLUE tasks (recipes/evaluate_glue.py)"),
 }
 
 

@@ -65,3 +65,17 @@ def smollm2_dir(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Llama causal LM + byte-level BPE tokenizer, saved as an HF directory."""
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def cola_sample_glue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GLUE root whose CoLA train and dev files (official raw layout) are each the shipped 64-sentence sample."""
+    import shutil
+
+    from rlpt_trl.assets import cola_sample_path
+
+    root = tmp_path_factory.mktemp("glue-sample")
+    (root / "cola").mkdir()
+    for name in ("in_domain_train.tsv", "in_domain_dev.tsv", "out_of_domain_dev.tsv"):
+        shutil.copy(cola_sample_path(), root / "cola" / name)
+    return root

@@ -20,6 +20,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.assets import cola_sample_path
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
+from rlpt_trl.logs import read_scalars
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,13 +69,11 @@ def _launch(config: str, args: list[str], *launch_flags: str) -> subprocess.Comp
     return subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
 
 
-def _scalars(output: Path) -> dict[str, list[float]]:
+def _text_tags(output: Path) -> list[str]:
     (events,) = output.glob("runs/*/events.out.tfevents.*")
-    accumulator = EventAccumulator(str(events.parent), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator = EventAccumulator(str(events.parent), size_guidance={"tensors": 0})
     accumulator.Reload()
-    scalars = {tag: [e.value for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]}
-    scalars["__text__"] = accumulator.Tags()["tensors"]
-    return scalars
+    return accumulator.Tags()["tensors"]
 
 
 def _free_port() -> int:
@@ -92,10 +91,13 @@ def _run_main(argv: list[str]) -> int:
 
 
 def test_cpu_launch_checkpoints_and_tensorboard(
-    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, glue_dir: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "run"
-    result = _launch("cpu.yaml", _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "3"))
+    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "3")
+    args += ["--glue_eval_steps", "3", "--glue_eval_tasks", "rte", "--glue_eval_data_dir", str(glue_dir)]
+    args += ["--glue_eval_max_samples", "16"]
+    result = _launch("cpu.yaml", args)
     assert result.returncode == 0, result.stderr[-3000:]
 
     for folder in (output, output / "checkpoint-3"):
@@ -103,10 +105,11 @@ def test_cpu_launch_checkpoints_and_tensorboard(
         assert (folder / "model.safetensors").is_file()
         tokenizer = AutoTokenizer.from_pretrained(folder)
         assert model.generation_config.eos_token_id == tokenizer.eos_token_id
-    scalars = _scalars(output)
+    scalars = read_scalars(output)
     for tag in ("train/rewards/perplexity_reward/mean", "train/rewards/embedding_cosine_reward/mean", "train/loss"):
-        assert len(scalars[tag]) == 3, tag
-    assert any("completions" in tag for tag in scalars["__text__"])
+        assert [step for step, _ in scalars[tag]] == [1, 2, 3], tag
+    assert [step for step, _ in scalars["eval/rte/accuracy"]] == [3]  # the in-training GLUE evaluation
+    assert any("completions" in tag for tag in _text_tags(output))
     card = (output / "README.md").read_text()
     assert "`perplexity_reward` (1), `embedding_cosine_reward` (1)" in card
     assert str(tiny_model_dir) in card and "4 generations per prompt" in card

@@ -10,11 +10,11 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl import RlptError, cola_sample_path
 from rlpt_trl.cli import run_recipe
+from rlpt_trl.logs import read_scalars
 from rlpt_trl.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
 
 
@@ -49,10 +49,7 @@ def _train(recipe: ModuleType, argv: list[str]) -> None:
 
 
 def _scalars(output_dir: Path, tag: str) -> list[float]:
-    [events] = output_dir.glob("runs/*/events.out.tfevents.*")
-    accumulator = EventAccumulator(str(events.parent))
-    accumulator.Reload()
-    return [event.value for event in accumulator.Scalars(tag)]
+    return [value for _, value in read_scalars(output_dir)[tag]]
 
 
 def test_prompt_completion_rows(sample_glue_dir: Path) -> None:
@@ -102,7 +99,7 @@ def test_bad_config_fails_before_model_loads(
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only bf16 default")
 def test_bf16_default_on_cpu(recipe: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _, training_args, _ = recipe.make_parser().parse_args_and_config(args=["--output_dir", str(tmp_path)])
+    _, training_args, _, _ = recipe.make_parser().parse_args_and_config(args=["--output_dir", str(tmp_path)])
     assert training_args.bf16 is False  # TRL's default (True) would be rejected on this machine
     argv = ["--output_dir", str(tmp_path), "--bf16", "true"]
     assert run_recipe("sft.py", recipe.make_parser(), recipe.main, argv) == 2
@@ -232,10 +229,11 @@ def test_sft_from_gguf(recipe: ModuleType, smollm2_gguf: Path, glue_dir: Path, t
 
 
 def test_seed_config_parses(recipe: ModuleType) -> None:
-    script_args, training_args, model_args = recipe.make_parser().parse_args_and_config(
+    script_args, training_args, model_args, eval_args = recipe.make_parser().parse_args_and_config(
         args=["--config", str(ROOT / "recipes" / "smollm-135m" / "sft.yaml")]
     )
     assert model_args.model_name_or_path == "HuggingFaceTB/SmolLM-135M"
     assert training_args.per_device_train_batch_size == 4 and training_args.num_train_epochs == 3
     assert training_args.report_to == ["tensorboard"] and training_args.eval_strategy == "epoch"
     assert script_args.label_words == ["unacceptable", "acceptable"]
+    assert eval_args.glue_eval_steps == 0  # the in-training GLUE evaluation is opt-in

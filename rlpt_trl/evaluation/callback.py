@@ -1,0 +1,139 @@
+"""A `TrainerCallback` that runs a small GLUE evaluation during SFT or GRPO and logs it with the trainer's loggers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from .evaluator import Scoring, evaluate_task
+from .prompts import DEFAULT_FEWSHOT_SEED, build_task_prompts
+from .tasks import GlueTaskSpec, get_task, task_names
+
+
+class GlueEvalCallback(TrainerCallback):
+    """Every `eval_steps` optimizer steps, evaluate the trained model on GLUE tasks and log `eval/<task>/<metric>`.
+
+    Usage (like TRL's `LogCompletionsCallback`, the callback logs through the trainer it is given):
+
+    ```python
+    >>> trainer = GRPOTrainer(...)
+    >>> trainer.add_callback(GlueEvalCallback(trainer, ["cola"], eval_steps=50, data_dir="glue", max_samples=256))
+    ```
+
+    The metrics go through `trainer.log` as `eval_<task>/<metric>`, which the reporting integrations (TensorBoard,
+    W&B, ...) write as `eval/<task>/<metric>`, and land in `trainer.state.log_history`. The model is switched to
+    eval mode while it is evaluated and logged, as in `Trainer.evaluate`, so TRL trainers add no training metrics
+    to this log entry. Every process runs the same evaluation (sharded models need all ranks for a forward);
+    keep `max_samples` small.
+
+    Args:
+        trainer: The trainer whose model and tokenizer are evaluated.
+        tasks: Task names or specs (see `rlpt_trl.evaluation.tasks`).
+        eval_steps: Evaluation interval in optimizer steps; defaults to the trainer's `eval_steps`.
+        data_dir: GLUE root folder; None reads `nyu-mll/glue` from the Hub.
+        max_samples: Evaluate the first N validation rows of each task (None: all).
+        num_fewshot, fewshot_seed, scoring, batch_size, max_new_tokens: As for `recipes/evaluate_glue.py`;
+            `batch_size` defaults to the trainer's `per_device_eval_batch_size`.
+    """
+
+    def __init__(
+        self,
+        trainer: Trainer,
+        tasks: Sequence[str | GlueTaskSpec] = ("cola",),
+        *,
+        eval_steps: int | None = None,
+        data_dir: str | Path | None = None,
+        max_samples: int | None = 256,
+        num_fewshot: int = 0,
+        fewshot_seed: int = DEFAULT_FEWSHOT_SEED,
+        scoring: Scoring = "loglik",
+        batch_size: int | None = None,
+        max_new_tokens: int = 5,
+    ):
+        self.trainer = trainer
+        self.eval_steps = eval_steps
+        self.scoring = scoring
+        self.batch_size = batch_size or trainer.args.per_device_eval_batch_size
+        self.max_new_tokens = max_new_tokens
+        self.tasks = [
+            build_task_prompts(
+                get_task(task) if isinstance(task, str) else task,
+                data_dir=data_dir,
+                num_fewshot=num_fewshot,
+                seed=fewshot_seed,
+                max_samples=max_samples,
+            )
+            for task in tasks
+        ]
+        self._last_step = -1
+
+    def evaluate(self) -> dict[str, float]:
+        """Evaluate the trainer's model now and log the metrics; returns them as logged (`eval_<task>/<metric>`)."""
+        model = self.trainer.model
+        tokenizer = getattr(self.trainer.processing_class, "tokenizer", self.trainer.processing_class)
+        was_training = model.training
+        model.eval()
+        try:
+            logs = {}
+            for task in self.tasks:
+                result = evaluate_task(
+                    model,
+                    tokenizer,
+                    task,
+                    scoring=self.scoring,
+                    batch_size=self.batch_size,
+                    max_new_tokens=self.max_new_tokens,
+                )
+                # a metric without a value (a constant prediction has no correlation) is left out of the log
+                logs.update({f"eval_{result.task}/{name}": value for name, value in result.metrics.items() if value is not None})
+            self.trainer.log(logs)
+        finally:
+            model.train(was_training)
+        return logs
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs
+    ) -> None:
+        interval = self.eval_steps or state.eval_steps
+        if not interval or state.global_step % interval or state.global_step == self._last_step:
+            return
+        self._last_step = state.global_step
+        # `trainer.log` clears `control.should_log`; the step's own training log must still happen
+        should_log = control.should_log
+        self.evaluate()
+        control.should_log = should_log
+
+
+@dataclass
+class GlueEvalCallbackArguments:
+    """Flags of the in-training GLUE evaluation, for a training recipe's `TrlParser` (SFT, GRPO)."""
+
+    glue_eval_steps: int = field(
+        default=0, metadata={"help": "Every N optimizer steps, evaluate on GLUE and log eval/<task>/<metric> (0: off)."}
+    )
+    glue_eval_tasks: list[str] = field(default_factory=lambda: ["cola"], metadata={"help": "Tasks to evaluate."})
+    glue_eval_data_dir: str | None = field(
+        default=None, metadata={"help": "GLUE root folder for the evaluation. Default: nyu-mll/glue from the Hub."}
+    )
+    glue_eval_max_samples: int | None = field(default=256, metadata={"help": "First N validation rows per task."})
+    glue_eval_num_fewshot: int = field(default=0, metadata={"help": "Solved train examples before each prompt."})
+    glue_eval_scoring: Literal["loglik", "generate"] = field(default="loglik", metadata={"help": "Scoring mode."})
+
+
+def glue_eval_callback(trainer: Trainer, args: GlueEvalCallbackArguments) -> GlueEvalCallback | None:
+    """The callback that `args` asks for, or None when `glue_eval_steps` is 0."""
+    if args.glue_eval_steps <= 0:
+        return None
+    return GlueEvalCallback(
+        trainer,
+        task_names(args.glue_eval_tasks),
+        eval_steps=args.glue_eval_steps,
+        data_dir=args.glue_eval_data_dir,
+        max_samples=args.glue_eval_max_samples,
+        num_fewshot=args.glue_eval_num_fewshot,
+        scoring=args.glue_eval_scoring,
+    )

@@ -1,0 +1,111 @@
+"""Run GLUE tasks on a loaded model: score or generate, predict, and compute the official metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ..errors import RlptError
+from ..modeling import resolve_dtype
+from .generate import generate_greedy
+from .loglik import predict_from_scores, score_continuations
+from .metrics import compute_glue_metrics
+from .prompts import TaskPrompts
+
+
+Scoring = Literal["loglik", "generate"]
+SCORING_MODES: tuple[str, ...] = ("loglik", "generate")
+
+
+@dataclass
+class TaskResult:
+    """Metrics of one task plus one record per example (the content of its predictions file)."""
+
+    task: str
+    metrics: dict[str, float | None]
+    n: int
+    invalid: int
+    scoring: str
+    prompt_version: str
+    num_fewshot: int
+    records: list[dict] = field(repr=False)
+
+    def summary(self) -> dict:
+        """The task's entry of `metrics.json`."""
+        return {
+            **self.metrics,
+            "n": self.n,
+            "invalid": self.invalid,
+            "scoring": self.scoring,
+            "prompt_version": self.prompt_version,
+            "num_fewshot": self.num_fewshot,
+        }
+
+
+def evaluation_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """`"auto"`: bf16 where it is the fast path, fp32 elsewhere.
+
+    bf16 wins on CUDA devices that support it and on CPUs with AMX tiles (several times faster than fp32 there);
+    on other CPUs bf16 matmuls are emulated and slower than fp32, so fp32 it is.
+    """
+    # torch has no public query for AMX; the private one is what its own CPU kernels dispatch on
+    if dtype == "auto" and device.type == "cpu" and torch.cpu._is_amx_tile_supported():
+        return torch.bfloat16
+    return resolve_dtype(dtype, device)
+
+
+def evaluate_task(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task: TaskPrompts,
+    *,
+    scoring: Scoring = "loglik",
+    batch_size: int = 32,
+    max_new_tokens: int = 5,
+    desc: str | None = None,
+) -> TaskResult:
+    """Predict every prompt of `task` with `model` and compute the task's metrics.
+
+    Args:
+        scoring: `"loglik"` (choice log-likelihoods, see `rlpt_trl.evaluation.loglik`) or `"generate"` (greedy
+            text mapped through the task's label words; an unparseable text counts as invalid and is scored as
+            `spec.invalid_prediction`).
+        desc: Progress bar label; None hides the bar.
+    """
+    spec = task.spec
+    if scoring == "loglik":
+        scores = score_continuations(model, tokenizer, task.prompts, spec.choices, batch_size=batch_size, desc=desc)
+        predictions = [float(value) if spec.is_regression else int(value) for value in predict_from_scores(spec, scores)]
+        extras = [{"choices": dict(zip(spec.choices, map(float, row), strict=True))} for row in scores]
+        invalid = 0
+    elif scoring == "generate":
+        if max_new_tokens < 1:
+            raise RlptError(f"--max_new_tokens must be at least 1, got {max_new_tokens}")
+        texts = generate_greedy(
+            model, tokenizer, task.prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=desc
+        )
+        parsed = [spec.parse(text) for text in texts]
+        invalid = sum(value is None for value in parsed)
+        predictions = [spec.invalid_prediction if value is None else value for value in parsed]
+        extras = [{"generated": text} for text in texts]
+    else:
+        raise RlptError(f"unknown scoring {scoring!r}; choose from {', '.join(SCORING_MODES)}")
+
+    computed = compute_glue_metrics(spec.source, predictions, task.labels)
+    missing = [name for name in spec.metrics if name not in computed]
+    if missing:
+        raise RlptError(f"task {spec.name}: the {spec.source} metric gives {', '.join(computed)}, not {', '.join(missing)}")
+    # NaN (a constant prediction has no correlation) is written as null: JSON has no NaN
+    metrics = {name: None if computed[name] != computed[name] else computed[name] for name in spec.metrics}
+    records = [
+        {"idx": idx, "prompt": prompt, "label": label, "prediction": prediction, **extra}
+        for idx, prompt, label, prediction, extra in zip(
+            task.idx, task.prompts, task.labels, predictions, extras, strict=True
+        )
+    ]
+    return TaskResult(
+        spec.name, metrics, len(records), invalid, scoring, spec.prompt_version, len(task.fewshot_idx), records
+    )

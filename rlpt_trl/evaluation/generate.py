@@ -1,0 +1,45 @@
+"""Generation scoring: greedy continuations of each prompt, mapped to a label through the task's words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tqdm.auto import tqdm
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from .batching import left_pad, length_sorted_batches, padding_id
+
+
+@torch.inference_mode()
+def generate_greedy(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 32,
+    desc: str | None = None,
+) -> list[str]:
+    """The greedy continuation of each prompt (at most `max_new_tokens` tokens, special tokens dropped)."""
+    pad_id = padding_id(tokenizer)
+    eos_id = model.generation_config.eos_token_id
+    # an explicit config: the checkpoint's sampling settings must not leak into greedy decoding
+    config = GenerationConfig(
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=pad_id,
+        eos_token_id=eos_id if eos_id is not None else tokenizer.eos_token_id,
+        use_cache=True,  # a trainer may have turned the model's cache off (gradient checkpointing)
+    )
+    token_lists = tokenizer(list(prompts))["input_ids"]
+    device = next(model.parameters()).device
+    texts = [""] * len(prompts)
+    batches = list(length_sorted_batches([len(tokens) for tokens in token_lists], batch_size))
+    for batch in tqdm(batches, desc=desc, disable=desc is None, unit="batch"):
+        input_ids, attention_mask, _ = left_pad([token_lists[i] for i in batch], pad_id, device)
+        output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
+        new_tokens = output[:, input_ids.shape[1] :]
+        for index, text in zip(batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True):
+            texts[index] = text
+    return texts

@@ -1,0 +1,131 @@
+"""Evaluation outputs: `metrics.json`, per-example prediction files, a Markdown table and a comparison chart.
+
+    <output_dir>/metrics.json                       {model: {task: {metric: value, n, invalid, scoring, ...}}}
+    <output_dir>/predictions/<model-slug>/<task>.json   one record per example
+    <output_dir>/comparison.md, comparison.png      with two or more models
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .evaluator import TaskResult
+
+
+Results = Mapping[str, Mapping[str, TaskResult]]  # model -> task -> result
+METRIC_LABELS = {"matthews_correlation": "MCC", "pearson": "Pearson", "spearmanr": "Spearman", "accuracy": "acc", "f1": "F1"}
+
+
+def model_slugs(models: Sequence[str]) -> dict[str, str]:
+    """A distinct, file-name-safe folder name per model: its last path part (`org--name` for a Hub id)."""
+    slugs: dict[str, str] = {}
+    for model in models:
+        path = Path(model)
+        base = path.name.removesuffix(".gguf") if path.exists() else model.replace("/", "--")
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip("-.") or "model"
+        slug, number = base, 2
+        while slug in slugs.values():
+            slug, number = f"{base}-{number}", number + 1
+        slugs[model] = slug
+    return slugs
+
+
+def _write_json(path: Path, content: object) -> None:
+    """Write through a temporary file, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _columns(results: Results) -> list[tuple[str, str]]:
+    """(task, metric) pairs in first-seen order."""
+    columns: dict[tuple[str, str], None] = {}
+    for tasks in results.values():
+        for task, result in tasks.items():
+            columns.update(dict.fromkeys((task, metric) for metric in result.metrics))
+    return list(columns)
+
+
+def markdown_table(results: Results) -> str:
+    """Models as rows, `task metric` as columns; an `invalid` column lists unparseable generations."""
+    columns = _columns(results)
+    show_invalid = any(result.invalid for tasks in results.values() for result in tasks.values())
+    header = ["model", *(f"{task} {METRIC_LABELS.get(metric, metric)}" for task, metric in columns)]
+    header += ["invalid"] if show_invalid else []
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model, tasks in results.items():
+        cells = [model]
+        for task, metric in columns:
+            value = tasks[task].metrics.get(metric) if task in tasks else None
+            cells.append("n/a" if value is None else f"{value:.4f}")
+        if show_invalid:
+            cells.append(", ".join(f"{task} {r.invalid}/{r.n}" for task, r in tasks.items() if r.invalid) or "0")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def comparison_chart(results: Results, path: Path) -> None:
+    """One bar chart per task: a group of bars per metric, one bar per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(task for task, _ in _columns(results)))
+    models = list(results)
+    figure, axes = plt.subplots(1, len(tasks), figsize=(len(tasks) * (1.4 + 0.6 * len(models)), 4), squeeze=False)
+    width = 0.8 / len(models)
+    for axis, task in zip(axes[0], tasks, strict=True):
+        metrics = [metric for column_task, metric in _columns(results) if column_task == task]
+        lowest = 0.0
+        for number, model in enumerate(models):
+            result = results[model].get(task)
+            values = [(result.metrics.get(metric) if result else None) or 0.0 for metric in metrics]
+            positions = [index + (number - (len(models) - 1) / 2) * width for index in range(len(metrics))]
+            lowest = min(lowest, *values)
+            bars = axis.bar(positions, values, width, label=model)
+            axis.bar_label(bars, fmt="%.2f", fontsize=7)
+        axis.set_title(task)
+        axis.set_xticks(range(len(metrics)), [METRIC_LABELS.get(metric, metric) for metric in metrics])
+        axis.axhline(0, color="black", linewidth=0.6)
+        # every GLUE metric is at most 1: a common scale makes the panels comparable
+        axis.set_ylim(lowest - 0.1 if lowest < 0 else 0, 1.08)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(models), 3), fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.06 + 0.04 * ((len(models) - 1) // 3), 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_report(output_dir: str | Path, results: Results) -> dict[str, Path]:
+    """Write metrics, prediction files and, with several models, the comparison; return what was written."""
+    output = Path(output_dir)
+    slugs = model_slugs(list(results))
+    written = {}
+    for model, tasks in results.items():
+        for task, result in tasks.items():
+            path = output / "predictions" / slugs[model] / f"{task}.json"
+            _write_json(path, result.records)
+            written[f"{model}/{task}"] = path
+    summary = {
+        model: {task: {**result.summary(), "predictions": f"predictions/{slugs[model]}/{task}.json"}
+                for task, result in tasks.items()}
+        for model, tasks in results.items()
+    }
+    _write_json(output / "metrics.json", summary)
+    written["metrics"] = output / "metrics.json"
+    if len(results) > 1:
+        settings = sorted({(r.scoring, r.num_fewshot) for tasks in results.values() for r in tasks.values()})
+        described = "; ".join(f"scoring {scoring}, {shots}-shot" for scoring, shots in settings)
+        text = f"# GLUE comparison\n\n{described}\n\n{markdown_table(results)}\n\n![comparison](comparison.png)\n"
+        comparison_chart(results, output / "comparison.png")
+        (output / "comparison.md").write_text(text, encoding="utf-8")
+        written["comparison"] = output / "comparison.md"
+        written["chart"] = output / "comparison.png"
+    return written

@@ -1,0 +1,313 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import evaluate
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+from matplotlib.image import imread
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from trl import GRPOConfig, SFTConfig, SFTTrainer, TrlParser
+
+from rlpt_trl import RlptError, load_glue, load_model_and_tokenizer
+from rlpt_trl.cli import main as cli_main
+from rlpt_trl.evaluation import (
+    DEFAULT_TASKS,
+    GLUE_EVAL_TASKS,
+    GlueEvalArguments,
+    GlueEvalCallbackArguments,
+    build_task_prompts,
+    evaluate_task,
+    get_task,
+    glue_eval_callback,
+    run_glue_eval,
+    score_continuations,
+)
+from rlpt_trl.evaluation.metrics import GLUE_METRIC_PATH
+from rlpt_trl.logs import read_scalars
+from rlpt_trl.tiny_model import build_tiny_causal_lm
+
+
+def _official_metrics(task: str, predictions: list, labels: list) -> dict[str, float]:
+    """The GLUE metrics straight from scikit-learn / SciPy (an invalid answer, -1, is not a positive prediction)."""
+    if task == "cola":
+        return {"matthews_correlation": matthews_corrcoef(labels, predictions)}
+    if task == "stsb":
+        return {"pearson": pearsonr(predictions, labels)[0], "spearmanr": spearmanr(predictions, labels)[0]}
+    metrics = {"accuracy": accuracy_score(labels, predictions)}
+    if task == "mrpc":
+        metrics["f1"] = f1_score(labels, [int(p == 1) for p in predictions])
+    return metrics
+
+
+def _check_report(output_dir: Path, scoring: str) -> dict:
+    """Every prediction file's records have the documented fields; metrics.json equals sklearn/scipy on them."""
+    summary = json.loads((output_dir / "metrics.json").read_text())
+    for tasks in summary.values():
+        for task, entry in tasks.items():
+            records = json.loads((output_dir / entry["predictions"]).read_text())
+            assert entry["n"] == len(records) and entry["scoring"] == scoring
+            extra = "choices" if scoring == "loglik" else "generated"
+            assert all(set(record) == {"idx", "prompt", "label", "prediction", extra} for record in records)
+            if scoring == "loglik":
+                assert all(list(record["choices"]) == get_task(task).choices for record in records)
+                assert entry["invalid"] == 0
+            else:
+                invalid = [record for record in records if get_task(task).parse(record["generated"]) is None]
+                assert entry["invalid"] == len(invalid)
+                assert all(record["prediction"] == get_task(task).invalid_prediction for record in invalid)
+            predictions = [record["prediction"] for record in records]
+            labels = [record["label"] for record in records]
+            for name, value in _official_metrics(task, predictions, labels).items():
+                if np.isnan(value):
+                    assert entry[name] is None
+                else:
+                    assert entry[name] == pytest.approx(value, abs=1e-12), (task, name)
+    return summary
+
+
+def _direct_loglik(model, tokenizer, prompt: str, choice: str) -> float:
+    """Sum of log-softmax over the continuation tokens of one unbatched forward of `prompt + " " + choice`."""
+    context = tokenizer(prompt)["input_ids"]
+    whole = tokenizer(f"{prompt} {choice}")["input_ids"]
+    assert whole[: len(context)] == context
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(torch.tensor([whole])).logits[0].float(), dim=-1)
+    return sum(logprobs[position - 1, whole[position]].item() for position in range(len(context), len(whole)))
+
+
+def _eval_args(**overrides) -> GlueEvalArguments:
+    return GlueEvalArguments(**{"dtype": "float32", "device": "cpu", **overrides})
+
+
+# ---------------------------------------------------------------- tasks, metrics, errors (fast)
+
+
+def test_builtin_tasks() -> None:
+    assert set(DEFAULT_TASKS) <= set(GLUE_EVAL_TASKS) and {"sst2", "qnli"} <= set(GLUE_EVAL_TASKS)
+    assert get_task("cola").metrics == ("matthews_correlation",)
+    assert get_task("stsb").metrics == ("pearson", "spearmanr")
+    assert get_task("mrpc").metrics == ("accuracy", "f1")
+    assert get_task("rte").metrics == get_task("wnli").metrics == ("accuracy",)
+    cola = get_task("cola")
+    assert {"yes", "acceptable", "grammatical", "correct"} <= set(cola.label_words[1])
+    assert cola.parse(" Yes, it does.") == 1 and cola.parse(" It is unacceptable.") == 0
+    assert cola.parse(" NO") == 0 and cola.parse(" maybe") is None and cola.parse("") is None
+    assert get_task("rte").parse(" False.") == 1 and get_task("wnli").parse(" False.") == 0
+    stsb = get_task("stsb")
+    assert stsb.parse(" 3.5 out of 5") == 3.5 and stsb.parse(" 7") == 5.0 and stsb.parse(" high") is None
+    assert stsb.invalid_prediction == 2.5 and cola.invalid_prediction == -1
+    assert stsb.answer(3.8) == "4" and cola.answer(0) == "no"
+    changed = dataclasses.replace(cola, template="Is this English? {sentence}\nAnswer:")
+    assert changed.prompt_version != cola.prompt_version and changed.prompt_version.startswith("cola-v1-")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"template": "{text}\nAnswer:"}, r"template fields \['text'\] must be text columns of cola"),
+        ({"template": "no field"}, "template fields"),
+        ({"source": "squad"}, "unknown GLUE source 'squad'"),
+        ({"label_words": (("no",), ("yes",), ("maybe",))}, "one tuple per cola label"),
+        ({"label_words": (("no", "yes"), ("yes",))}, "distinct"),
+        ({"label_words": (("no",), ("NO",))}, "belongs to two labels"),
+        ({"label_words": (("no",), (" yes",))}, "without outer spaces"),
+    ],
+)
+def test_bad_task_spec(overrides: dict, message: str) -> None:
+    with pytest.raises(RlptError, match=message):
+        dataclasses.replace(get_task("cola"), **overrides)
+
+
+def test_metric_module_equals_sklearn_scipy() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200).tolist()
+    predictions = rng.integers(-1, 2, 200).tolist()  # -1: an unparseable generation
+    for task in ("cola", "mrpc", "rte", "wnli", "sst2"):
+        result = evaluate.load(str(GLUE_METRIC_PATH), task).compute(predictions=predictions, references=labels)
+        expected = _official_metrics(task, predictions, labels)
+        assert result == pytest.approx(expected, abs=1e-12) and set(result) == set(expected)
+    scores, gold = rng.uniform(0, 5, 300).tolist(), rng.uniform(0, 5, 300).tolist()
+    result = evaluate.load(str(GLUE_METRIC_PATH), "stsb").compute(predictions=scores, references=gold)
+    assert result == pytest.approx(_official_metrics("stsb", scores, gold), abs=1e-12)
+    with pytest.raises(KeyError, match="unknown GLUE task"):
+        evaluate.load(str(GLUE_METRIC_PATH), "squad")
+
+
+def test_model_flag_repeats(tmp_path: Path) -> None:
+    config = tmp_path / "eval.yaml"
+    config.write_text("model_name_or_path: [base, sft]\noutput_dir: out\ntasks: [cola]\n")
+
+    def models(argv: list[str]) -> list[str]:
+        return TrlParser((GlueEvalArguments,)).parse_args_and_config(args=argv)[0].model_name_or_path
+
+    assert models(["--output_dir", "o", "--model_name_or_path", "a", "--model_name_or_path", "b", "c"]) == ["a", "b", "c"]
+    assert models(["--config", str(config)]) == ["base", "sft"]
+    assert models(["--config", str(config), "--model_name_or_path", "grpo"]) == ["grpo"]  # the command line wins
+
+
+def test_errors(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path, capsys) -> None:
+    common = ["--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir)]
+    output = tmp_path / "out"
+    for extra, message in [
+        (["--tasks", "cola,squad"], "unknown evaluation task 'squad'; choose from cola, sst2, mrpc"),
+        (["--tasks", "rte"], "no rte folder in"),
+        (["--tasks", "cola", "--num_fewshot", "100"], "--num_fewshot 100 exceeds the 64 rows of the train split"),
+        (["--tasks", "cola", "--max_samples", "0"], "--max_samples must be at least 1"),
+        (["--tasks", "cola", "--batch_size", "0"], "--batch_size must be at least 1"),
+    ]:
+        assert cli_main(["eval", *common, "--output_dir", str(output), *extra]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("rlpt-trl eval: error: ") and message in err and "\n" not in err, err
+    with pytest.raises(SystemExit, match="2"):
+        cli_main(["eval", *common, "--output_dir", str(output), "--scoring", "beam"])
+    assert "argument --scoring: invalid choice: 'beam'" in capsys.readouterr().err
+    assert not output.exists()
+
+    empty = tmp_path / "empty"
+    shutil.copytree(cola_sample_glue_dir, empty)
+    for name in ("in_domain_dev.tsv", "out_of_domain_dev.tsv"):
+        (empty / "cola" / name).write_text("")
+    with pytest.raises(RlptError, match="cola: the validation split has no rows"):
+        build_task_prompts(get_task("cola"), data_dir=empty)
+
+    model, tokenizer = load_model_and_tokenizer(tiny_model_dir, device="cpu")
+    tokenizer.pad_token, tokenizer.eos_token = None, None
+    task = build_task_prompts(get_task("cola"), data_dir=cola_sample_glue_dir, max_samples=2)
+    for scoring in ("loglik", "generate"):
+        with pytest.raises(RlptError, match="has neither a pad nor an eos token"):
+            evaluate_task(model, tokenizer, task, scoring=scoring)
+
+
+# ---------------------------------------------------------------- tiny model (fast)
+
+
+def test_loglik_equals_direct_computation_tiny(tiny_model_dir: Path, cola_sample_glue_dir: Path) -> None:
+    """The tiny tokenizer splits every answer into several tokens: the batched multi-token path."""
+    model, tokenizer = load_model_and_tokenizer(tiny_model_dir, device="cpu", dtype="float32")
+    task = build_task_prompts(get_task("cola"), data_dir=cola_sample_glue_dir, max_samples=3, num_fewshot=1)
+    choices = task.spec.choices
+    assert all(len(tokenizer(f" {choice}")["input_ids"]) > 1 for choice in choices)
+    scores = score_continuations(model, tokenizer, task.prompts, choices, batch_size=2)
+    direct = [[_direct_loglik(model, tokenizer, prompt, choice) for choice in choices] for prompt in task.prompts]
+    np.testing.assert_allclose(scores, direct, atol=1e-4, rtol=0)
+
+
+def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
+    other = build_tiny_causal_lm(tmp_path / "other-tiny", seed=1)
+    models = [str(tiny_model_dir), str(other)]
+    for scoring in ("loglik", "generate"):
+        output = tmp_path / scoring
+        args = _eval_args(
+            model_name_or_path=models, tasks=["cola"], data_dir=str(cola_sample_glue_dir), output_dir=str(output),
+            scoring=scoring, max_samples=6, num_fewshot=1, max_new_tokens=3,
+        )
+        results = run_glue_eval(args)
+        summary = _check_report(output, scoring)
+        assert list(summary) == models and results[models[0]]["cola"].num_fewshot == 1
+        slugs = sorted(path.name for path in (output / "predictions").iterdir())
+        assert slugs == sorted([tiny_model_dir.name, "other-tiny"])
+        comparison = (output / "comparison.md").read_text()
+        assert "| model | cola MCC |" in comparison and str(other) in comparison
+        image = imread(output / "comparison.png")
+        assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 0
+    one = tmp_path / "one"
+    run_glue_eval(_eval_args(
+        model_name_or_path=models[:1], tasks=["cola"], data_dir=str(cola_sample_glue_dir), output_dir=str(one),
+        max_samples=4,
+    ))
+    assert not (one / "comparison.md").exists() and (one / "metrics.json").exists()
+
+
+def test_callback_logs_to_tensorboard(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
+    """A real SFT run with the callback made from the recipe flags; its scalars reach TensorBoard."""
+    assert TrlParser((GlueEvalCallbackArguments, GRPOConfig))  # no flag clashes with either trainer's config
+    glue_args, args = TrlParser((GlueEvalCallbackArguments, SFTConfig)).parse_args_and_config(args=[
+        "--output_dir", str(tmp_path / "sft"), "--max_steps", "4", "--per_device_train_batch_size", "4",
+        "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard", "--bf16", "false",
+        "--use_cpu", "true", "--glue_eval_steps", "2", "--glue_eval_tasks", "cola",
+        "--glue_eval_data_dir", str(cola_sample_glue_dir), "--glue_eval_max_samples", "8",
+    ])
+    model, tokenizer = load_model_and_tokenizer(tiny_model_dir, device=None, padding_side="right")
+    rows = load_glue("cola", "train", cola_sample_glue_dir).select(range(8))
+    dataset = Dataset.from_dict({"prompt": rows["sentence"], "completion": [" yes"] * len(rows)})
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
+    trainer.add_callback(glue_eval_callback(trainer, glue_args))
+    assert glue_eval_callback(trainer, GlueEvalCallbackArguments()) is None  # off by default
+    trainer.train()
+    logged = [entry for entry in trainer.state.log_history if "eval_cola/matthews_correlation" in entry]
+    assert [entry["step"] for entry in logged] == [2, 4]
+    assert all("loss" not in entry for entry in logged)  # training metrics stay in their own entries
+    scalars = read_scalars(tmp_path / "sft")
+    assert [step for step, _ in scalars["eval/cola/matthews_correlation"]] == [2, 4]
+    logged_values = [entry["eval_cola/matthews_correlation"] for entry in logged]
+    assert [value for _, value in scalars["eval/cola/matthews_correlation"]] == pytest.approx(logged_values)
+    assert [step for step, _ in scalars["train/loss"]] == [1, 2, 3, 4]
+    assert trainer.model.training  # back in training mode after each evaluation
+
+
+# ---------------------------------------------------------------- real GLUE dev files (slow)
+
+
+@pytest.mark.slow
+def test_fewshot_prompts_real_glue(glue_dir: Path) -> None:
+    for name in DEFAULT_TASKS:
+        spec = get_task(name)
+        task = build_task_prompts(spec, data_dir=glue_dir, num_fewshot=3, max_samples=4, seed=7)
+        train = load_glue(spec.source, "train", glue_dir)
+        validation = load_glue(spec.source, "validation", glue_dir)
+        examples = train.select(task.fewshot_idx)
+        assert len(task.fewshot_idx) == 3 and task.fewshot_idx == build_task_prompts(
+            spec, data_dir=glue_dir, num_fewshot=3, max_samples=1, seed=7
+        ).fewshot_idx
+        prefix = "".join(
+            f"{spec.render(row)} {spec.answer(row['label'])}{spec.fewshot_separator}" for row in examples
+        )
+        evaluated = {spec.render(row) for row in validation}
+        assert not {spec.render(row) for row in examples} & evaluated  # no few-shot example is an evaluated row
+        for prompt, row in zip(task.prompts, validation.select(range(4)), strict=True):
+            assert prompt == prefix + spec.render(row)
+            assert prompt.count("\nAnswer:") == 4 and prompt.count(spec.fewshot_separator) == 3
+
+
+@pytest.mark.slow
+def test_every_task_both_modes_tiny_real_glue(tiny_model_dir: Path, glue_dir: Path, tmp_path: Path) -> None:
+    for scoring in ("loglik", "generate"):
+        output = tmp_path / scoring
+        run_glue_eval(_eval_args(
+            model_name_or_path=[str(tiny_model_dir)], data_dir=str(glue_dir), output_dir=str(output),
+            scoring=scoring, max_samples=4, max_new_tokens=2,
+        ))
+        summary = _check_report(output, scoring)
+        assert list(summary[str(tiny_model_dir)]) == list(DEFAULT_TASKS)
+
+
+@pytest.mark.slow
+def test_smollm2_every_task_both_modes(smollm2_dir: Path, glue_dir: Path, tmp_path: Path) -> None:
+    for scoring in ("loglik", "generate"):
+        output = tmp_path / scoring
+        results = run_glue_eval(_eval_args(
+            model_name_or_path=[str(smollm2_dir)], data_dir=str(glue_dir), output_dir=str(output),
+            scoring=scoring, max_samples=4, batch_size=4, max_new_tokens=4,
+        ))[str(smollm2_dir)]
+        _check_report(output, scoring)
+        if scoring == "generate":
+            # the instruct model answers in words the tasks know
+            assert sum(result.invalid for result in results.values()) < sum(result.n for result in results.values()) / 2
+
+    # SmolLM2's label words are single tokens (one forward per prompt) and its STS-B scores " 0".." 5" share the
+    # space token: both shortcuts must give the plain per-example log-likelihoods
+    model, tokenizer = load_model_and_tokenizer(smollm2_dir, device="cpu", dtype="float32")
+    assert all(len(tokenizer(f" {word}")["input_ids"]) == 1 for word in get_task("cola").choices)
+    for name, count in (("cola", 2), ("stsb", 1)):
+        task = build_task_prompts(get_task(name), data_dir=glue_dir, max_samples=count)
+        records = json.loads((tmp_path / "loglik" / "predictions" / smollm2_dir.name / f"{name}.json").read_text())
+        for prompt, record in zip(task.prompts, records, strict=False):
+            direct = {choice: _direct_loglik(model, tokenizer, prompt, choice) for choice in task.spec.choices}
+            assert record["choices"] == pytest.approx(direct, abs=2e-4)
