@@ -7,6 +7,7 @@ instead, because CI sets every variable and nothing may skip there.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 # The Hub is unreachable: fail fast instead of retrying network calls.
@@ -16,7 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sample_path  # noqa: E402
 from rlpt_trl.tiny_model import build_tiny_causal_lm  # noqa: E402
 
 
@@ -70,10 +71,6 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cola_sample_glue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A GLUE root whose CoLA train and dev files (official raw layout) are each the shipped 64-sentence sample."""
-    import shutil
-
-    from rlpt_trl.assets import cola_sample_path
-
     root = tmp_path_factory.mktemp("glue-sample")
     (root / "cola").mkdir()
     for name in ("in_domain_train.tsv", "in_domain_dev.tsv", "out_of_domain_dev.tsv"):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlpt_trl import RlptError, cola_sample_path
+from rlpt_trl import RlptError
 from rlpt_trl.cli import run_recipe
 from rlpt_trl.logs import read_scalars
 from rlpt_trl.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
@@ -34,16 +33,6 @@ def recipe() -> ModuleType:
     return _load_recipe()
 
 
-@pytest.fixture(scope="module")
-def sample_glue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A GLUE root whose CoLA splits are the shipped 64-sentence sample (official raw layout)."""
-    root = tmp_path_factory.mktemp("glue")
-    (root / "cola").mkdir()
-    for name in ("in_domain_train.tsv", "in_domain_dev.tsv", "out_of_domain_dev.tsv"):
-        shutil.copy(cola_sample_path(), root / "cola" / name)
-    return root
-
-
 def _train(recipe: ModuleType, argv: list[str]) -> None:
     recipe.main(*recipe.make_parser().parse_args_and_config(args=argv))
 
@@ -52,9 +41,9 @@ def _scalars(output_dir: Path, tag: str) -> list[float]:
     return [value for _, value in read_scalars(output_dir)[tag]]
 
 
-def test_prompt_completion_rows(sample_glue_dir: Path) -> None:
+def test_prompt_completion_rows(cola_sample_glue_dir: Path) -> None:
     args = SFTScriptArguments(
-        data_dir=str(sample_glue_dir), prompt_template="Is '{sentence}' good English?", label_words=["no", "yes"],
+        data_dir=str(cola_sample_glue_dir), prompt_template="Is '{sentence}' good English?", label_words=["no", "yes"],
         max_train_samples=5, max_eval_samples=200,
     )
     train, validation = load_sft_datasets(args)
@@ -108,13 +97,13 @@ def test_bf16_default_on_cpu(recipe: ModuleType, tmp_path: Path, capsys: pytest.
 
 
 def test_sft_script_tiny_model(
-    recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path
+    recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
 ) -> None:
     """The script end to end: YAML + CLI overrides, checkpoints, eval, TensorBoard, model card, HF reload."""
     output = tmp_path / "sft"
     command = [
         sys.executable, str(ROOT / "recipes" / "sft.py"), "--config", str(QUICK_CONFIG),
-        "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(sample_glue_dir),
+        "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir),
         "--output_dir", str(output), "--max_steps", "4", "--save_steps", "2", "--eval_steps", "2",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -137,12 +126,12 @@ def test_sft_script_tiny_model(
     assert state["global_step"] == 6 and state["log_history"][0]["step"] == 1
 
 
-def test_sft_loss_decreases(recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path) -> None:
+def test_sft_loss_decreases(recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
     """16 examples, 24 steps at a high constant learning rate: the tiny model learns the two label words."""
     output = tmp_path / "fit"
     _train(recipe, [
         "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir),
-        "--data_dir", str(sample_glue_dir), "--output_dir", str(output), "--max_train_samples", "16",
+        "--data_dir", str(cola_sample_glue_dir), "--output_dir", str(output), "--max_train_samples", "16",
         "--max_steps", "24", "--learning_rate", "5e-3", "--lr_scheduler_type", "constant",
         "--eval_strategy", "no", "--save_strategy", "no",
     ])
@@ -152,10 +141,10 @@ def test_sft_loss_decreases(recipe: ModuleType, tiny_model_dir: Path, sample_glu
     assert last < 0.5 * first, losses
 
 
-def test_sft_lora(recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path) -> None:
+def test_sft_lora(recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
     """ModelConfig's LoRA flags train adapters through peft; the final model is merged by default."""
     common = [
-        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(sample_glue_dir),
+        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir),
         "--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
         "--use_peft", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", "q_proj", "v_proj",
         "--learning_rate", "1e-2",
@@ -190,13 +179,13 @@ class _StubHub:
 
 
 def test_sft_push_to_hub_call_path(
-    recipe: ModuleType, tiny_model_dir: Path, sample_glue_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hub = _StubHub()
     monkeypatch.setattr("transformers.trainer.hf_api", lambda: hub)
     output = tmp_path / "pushed"
     _train(recipe, [
-        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(sample_glue_dir),
+        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir),
         "--output_dir", str(output), "--max_steps", "1", "--eval_strategy", "no", "--save_strategy", "no",
         "--report_to", "none", "--push_to_hub", "--hub_model_id", "user/tiny-cola-sft",
     ])
