@@ -6,7 +6,8 @@ Prints (1) the wall time of the whole `recipes/evaluate_glue.py --tasks cola` co
 imports, model load, scoring, metrics, report), against the 39 s that lm-evaluation-harness 0.4.13 takes for
 its glue/cola task on the same data (fp32, batch 32, bootstrap off); (2) examples/s of loglik scoring, of
 generate scoring and of the floor for loglik: one plain batched forward over the same prompts that keeps only
-the last position's logits; (3) with --compare_dtypes, how many CoLA predictions bf16 changes against fp32.
+the last position's logits, timed in turns on chunks of --chunk prompts so that the changing load of a shared
+machine hits all three alike; (3) with --compare_dtypes, how many CoLA predictions bf16 changes against fp32.
 `--model_name_or_path` defaults to an HF directory imported once from $RLPT_TEST_GGUF (`rlpt-trl import-gguf`),
 `--data_dir` to $RLPT_GLUE_DIR (see `rlpt-trl assets`).
 """
@@ -45,13 +46,13 @@ ROOT = Path(__file__).resolve().parents[1]
 LM_EVAL_ANCHOR_S = 39.0
 
 
-def whole_command(model: str, data_dir: str, batch_size: int, dtype: str) -> float:
+def whole_command(model: str, data_dir: str, batch_size: int, dtype: str, max_samples: int | None) -> float:
     """Wall time of `recipes/evaluate_glue.py` on CoLA in a fresh process."""
     with tempfile.TemporaryDirectory() as output:
         command = [
             sys.executable, str(ROOT / "recipes" / "evaluate_glue.py"), "--model_name_or_path", model,
             "--tasks", "cola", "--data_dir", data_dir, "--batch_size", str(batch_size), "--dtype", dtype,
-            "--output_dir", output,
+            "--output_dir", output, *(["--max_samples", str(max_samples)] if max_samples else []),
         ]
         start = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -64,7 +65,8 @@ def floor_forward(model, tokenizer, prompts: list[str], batch_size: int) -> None
     encoded = tokenizer(prompts)["input_ids"]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     for start in range(0, len(order), batch_size):
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in order[start : start + batch_size]]}, return_tensors="pt")
+        rows = [encoded[i] for i in order[start : start + batch_size]]
+        batch = tokenizer.pad({"input_ids": rows}, return_tensors="pt")
         model(**batch, logits_to_keep=1, use_cache=False)
 
 
@@ -81,7 +83,8 @@ def main() -> None:
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
     parser.add_argument("--max_new_tokens", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs of floor and loglik (best is kept)")
+    parser.add_argument("--max_samples", type=int, help="first N CoLA dev rows only (a quick check)")
+    parser.add_argument("--chunk", type=int, default=32, help="prompts per round of the interleaved timing")
     parser.add_argument("--compare_dtypes", action="store_true", help="count CoLA predictions bf16 changes vs fp32")
     args = parser.parse_args()
     if not args.data_dir:
@@ -99,30 +102,42 @@ def run(args: argparse.Namespace, model_path: str) -> None:
     dtype = evaluation_dtype(args.dtype, torch.device("cpu"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}, AMX {torch.cpu._is_amx_tile_supported()}; dtype {dtype}")
-    seconds = whole_command(model_path, args.data_dir, args.batch_size, args.dtype)
-    print(f"whole command (CoLA dev, {args.dtype}): {seconds:.1f} s = {seconds / LM_EVAL_ANCHOR_S:.2f}x "
+    seconds = whole_command(model_path, args.data_dir, args.batch_size, args.dtype, args.max_samples)
+    rows = f", first {args.max_samples} rows" if args.max_samples else ""
+    print(f"whole command (CoLA dev{rows}, --dtype {args.dtype}): {seconds:.1f} s = {seconds / LM_EVAL_ANCHOR_S:.2f}x "
           f"the lm-eval 0.4.13 anchor ({LM_EVAL_ANCHOR_S:.0f} s)")
 
-    task = build_task_prompts(get_task("cola"), data_dir=args.data_dir)
+    task = build_task_prompts(get_task("cola"), data_dir=args.data_dir, max_samples=args.max_samples)
     n = len(task.prompts)
     model, tokenizer = load_model_and_tokenizer(model_path, dtype=dtype, device="cpu", padding_side="right")
-    floor_times, loglik_times = [], []
-    for _ in range(args.repeats):  # interleaved, so that load from other processes hits both alike
-        floor_times.append(timed(floor_forward, model, tokenizer, task.prompts, args.batch_size)[0])
-        seconds, scores = timed(
-            score_continuations, model, tokenizer, task.prompts, task.spec.choices, batch_size=args.batch_size
-        )
-        loglik_times.append(seconds)
-    floor, loglik = min(floor_times), min(loglik_times)
-    generate, _ = timed(
-        generate_greedy, model, tokenizer, task.prompts, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
-    )
+    phases = {
+        "floor": lambda prompts: floor_forward(model, tokenizer, prompts, args.batch_size),
+        "loglik": lambda prompts: score_continuations(
+            model, tokenizer, prompts, task.spec.choices, batch_size=args.batch_size
+        ),
+        "generate": lambda prompts: generate_greedy(
+            model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
+        ),
+    }
+    # the machine is shared: the phases take turns on each chunk of prompts (in rotating order), so that a
+    # change in load hits all of them alike
+    seconds = dict.fromkeys(phases, 0.0)
+    scores = []
+    for number, start in enumerate(range(0, n, args.chunk)):
+        prompts = task.prompts[start : start + args.chunk]
+        names = list(phases)[number % 3 :] + list(phases)[: number % 3]
+        for name in names:
+            elapsed, value = timed(phases[name], prompts)
+            seconds[name] += elapsed
+            if name == "loglik":
+                scores.append(value)
+    floor, loglik, generate = seconds["floor"], seconds["loglik"], seconds["generate"]
     print(f"floor (plain forward, last position): {n / floor:.1f} examples/s ({floor:.1f} s)")
     print(f"loglik: {n / loglik:.1f} examples/s ({loglik:.1f} s) = {loglik / floor:.2f}x the floor")
     print(f"generate ({args.max_new_tokens} new tokens): {n / generate:.1f} examples/s ({generate:.1f} s); "
           f"loglik is {generate / loglik:.1f}x faster")
     if args.compare_dtypes:
-        compare_dtypes(model_path, task, args.batch_size, scores if dtype == torch.float32 else None)
+        compare_dtypes(model_path, task, args.batch_size, np.concatenate(scores) if dtype == torch.float32 else None)
 
 
 def compare_dtypes(model_path: str, task, batch_size: int, fp32_scores: np.ndarray | None) -> None:

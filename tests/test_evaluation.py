@@ -147,7 +147,8 @@ def test_model_flag_repeats(tmp_path: Path) -> None:
     def models(argv: list[str]) -> list[str]:
         return TrlParser((GlueEvalArguments,)).parse_args_and_config(args=argv)[0].model_name_or_path
 
-    assert models(["--output_dir", "o", "--model_name_or_path", "a", "--model_name_or_path", "b", "c"]) == ["a", "b", "c"]
+    repeated = ["--output_dir", "o", "--model_name_or_path", "a", "--model_name_or_path", "b", "c"]
+    assert models(repeated) == ["a", "b", "c"]
     assert models(["--config", str(config)]) == ["base", "sft"]
     assert models(["--config", str(config), "--model_name_or_path", "grpo"]) == ["grpo"]  # the command line wins
 

@@ -89,7 +89,8 @@ class GlueEvalCallback(TrainerCallback):
                     max_new_tokens=self.max_new_tokens,
                 )
                 # a metric without a value (a constant prediction has no correlation) is left out of the log
-                logs.update({f"eval_{result.task}/{name}": value for name, value in result.metrics.items() if value is not None})
+                metrics = {name: value for name, value in result.metrics.items() if value is not None}
+                logs.update({f"eval_{result.task}/{name}": value for name, value in metrics.items()})
             self.trainer.log(logs)
         finally:
             model.train(was_training)

@@ -78,7 +78,8 @@ def evaluate_task(
     spec = task.spec
     if scoring == "loglik":
         scores = score_continuations(model, tokenizer, task.prompts, spec.choices, batch_size=batch_size, desc=desc)
-        predictions = [float(value) if spec.is_regression else int(value) for value in predict_from_scores(spec, scores)]
+        kind = float if spec.is_regression else int
+        predictions = [kind(value) for value in predict_from_scores(spec, scores)]
         extras = [{"choices": dict(zip(spec.choices, map(float, row), strict=True))} for row in scores]
         invalid = 0
     elif scoring == "generate":
@@ -97,7 +98,8 @@ def evaluate_task(
     computed = compute_glue_metrics(spec.source, predictions, task.labels)
     missing = [name for name in spec.metrics if name not in computed]
     if missing:
-        raise RlptError(f"task {spec.name}: the {spec.source} metric gives {', '.join(computed)}, not {', '.join(missing)}")
+        given = ", ".join(computed)
+        raise RlptError(f"task {spec.name}: the {spec.source} metric gives {given}, not {', '.join(missing)}")
     # NaN (a constant prediction has no correlation) is written as null: JSON has no NaN
     metrics = {name: None if computed[name] != computed[name] else computed[name] for name in spec.metrics}
     records = [

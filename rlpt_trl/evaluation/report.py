@@ -17,7 +17,9 @@ from .evaluator import TaskResult
 
 
 Results = Mapping[str, Mapping[str, TaskResult]]  # model -> task -> result
-METRIC_LABELS = {"matthews_correlation": "MCC", "pearson": "Pearson", "spearmanr": "Spearman", "accuracy": "acc", "f1": "F1"}
+METRIC_LABELS = {
+    "matthews_correlation": "MCC", "pearson": "Pearson", "spearmanr": "Spearman", "accuracy": "acc", "f1": "F1"
+}
 
 
 def model_slugs(models: Sequence[str]) -> dict[str, str]:

@@ -100,7 +100,7 @@ def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
             results[model_name][task.spec.name] = result
             rate = result.n / (time.perf_counter() - start)
             print(f"{model_name} {task.spec.name}: {result.metrics} ({result.n} examples, {rate:.1f}/s)", flush=True)
-        del model
+        del model  # freed before the next model loads, not after
     write_report(args.output_dir, results)
     print(markdown_table(results))
     return results

@@ -48,7 +48,8 @@ class GlueTaskSpec:
 
     def __post_init__(self) -> None:
         if self.source not in GLUE_TASKS:
-            raise RlptError(f"task {self.name!r}: unknown GLUE source {self.source!r}; choose from {', '.join(GLUE_TASKS)}")
+            known = ", ".join(GLUE_TASKS)
+            raise RlptError(f"task {self.name!r}: unknown GLUE source {self.source!r}; choose from {known}")
         columns = set(GLUE_TASKS[self.source].text_columns)
         fields = {name for _, name, _, _ in string.Formatter().parse(self.template) if name is not None}
         if not fields or not fields <= columns:
@@ -89,7 +90,7 @@ class GlueTaskSpec:
 
     @property
     def invalid_prediction(self) -> float:
-        """What an unparseable generation is recorded (and scored) as: -1 for a class, the scale's midpoint for a score."""
+        """What an unparseable generation is recorded and scored as: -1 for a class, the scale's middle for a score."""
         if self.score_values is None:
             return -1
         return (min(self.score_values) + max(self.score_values)) / 2
