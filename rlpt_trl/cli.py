@@ -24,7 +24,17 @@ def run_with_errors(prog: str, main: Callable[[], object]) -> int:
     except RlptError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 1
+    finally:
+        _destroy_process_group()
     return status if isinstance(status, int) else 0
+
+
+def _destroy_process_group() -> None:
+    # A gloo/NCCL group left alive at interpreter exit can abort the process ("terminate called without an active
+    # exception") after all work is done. Checking `sys.modules` keeps torch-free commands from importing torch.
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def run_recipe(prog: str, parser: "TrlParser", main: Callable[..., object], argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,8 @@ def main(scorer_dir: str, cases_json: str, output_dir: str) -> None:
         reward = get_perplexity_reward(scorer_dir, batch_size=4, num_generations=case["num_generations"])
         results.append(reward(prompts=case["prompts"][own], completions=case["completions"][own]))
     Path(output_dir, f"rank{state.process_index}.json").write_text(json.dumps(results))
+    # A gloo group still alive at interpreter exit can abort the process after the work is done.
+    state.destroy_process_group()
 
 
 if __name__ == "__main__":
