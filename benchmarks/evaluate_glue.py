@@ -6,9 +6,10 @@
 Prints (1) the wall time of the whole `recipes/evaluate_glue.py --tasks cola` command (a fresh process:
 imports, model load, scoring, metrics, report), against the wall time of lm-evaluation-harness 0.4.13 on its
 glue/cola task with the same data (fp32, batch 32, bootstrap off; `--anchor_seconds`, measured separately);
-(2) examples/s of loglik scoring, of generate scoring and of the floor for loglik: one plain batched forward over the same prompts that keeps only
-the last position's logits, timed in turns on chunks of --chunk prompts so that the changing load of a shared
-machine hits all three alike; (3) with --compare_dtypes, how many CoLA predictions bf16 changes against fp32.
+(2) examples/s of loglik scoring, of generate scoring and of the floor for loglik: one plain batched forward
+over the same prompts that keeps only the last position's logits, timed in turns on chunks of --chunk prompts
+so that the changing load of a shared machine hits all three alike; (3) with --compare_dtypes, how many CoLA
+predictions bf16 changes against fp32.
 `--model_name_or_path` defaults to an HF directory imported once from $RLPT_TEST_GGUF (`rlpt-trl import-gguf`),
 `--data_dir` to $RLPT_GLUE_DIR (see `rlpt-trl assets`).
 """
