@@ -128,9 +128,11 @@ def run(args: argparse.Namespace, model_path: str) -> None:
     # change in load hits all of them alike
     seconds = dict.fromkeys(phases, 0.0)
     scores = []
+    order = list(phases)
     for number, start in enumerate(range(0, n, args.chunk)):
         prompts = task.prompts[start : start + args.chunk]
-        names = list(phases)[number % 3 :] + list(phases)[: number % 3]
+        turn = number % len(order)
+        names = order[turn:] + order[:turn]
         for name in names:
             elapsed, value = timed(phases[name], prompts)
             seconds[name] += elapsed

@@ -138,7 +138,8 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
 ) -> None:
     """SIGTERM saves and stops; resuming restores step, optimizer, scheduler and RNG: same log as a clean run."""
     # enough steps after checkpoint-2 that the signal lands before the run would end on its own
-    steps = ["--max_steps", "10", "--save_steps", "2", "--save_total_limit", "10"]
+    max_steps = 10
+    steps = ["--max_steps", str(max_steps), "--save_steps", "2", "--save_total_limit", "10"]
     reference = tmp_path / "reference"
     result = _launch("cpu.yaml", _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, reference, *steps))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -155,16 +156,17 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
     assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
     saved = sorted(int(p.name.split("-")[1]) for p in output.glob("checkpoint-*"))
     interrupted_at = saved[-1]
-    assert 2 <= interrupted_at < 10 and all((output / f"checkpoint-{s}" / "trainer_state.json").is_file() for s in saved)
+    assert 2 <= interrupted_at < max_steps
+    assert all((output / f"checkpoint-{s}" / "trainer_state.json").is_file() for s in saved)
 
     resumed = _launch(
         "cpu.yaml",
         _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, *steps, "--resume_from_checkpoint", "true"),
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    expected, got = _log_by_step(reference, 10), _log_by_step(output, 10)
-    assert sorted(got) == list(range(1, 11))
-    for step in range(1, 11):
+    expected, got = _log_by_step(reference, max_steps), _log_by_step(output, max_steps)
+    assert sorted(got) == list(range(1, max_steps + 1))
+    for step in range(1, max_steps + 1):
         for key in ("learning_rate", "loss", "rewards/perplexity_reward/mean", "rewards/embedding_cosine_reward/mean"):
             assert got[step][key] == pytest.approx(expected[step][key], rel=1e-4, abs=1e-6), (step, key)
 
