@@ -8,6 +8,7 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from .errors import RlptError
+from .files import is_local_path
 from .modeling import resolve_device
 
 
@@ -17,7 +18,7 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 def load_embedding_model(model_name_or_path: str = DEFAULT_EMBEDDING_MODEL, device: str | None = "auto") -> SentenceTransformer:
     """Load a sentence-transformers model (Hub id or local folder) in eval mode on `device` (`"auto"`: best available)."""
     path = Path(model_name_or_path).expanduser()
-    if model_name_or_path.startswith((".", "/", "~")) and not path.exists():
+    if is_local_path(model_name_or_path) and not path.exists():
         raise RlptError(f"embedding model path does not exist: {model_name_or_path}")
     try:
         model = SentenceTransformer(model_name_or_path, device=str(resolve_device(device)))

@@ -21,6 +21,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from transformers.utils import is_torch_bf16_gpu_available
 
 from .errors import RlptError
+from .files import is_local_path
 
 
 def is_gguf(model_name_or_path: str) -> bool:
@@ -66,7 +67,7 @@ def trainer_bf16_default() -> bool | None:
 def _check_local_path(model_name_or_path: str) -> None:
     """Fail early with a clear message for local paths that do not exist or are not causal LMs."""
     path = Path(model_name_or_path).expanduser()
-    looks_local = is_gguf(model_name_or_path) or model_name_or_path.startswith((".", "/", "~")) or (
+    looks_local = is_gguf(model_name_or_path) or is_local_path(model_name_or_path) or (
         model_name_or_path.count("/") > 1
     )
     if not path.exists():

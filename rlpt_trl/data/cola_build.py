@@ -17,9 +17,6 @@ The output directory is written whole or not at all (built in a temporary siblin
 
 from __future__ import annotations
 
-import json
-import shutil
-import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +27,7 @@ from transformers import PreTrainedTokenizerBase
 
 from ..embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
 from ..errors import RlptError
+from ..files import atomic_directory, write_json
 from ..modeling import load_tokenizer
 from .files import check_texts, read_table, read_text_lines
 from .glue import GLUE_HUB_ID, load_glue
@@ -218,24 +216,11 @@ def _percentiles(values: list[int]) -> dict[str, float]:
     return {name: round(float(value), 3) for name, value in {**stats, "mean": np.mean(values)}.items()}
 
 
-def _write_atomically(output_dir: Path, dataset: Dataset, embeddings: np.ndarray, stats: dict) -> None:
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = output_dir.with_name(f".{output_dir.name}.{uuid.uuid4().hex[:12]}.partial")
-    staging.mkdir()
-    try:
+def _write_output(output_dir: Path, dataset: Dataset, embeddings: np.ndarray, stats: dict) -> None:
+    with atomic_directory(output_dir) as staging:
         dataset.save_to_disk(str(staging))
         write_seed_pair(staging, dataset, embeddings)
-        (staging / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
-        if output_dir.exists():
-            replaced = staging.with_suffix(".replaced")
-            output_dir.rename(replaced)
-            staging.rename(output_dir)
-            shutil.rmtree(replaced)
-        else:
-            staging.rename(output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_json(staging / STATS_FILE, stats, indent=2)
 
 
 def build_cola_dataset(args: ColaBuildArguments) -> dict:
@@ -299,7 +284,7 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         "arguments": asdict(args),
     }
     output_dir = Path(args.output_dir)
-    _write_atomically(output_dir, dataset, embeddings, stats)
+    _write_output(output_dir, dataset, embeddings, stats)
     if args.push_to_hub:
         try:
             dataset.push_to_hub(args.hub_dataset_id, private=args.hub_private)
