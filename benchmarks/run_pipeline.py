@@ -44,7 +44,7 @@ from rlpt_trl.evaluation import DEFAULT_TASKS, build_task_prompts, compute_glue_
 from rlpt_trl.evaluation import get_task  # noqa: E402
 from rlpt_trl.evaluation.report import METRIC_LABELS  # noqa: E402
 from rlpt_trl.logs import read_scalars  # noqa: E402
-from rlpt_trl.modeling import resolve_device  # noqa: E402
+from rlpt_trl.devices import resolve_device  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]

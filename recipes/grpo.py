@@ -21,7 +21,8 @@ from rlpt_trl.grpo import (
     load_prompt_dataset,
     reward_config,
 )
-from rlpt_trl.modeling import load_model_and_tokenizer, trainer_bf16_default
+from rlpt_trl.devices import trainer_bf16_default
+from rlpt_trl.modeling import load_model_and_tokenizer
 from rlpt_trl.rewards import get_reward_funcs
 
 

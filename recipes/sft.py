@@ -19,7 +19,8 @@ from rlpt_trl.cli import run_recipe
 from rlpt_trl.evaluation.callback import GlueEvalCallbackArguments, glue_eval_callback
 from rlpt_trl.data.glue import GLUE_HUB_ID
 from rlpt_trl.errors import RlptError
-from rlpt_trl.modeling import load_model_and_tokenizer, trainer_bf16_default
+from rlpt_trl.devices import trainer_bf16_default
+from rlpt_trl.modeling import load_model_and_tokenizer
 from rlpt_trl.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
 
 

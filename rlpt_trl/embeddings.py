@@ -9,7 +9,7 @@ from sentence_transformers import SentenceTransformer
 
 from .errors import RlptError
 from .files import is_local_path
-from .modeling import resolve_device
+from .devices import resolve_device
 
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"

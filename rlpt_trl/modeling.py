@@ -18,8 +18,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-from transformers.utils import is_torch_bf16_gpu_available
 
+from .devices import resolve_device, resolve_dtype
 from .errors import RlptError
 from .files import is_local_path
 
@@ -27,41 +27,6 @@ from .files import is_local_path
 def is_gguf(model_name_or_path: str) -> bool:
     """Whether `model_name_or_path` names a GGUF file (by extension)."""
     return str(model_name_or_path).lower().endswith(".gguf")
-
-
-def resolve_device(device: str | None = "auto") -> torch.device:
-    """`"auto"` picks CUDA, then MPS, then CPU; anything else is passed to `torch.device`."""
-    if device in (None, "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str | torch.dtype = "auto", device: torch.device | str | None = None) -> torch.dtype:
-    """`"auto"` is bf16 on a CUDA device that supports it and fp32 elsewhere (CPU, MPS)."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype == "auto":
-        device = resolve_device(device if device is not None else "auto")
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    resolved = getattr(torch, dtype, None)
-    if not isinstance(resolved, torch.dtype):
-        raise RlptError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
-    return resolved
-
-
-def trainer_bf16_default() -> bool | None:
-    """The `bf16` default for a TRL trainer config: TRL's own (bf16 unless fp16 is set) where bf16 training is
-    supported, False elsewhere, where transformers would reject it (a CPU-only machine).
-
-    Set it before parsing, so a YAML or CLI value still wins: `parser.set_defaults(bf16=trainer_bf16_default())`.
-    """
-    return None if is_torch_bf16_gpu_available() else False
 
 
 def _check_local_path(model_name_or_path: str) -> None:

@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BertConfig, BertMo
 
 from rlpt_trl import RlptError, load_model_and_tokenizer, resolve_dtype
 from rlpt_trl.cli import main as cli_main
-from rlpt_trl.modeling import resolve_device
+from rlpt_trl.devices import resolve_device
 
 
 def test_tiny_model_loads_with_pad_and_padding_side(tiny_model_dir: Path) -> None:

@@ -9,7 +9,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import RlptError
-from ..modeling import resolve_dtype
+from ..devices import evaluation_dtype
 from .generate import generate_greedy
 from .loglik import predict_from_scores, score_continuations
 from .metrics import compute_glue_metrics
@@ -43,18 +43,6 @@ class TaskResult:
             "prompt_version": self.prompt_version,
             "num_fewshot": self.num_fewshot,
         }
-
-
-def evaluation_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """`"auto"`: bf16 where it is the fast path, fp32 elsewhere.
-
-    bf16 wins on CUDA devices that support it and on CPUs with AMX tiles (several times faster than fp32 there);
-    on other CPUs bf16 matmuls are emulated and slower than fp32, so fp32 it is.
-    """
-    # torch has no public query for AMX; the private one is what its own CPU kernels dispatch on
-    if dtype == "auto" and device.type == "cpu" and torch.cpu._is_amx_tile_supported():
-        return torch.bfloat16
-    return resolve_dtype(dtype, device)
 
 
 def evaluate_task(

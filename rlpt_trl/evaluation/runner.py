@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import RlptError
-from ..modeling import load_model_and_tokenizer, resolve_device
+from ..devices import resolve_device
+from ..modeling import load_model_and_tokenizer
 from .evaluator import SCORING_MODES, TaskResult, evaluate_task, evaluation_dtype
 from .prompts import DEFAULT_FEWSHOT_SEED, TaskPrompts, build_task_prompts
 from .report import markdown_table, write_report

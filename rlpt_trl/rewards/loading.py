@@ -9,7 +9,7 @@ import torch
 from accelerate import PartialState
 from transformers.integrations import deepspeed as hf_deepspeed
 
-from ..modeling import resolve_device
+from ..devices import resolve_device
 
 
 def reward_device(device: str | None = "auto") -> torch.device:
