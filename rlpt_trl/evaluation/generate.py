@@ -8,7 +8,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from .batching import left_pad, length_sorted_batches, padding_id
+from ..batching import left_pad, length_sorted_batches, padding_id
 
 
 @torch.inference_mode()

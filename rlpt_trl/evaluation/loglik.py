@@ -22,8 +22,8 @@ from scipy.special import logsumexp, softmax
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from ..batching import left_pad, length_sorted_batches, padding_id
 from ..errors import RlptError
-from .batching import left_pad, length_sorted_batches, padding_id
 from .tasks import GlueTaskSpec
 
 

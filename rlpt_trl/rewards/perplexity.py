@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl.data_utils import apply_chat_template, is_conversational
 
+from ..batching import left_pad, length_sorted_batches, padding_id
 from ..errors import RlptError
 from ..modeling import load_model_and_tokenizer
 from .groups import gather_batch, group_ids, negated_group_zscores
@@ -93,17 +94,15 @@ class PerplexityReward:
 
     def _mean_nll(self, batch: list[tuple[list[int], int]]) -> torch.Tensor:
         """One forward pass over `(token ids, first completion index)` pairs: mean NLL of each completion."""
-        model, pad_id = self._model, self._tokenizer.pad_token_id
-        width = max(len(ids) for ids, _ in batch)
+        model = self._model
+        input_ids, attention_mask, position_ids = left_pad(
+            [ids for ids, _ in batch], padding_id(self._tokenizer), model.device
+        )
+        width = input_ids.shape[1]
         counts = torch.tensor([len(ids) - start for ids, start in batch])
         # Left padding right-aligns the sequences: every completion token lies in the last `keep - 1` positions,
         # so the LM head runs on those only (`logits_to_keep`), as TRL does for its own log-probabilities.
         keep = int(counts.max()) + 1
-        input_ids = torch.tensor([[pad_id] * (width - len(ids)) + ids for ids, _ in batch], device=model.device)
-        attention_mask = torch.tensor(
-            [[0] * (width - len(ids)) + [1] * len(ids) for ids, _ in batch], device=model.device
-        )
-        position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
         logits = model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=keep
         ).logits
@@ -126,12 +125,11 @@ class PerplexityReward:
             if key not in unique:
                 unique[key] = self._scored_tokens(prompt, completion)
         # Identical pairs (frequent among short samples) are scored once; batching by length limits padding.
-        order = sorted(unique, key=lambda key: len(unique[key][0]))
-        values = {key: float("nan") for key in order if len(unique[key][0]) <= unique[key][1]}
-        order = [key for key in order if key not in values]
-        for begin in range(0, len(order), self.batch_size):
-            batch = [unique[key] for key in order[begin : begin + self.batch_size]]
-            values.update(zip(order[begin : begin + self.batch_size], self._mean_nll(batch).tolist(), strict=True))
+        values = dict.fromkeys(unique, float("nan"))
+        scored = [key for key, (ids, start) in unique.items() if len(ids) > start]
+        for batch in length_sorted_batches([len(unique[key][0]) for key in scored], self.batch_size):
+            batch_keys = [scored[index] for index in batch]
+            values.update(zip(batch_keys, self._mean_nll([unique[key] for key in batch_keys]).tolist(), strict=True))
         return np.array([values[key] for key in keys], dtype=np.float64)
 
     def __call__(

@@ -1,4 +1,4 @@
-"""Length-sorted, left-padded batches of token sequences for scoring and generation.
+"""Length-sorted, left-padded batches of token sequences, shared by GLUE evaluation and the perplexity reward.
 
 Sorting by length keeps padding (wasted compute) small; left padding ends every row at the last column, so the
 positions a scorer or a generator needs are the same columns for the whole batch.
@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from ..errors import RlptError
+from .errors import RlptError
 
 
 def padding_id(tokenizer: PreTrainedTokenizerBase) -> int:
@@ -20,7 +20,7 @@ def padding_id(tokenizer: PreTrainedTokenizerBase) -> int:
         if token_id is not None:
             return token_id
     name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
-    raise RlptError(f"tokenizer {name} has neither a pad nor an eos token; batched evaluation needs one")
+    raise RlptError(f"tokenizer {name} has neither a pad nor an eos token; batched scoring needs one")
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
