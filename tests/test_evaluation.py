@@ -20,12 +20,15 @@ from rlpt_trl.cli import main as cli_main
 from rlpt_trl.evaluation import (
     DEFAULT_TASKS,
     GLUE_EVAL_TASKS,
+    SCORING_MODES,
     GlueEvalArguments,
     GlueEvalCallbackArguments,
+    TaskResult,
     build_task_prompts,
     evaluate_task,
     get_task,
     glue_eval_callback,
+    markdown_table,
     run_glue_eval,
     score_continuations,
 )
@@ -138,6 +141,31 @@ def test_metric_module_equals_sklearn_scipy() -> None:
     assert result == pytest.approx(_official_metrics("stsb", scores, gold), abs=1e-12)
     with pytest.raises(KeyError, match="unknown GLUE task"):
         evaluate.load(str(GLUE_METRIC_PATH), "squad")
+
+
+def test_scoring_flags_offer_the_scoring_modes() -> None:
+    for arguments, flag in ((GlueEvalArguments, "--scoring"), (GlueEvalCallbackArguments, "--glue_eval_scoring")):
+        action = next(action for action in TrlParser((arguments,))._actions if flag in action.option_strings)
+        assert tuple(action.choices) == SCORING_MODES == ("loglik", "generate")
+
+
+def test_markdown_table() -> None:
+    def result(task: str, metrics: dict, invalid: int = 0) -> TaskResult:
+        return TaskResult(task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [])
+
+    results = {
+        "base": {
+            "cola": result("cola", {"matthews_correlation": 0.25}),
+            "stsb": result("stsb", {"pearson": None, "spearmanr": 0.5}, invalid=2),
+        },
+        "sft": {"cola": result("cola", {"matthews_correlation": -0.125})},
+    }
+    assert markdown_table(results) == (
+        "| model | cola MCC | stsb Pearson | stsb Spearman | invalid |\n"
+        "|---|---|---|---|---|\n"
+        "| base | 0.2500 | n/a | 0.5000 | stsb 2/10 |\n"
+        "| sft | -0.1250 | n/a | n/a | 0 |"
+    )
 
 
 def test_model_flag_repeats(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """GLUE evaluation: tasks as data, log-likelihood and generation scoring, `evaluate` metrics, reports, a callback."""
 
+from ..devices import evaluation_dtype
 from .callback import GlueEvalCallback, GlueEvalCallbackArguments, glue_eval_callback
-from .evaluator import SCORING_MODES, TaskResult, evaluate_task, evaluation_dtype
+from .evaluator import SCORING_MODES, Scoring, TaskResult, evaluate_task
 from .loglik import predict_from_scores, score_continuations
 from .metrics import compute_glue_metrics, load_glue_metric
 from .prompts import TaskPrompts, build_task_prompts
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_TASKS",
     "GLUE_EVAL_TASKS",
     "SCORING_MODES",
+    "Scoring",
     "GlueEvalArguments",
     "GlueEvalCallback",
     "GlueEvalCallbackArguments",

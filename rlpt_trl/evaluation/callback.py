@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from .evaluator import Scoring, evaluate_task
@@ -122,7 +120,7 @@ class GlueEvalCallbackArguments:
     )
     glue_eval_max_samples: int | None = field(default=256, metadata={"help": "First N validation rows per task."})
     glue_eval_num_fewshot: int = field(default=0, metadata={"help": "Solved train examples before each prompt."})
-    glue_eval_scoring: Literal["loglik", "generate"] = field(default="loglik", metadata={"help": "Scoring mode."})
+    glue_eval_scoring: Scoring = field(default="loglik", metadata={"help": "Scoring mode."})
 
 
 def glue_eval_callback(trainer: Trainer, args: GlueEvalCallbackArguments) -> GlueEvalCallback | None:

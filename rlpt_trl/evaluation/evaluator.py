@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
-import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import RlptError
-from ..devices import evaluation_dtype
 from .generate import generate_greedy
 from .loglik import predict_from_scores, score_continuations
 from .metrics import compute_glue_metrics
@@ -17,7 +15,7 @@ from .prompts import TaskPrompts
 
 
 Scoring = Literal["loglik", "generate"]
-SCORING_MODES: tuple[str, ...] = ("loglik", "generate")
+SCORING_MODES: tuple[str, ...] = get_args(Scoring)
 
 
 @dataclass

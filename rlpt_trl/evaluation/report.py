@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..files import write_json, write_text_atomic
+from ..markdown import format_table
 from .evaluator import TaskResult
 
 
@@ -36,14 +36,6 @@ def model_slugs(models: Sequence[str]) -> dict[str, str]:
     return slugs
 
 
-def _write_json(path: Path, content: object) -> None:
-    """Write through a temporary file, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
 def _columns(results: Results) -> list[tuple[str, str]]:
     """(task, metric) pairs in first-seen order."""
     columns: dict[tuple[str, str], None] = {}
@@ -59,7 +51,7 @@ def markdown_table(results: Results) -> str:
     show_invalid = any(result.invalid for tasks in results.values() for result in tasks.values())
     header = ["model", *(f"{task} {METRIC_LABELS.get(metric, metric)}" for task, metric in columns)]
     header += ["invalid"] if show_invalid else []
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for model, tasks in results.items():
         cells = [model]
         for task, metric in columns:
@@ -67,8 +59,8 @@ def markdown_table(results: Results) -> str:
             cells.append("n/a" if value is None else f"{value:.4f}")
         if show_invalid:
             cells.append(", ".join(f"{task} {r.invalid}/{r.n}" for task, r in tasks.items() if r.invalid) or "0")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return format_table(header, rows)
 
 
 def comparison_chart(results: Results, path: Path) -> None:
@@ -113,21 +105,18 @@ def write_report(output_dir: str | Path, results: Results) -> dict[str, Path]:
     for model, tasks in results.items():
         for task, result in tasks.items():
             path = output / "predictions" / slugs[model] / f"{task}.json"
-            _write_json(path, result.records)
-            written[f"{model}/{task}"] = path
+            written[f"{model}/{task}"] = write_json(path, result.records)
     summary = {
         model: {task: {**result.summary(), "predictions": f"predictions/{slugs[model]}/{task}.json"}
                 for task, result in tasks.items()}
         for model, tasks in results.items()
     }
-    _write_json(output / "metrics.json", summary)
-    written["metrics"] = output / "metrics.json"
+    written["metrics"] = write_json(output / "metrics.json", summary)
     if len(results) > 1:
         settings = sorted({(r.scoring, r.num_fewshot) for tasks in results.values() for r in tasks.values()})
         described = "; ".join(f"scoring {scoring}, {shots}-shot" for scoring, shots in settings)
         text = f"# GLUE comparison\n\n{described}\n\n{markdown_table(results)}\n\n![comparison](comparison.png)\n"
         comparison_chart(results, output / "comparison.png")
-        (output / "comparison.md").write_text(text, encoding="utf-8")
-        written["comparison"] = output / "comparison.md"
+        written["comparison"] = write_text_atomic(output / "comparison.md", text)
         written["chart"] = output / "comparison.png"
     return written

@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..devices import evaluation_dtype, resolve_device
 from ..errors import RlptError
-from ..devices import resolve_device
 from ..modeling import load_model_and_tokenizer
-from .evaluator import SCORING_MODES, TaskResult, evaluate_task, evaluation_dtype
+from .evaluator import SCORING_MODES, Scoring, TaskResult, evaluate_task
 from .prompts import DEFAULT_FEWSHOT_SEED, TaskPrompts, build_task_prompts
 from .report import markdown_table, write_report
 from .tasks import DEFAULT_TASKS, get_task, task_names
@@ -42,7 +42,7 @@ class GlueEvalArguments:
     data_dir: str | None = field(
         default=None, metadata={"help": "GLUE root folder (cola/, stsb/, ...). Default: nyu-mll/glue from the Hub."}
     )
-    scoring: Literal["loglik", "generate"] = field(
+    scoring: Scoring = field(
         default="loglik",
         metadata={"help": "loglik: choice log-likelihoods (one forward per prompt); generate: greedy text."},
     )
