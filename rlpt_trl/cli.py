@@ -1,8 +1,12 @@
-"""The `rlpt-trl` command: one sub-command per task, each a thin wrapper over library calls."""
+"""The `rlpt-trl` command: one sub-command per script of `rlpt_trl.scripts`, plus two asset utilities.
+
+Every command reports bad input as one `PROG: error: ...` line on stderr with a non-zero exit status.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -37,13 +41,39 @@ def _destroy_process_group() -> None:
         torch.distributed.destroy_process_group()
 
 
-def run_recipe(prog: str, parser: "TrlParser", main: Callable[..., object], argv: Sequence[str] | None = None) -> int:
-    """Parse `--config` YAML + CLI flags with a `TrlParser` and run `main(*dataclasses)` through `run_with_errors`.
+def _config_path(argv: Sequence[str]) -> str:
+    """The value of `--config` in `argv`, as `TrlParser` reads it."""
+    return argv[list(argv).index("--config") + 1]
 
-    TRL's config classes validate in `__post_init__` and raise `ValueError`: those become one line, status 2.
-    """
+
+def _parse(parser: TrlParser, argv: list[str]) -> tuple:
+    """`parser.parse_args_and_config(argv)`, with an unreadable or malformed `--config` file as an `RlptError`."""
+    import yaml
+
     try:
-        parsed = parser.parse_args_and_config(args=None if argv is None else list(argv))
+        return parser.parse_args_and_config(args=argv)
+    except OSError as err:
+        raise RlptError(f"cannot read --config {_config_path(argv)}: {err.strerror or err}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise RlptError(f"--config {_config_path(argv)} is not valid YAML: {problem}{where}") from None
+
+
+def run_script(prog: str, parser: TrlParser, main: Callable[..., object], argv: Sequence[str] | None = None) -> int:
+    """Parse `--config` YAML + command-line flags with `parser` and run `main(*dataclasses)` through
+    `run_with_errors`.
+
+    TRL's config classes validate in `__post_init__` and raise `ValueError`: those become one line, status 2, like
+    argparse's own usage errors. An unreadable or malformed `--config` file is status 1.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parsed = _parse(parser, argv)
+    except RlptError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
     except ValueError as err:
         print(f"{prog}: error: {err}".replace("\n", " "), file=sys.stderr)
         return 2
@@ -77,44 +107,49 @@ def _assets(argv: Sequence[str]) -> None:
         print(f"export {name}={value}")
 
 
-def _data(argv: Sequence[str]) -> int:
-    from trl import TrlParser
-
-    from .data.cola_build import ColaBuildArguments, build_cola_dataset
-
-    parser = TrlParser((ColaBuildArguments,), prog="rlpt-trl data", description="Build the CoLA GRPO dataset.")
-    return run_recipe("rlpt-trl data", parser, build_cola_dataset, argv)
-
-
-def _eval(argv: Sequence[str]) -> int:
-    from trl import TrlParser
-
-    from .evaluation.runner import GlueEvalArguments, run_glue_eval
-
-    parser = TrlParser((GlueEvalArguments,), prog="rlpt-trl eval", description="Evaluate models on GLUE.")
-    return run_recipe("rlpt-trl eval", parser, run_glue_eval, argv)
-
-
-COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int | None], str]] = {
+# command -> its module in rlpt_trl.scripts (imported only when the command runs) and its help line
+SCRIPTS: dict[str, tuple[str, str]] = {
+    "data": ("data", "build the CoLA prompt / completion dataset for GRPO (recipes/create_data.py)"),
+    "sft": ("sft", "supervised fine-tuning baseline on CoLA (recipes/sft.py)"),
+    "grpo": ("grpo", "GRPO with the perplexity and embedding-cosine rewards (recipes/grpo.py)"),
+    "eval": ("eval", "evaluate models on GLUE tasks (recipes/evaluate_glue.py)"),
+}
+UTILITIES: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     "import-gguf": (_import_gguf, "convert a .gguf checkpoint into a Hugging Face model directory"),
     "assets": (_assets, "print export lines for the local test assets"),
-    "data": (_data, "build the CoLA prompt / completion dataset for GRPO (recipes/create_data.py)"),
-    "eval": (_eval, "evaluate models on GLUE tasks (recipes/evaluate_glue.py)"),
 }
+
+
+def _usage() -> str:
+    commands = {**{name: help_ for name, (_, help_) in SCRIPTS.items()}, **{n: h for n, (_, h) in UTILITIES.items()}}
+    lines = [f"  {name:<12} {help_}" for name, help_ in commands.items()]
+    return "usage: rlpt-trl COMMAND [ARGS]\n\ncommands:\n" + "\n".join(lines) + "\n\n`rlpt-trl COMMAND --help` for its flags."
+
+
+def run_command(command: str, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run one command (a key of `SCRIPTS` or `UTILITIES`) on `argv` (default: `sys.argv[1:]`); return its status.
+
+    `prog` names the command in its messages (default `rlpt-trl COMMAND`; a recipe passes its file name).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = prog or f"rlpt-trl {command}"
+    if command in SCRIPTS:
+        script = importlib.import_module(f".scripts.{SCRIPTS[command][0]}", __package__)
+        return run_script(prog, script.make_parser(prog=prog), script.main, argv)
+    return run_with_errors(prog, lambda: UTILITIES[command][0](argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `rlpt-trl COMMAND [ARGS]`."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        lines = [f"  {name:<12} {help_}" for name, (_, help_) in COMMANDS.items()]
-        print("usage: rlpt-trl COMMAND [ARGS]\n\ncommands:\n" + "\n".join(lines), file=sys.stderr)
-        if argv and argv[0] not in ("-h", "--help"):
-            print(f"rlpt-trl: error: unknown command {argv[0]!r}", file=sys.stderr)
-            return 2
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(), file=sys.stderr)
         return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    return run_with_errors(f"rlpt-trl {command}", lambda: COMMANDS[command][0](rest))
+    if argv[0] not in SCRIPTS and argv[0] not in UTILITIES:
+        print(_usage(), file=sys.stderr)
+        print(f"rlpt-trl: error: unknown command {argv[0]!r}", file=sys.stderr)
+        return 2
+    return run_command(argv[0], argv[1:])
 
 
 if __name__ == "__main__":

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sentence_transformers import SentenceTransformer
 
+from .devices import resolve_device
 from .errors import RlptError
 from .files import is_local_path
-from .devices import resolve_device
+
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -17,6 +21,8 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 def load_embedding_model(model_name_or_path: str = DEFAULT_EMBEDDING_MODEL, device: str | None = "auto") -> SentenceTransformer:
     """Load a sentence-transformers model (Hub id or local folder) in eval mode on `device` (`"auto"`: best available)."""
+    from sentence_transformers import SentenceTransformer
+
     path = Path(model_name_or_path).expanduser()
     if is_local_path(model_name_or_path) and not path.exists():
         raise RlptError(f"embedding model path does not exist: {model_name_or_path}")

@@ -50,7 +50,11 @@ def _causal_lm_classes() -> set[str]:
 
 def _check_causal_lm(model_name_or_path: str, trust_remote_code: bool) -> None:
     """Reject checkpoints saved as something other than a causal LM (e.g. a sentence encoder)."""
-    config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+    try:
+        config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+    except ValueError as err:
+        # transformers says "Unrecognized model ... Should have a `model_type` key" over several sentences
+        raise RlptError(f"cannot read the model config of {model_name_or_path}: {' '.join(str(err).split())}") from None
     if getattr(config, "auto_map", None) and trust_remote_code:
         return
     architectures = getattr(config, "architectures", None) or []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.assets import cola_sample_path
+from rlpt_trl.cli import run_command
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
 from rlpt_trl.logs import read_scalars
 
@@ -83,11 +83,8 @@ def _free_port() -> int:
 
 
 def _run_main(argv: list[str]) -> int:
-    """Run recipes/grpo.py in this process (for stubs that a subprocess cannot see)."""
-    from rlpt_trl.cli import run_recipe
-
-    recipe = runpy.run_path(str(GRPO))
-    return run_recipe("grpo.py", recipe["make_parser"](), recipe["main"], argv)
+    """Run the GRPO script in this process, as recipes/grpo.py does (for stubs that a subprocess cannot see)."""
+    return run_command("grpo", argv, prog="grpo.py")
 
 
 def test_cpu_launch_checkpoints_and_tensorboard(

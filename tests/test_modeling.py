@@ -125,3 +125,11 @@ def test_imported_smollm2_generates_english(smollm2_dir: Path) -> None:
     words = re.findall(r"[A-Za-z]+", continuation)
     assert len(words) >= 3, continuation
     assert {w.lower() for w in words} & {"the", "ship", "and", "a", "of", "to", "was", "sea", "harbor", "boat"}
+
+
+def test_config_without_model_type_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text('{"hidden_size": 8}')
+    with pytest.raises(RlptError, match=r"cannot read the model config of .*model: .*`model_type`") as error:
+        load_model_and_tokenizer(str(tmp_path / "model"))
+    assert "\n" not in str(error.value)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import importlib.util
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,25 +12,21 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl import RlptError
-from rlpt_trl.cli import run_recipe
+from rlpt_trl.cli import run_script
 from rlpt_trl.logs import read_scalars
-from rlpt_trl.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
+from rlpt_trl.scripts import sft as sft_script
+from rlpt_trl.scripts.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
+from training_checks import assert_parameters_changed, interrupt_after_checkpoint
 
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_CONFIG = ROOT / "recipes" / "quickstart" / "sft.yaml"
 
 
-def _load_recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sft_recipe", ROOT / "recipes" / "sft.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def recipe() -> ModuleType:
-    return _load_recipe()
+    """The SFT script (`rlpt_trl.scripts.sft`), which recipes/sft.py and `rlpt-trl sft` run."""
+    return sft_script
 
 
 def _train(recipe: ModuleType, argv: list[str]) -> None:
@@ -72,17 +68,23 @@ def test_bad_script_arguments(overrides: dict, message: str) -> None:
 
 
 def test_bad_config_fails_before_model_loads(
-    recipe: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    recipe: ModuleType, cola_sample_glue_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing_model = str(tmp_path / "no-such-model")
     argv = ["--output_dir", str(tmp_path / "out"), "--model_name_or_path", missing_model]
-    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, [*argv, "--prompt_template", "{text}"]) == 1
+    assert run_script("sft.py", recipe.make_parser(), recipe.main, [*argv, "--prompt_template", "{text}"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == "sft.py: error: --prompt_template must fill {sentence} and no other field, found ['text']"
-    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, [*argv, "--data_dir", str(tmp_path)]) == 1
+    assert run_script("sft.py", recipe.make_parser(), recipe.main, [*argv, "--data_dir", str(tmp_path)]) == 1
     assert "no cola folder in" in capsys.readouterr().err
-    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, ["--output_dir", str(tmp_path / "out")]) == 1
+    assert run_script("sft.py", recipe.make_parser(), recipe.main, ["--output_dir", str(tmp_path / "out")]) == 1
     assert "--model_name_or_path is required" in capsys.readouterr().err
+    (tmp_path / "no-model-type").mkdir()
+    (tmp_path / "no-model-type" / "config.json").write_text("{}")
+    argv = ["--output_dir", str(tmp_path / "out"), "--model_name_or_path", str(tmp_path / "no-model-type")]
+    assert run_script("sft.py", recipe.make_parser(), recipe.main, [*argv, "--data_dir", str(cola_sample_glue_dir)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the data's progress bars
+    assert err.startswith("sft.py: error: cannot read the model config of ") and "model_type" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -91,7 +93,7 @@ def test_bf16_default_on_cpu(recipe: ModuleType, tmp_path: Path, capsys: pytest.
     _, training_args, _, _ = recipe.make_parser().parse_args_and_config(args=["--output_dir", str(tmp_path)])
     assert training_args.bf16 is False  # TRL's default (True) would be rejected on this machine
     argv = ["--output_dir", str(tmp_path), "--bf16", "true"]
-    assert run_recipe("sft.py", recipe.make_parser(), recipe.main, argv) == 2
+    assert run_script("sft.py", recipe.make_parser(), recipe.main, argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sft.py: error: ") and "bf16" in err and "\n" not in err
 
@@ -117,6 +119,7 @@ def test_sft_script_tiny_model(
         with torch.no_grad():
             assert torch.isfinite(model(**batch).logits).all()
     assert len(_scalars(output, "train/loss")) == 4 and _scalars(output, "eval/loss")
+    assert_parameters_changed(tiny_model_dir, output)
     card = (output / "README.md").read_text()
     assert "rlpt_trl" in card and "nyu-mll/glue" in card and "SFT" in card
     # --resume_from_checkpoint true continues from the latest complete checkpoint
@@ -124,6 +127,38 @@ def test_sft_script_tiny_model(
     _train(recipe, argv)
     state = json.loads((output / "checkpoint-6" / "trainer_state.json").read_text())
     assert state["global_step"] == 6 and state["log_history"][0]["step"] == 1
+
+
+def _log_by_step(output: Path, step: int) -> dict[int, dict]:
+    state = json.loads((output / f"checkpoint-{step}" / "trainer_state.json").read_text())
+    return {entry["step"]: entry for entry in state["log_history"] if "loss" in entry}
+
+
+def test_resume_after_sigterm_matches_uninterrupted_run(
+    recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
+) -> None:
+    """SIGTERM saves and stops with status 128 + 15; resuming gives the same per-step log as a clean run."""
+    max_steps = 40  # enough steps after checkpoint-2 that the signal lands before the run would end on its own
+    args = [
+        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir),
+        "--data_dir", str(cola_sample_glue_dir), "--max_steps", str(max_steps), "--save_steps", "2",
+        "--save_total_limit", str(max_steps), "--eval_strategy", "no", "--report_to", "none",
+    ]  # fmt: skip
+    _train(recipe, [*args, "--output_dir", str(tmp_path / "reference")])
+
+    output = tmp_path / "interrupted"
+    command = [sys.executable, str(ROOT / "recipes" / "sft.py"), *args, "--output_dir", str(output)]
+    status, stderr = interrupt_after_checkpoint(command, output, 2)
+    assert status == 128 + signal.SIGTERM, stderr[-3000:]
+    saved = sorted(int(path.name.split("-")[1]) for path in output.glob("checkpoint-*"))
+    assert 2 <= saved[-1] < max_steps and not (output / "model.safetensors").exists()
+
+    _train(recipe, [*args, "--output_dir", str(output), "--resume_from_checkpoint", "true"])
+    expected, got = _log_by_step(tmp_path / "reference", max_steps), _log_by_step(output, max_steps)
+    assert sorted(got) == list(range(1, max_steps + 1))
+    for step in range(1, max_steps + 1):
+        for key in ("learning_rate", "loss"):
+            assert got[step][key] == pytest.approx(expected[step][key], rel=1e-4, abs=1e-6), (step, key)
 
 
 def test_sft_loss_decreases(recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:

@@ -1,18 +1,29 @@
-"""Datasets: GLUE loading, the CoLA GRPO data build and the seed's CSV + .npy format."""
+"""Datasets: GLUE loading, the CoLA GRPO data build, SFT pairs, prompt datasets and the seed's CSV + .npy format."""
 
-from .cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
-from .glue import GLUE_HUB_ID, GLUE_TASKS, glue_files, load_glue
-from .seed_format import load_seed_pair, write_seed_pair
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 
-__all__ = [
-    "GLUE_HUB_ID",
-    "GLUE_TASKS",
-    "ColaBuildArguments",
-    "build_cola_dataset",
-    "glue_files",
-    "load_glue",
-    "load_seed_pair",
-    "split_prompt_completion",
-    "write_seed_pair",
-]
+_EXPORTS = {
+    "ColaBuildArguments": ".cola_build",
+    "build_cola_dataset": ".cola_build",
+    "split_prompt_completion": ".cola_build",
+    "GLUE_HUB_ID": ".glue",
+    "GLUE_TASKS": ".glue",
+    "glue_files": ".glue",
+    "load_glue": ".glue",
+    "load_prompt_dataset": ".prompt_dataset",
+    "load_seed_pair": ".seed_format",
+    "write_seed_pair": ".seed_format",
+    "cola_prompt_completion": ".sft",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from .cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
+    from .glue import GLUE_HUB_ID, GLUE_TASKS, glue_files, load_glue
+    from .prompt_dataset import load_prompt_dataset
+    from .seed_format import load_seed_pair, write_seed_pair
+    from .sft import cola_prompt_completion

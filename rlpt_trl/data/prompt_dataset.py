@@ -1,0 +1,45 @@
+"""Loading a prompt dataset for GRPO: a folder written by `rlpt-trl data` or a Hub dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+
+from ..errors import RlptError
+from ..files import is_local_path
+
+
+def load_prompt_dataset(
+    name: str | None, *, split: str = "train", config: str | None = None, max_samples: int | None = None
+) -> Dataset:
+    """Load `split` of a `save_to_disk` folder (written by `rlpt-trl data`) or of a Hub dataset.
+
+    Args:
+        name: Folder or Hub dataset id.
+        split: Split of a `DatasetDict` folder or of the Hub dataset; a folder holding one `Dataset` ignores it.
+        config: Hub dataset configuration name.
+        max_samples: Keep the first N rows.
+    """
+    if not name:
+        raise RlptError("--dataset_name is required: a folder written by `rlpt-trl data` or a Hub dataset id")
+    path = Path(name).expanduser()
+    if path.is_dir():
+        try:
+            dataset = load_from_disk(str(path))
+        except FileNotFoundError as err:
+            raise RlptError(f"not a dataset saved with save_to_disk: {name} ({err})") from None
+        if isinstance(dataset, DatasetDict):
+            if split not in dataset:
+                raise RlptError(f"{name} has no split {split!r} (splits: {', '.join(dataset)})")
+            dataset = dataset[split]
+    elif is_local_path(name):
+        raise RlptError(f"dataset path does not exist: {name}")
+    else:
+        try:
+            dataset = load_dataset(name, name=config, split=split)
+        except Exception as err:  # noqa: BLE001 - any Hub/network failure becomes one actionable line
+            raise RlptError(f"cannot load dataset {name} from the Hub: {type(err).__name__}: {err}") from None
+    if max_samples is not None:
+        dataset = dataset.select(range(min(max_samples, len(dataset))))
+    return dataset

@@ -1,0 +1,41 @@
+"""`RLPTGRPOTrainer`: TRL's GRPO trainer with a model card that records the run's rewards and settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trl import GRPOTrainer
+
+
+class RLPTGRPOTrainer(GRPOTrainer):
+    """`trl.GRPOTrainer` whose model card also names the base model, reward functions, weights and settings."""
+
+    def __init__(self, *args, base_model: str | None = None, dataset_name: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.base_model = base_model
+        self.rlpt_dataset_name = dataset_name
+
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None) -> None:
+        super().create_model_card(model_name=model_name, dataset_name=dataset_name or self.rlpt_dataset_name, tags=tags)
+        if not self.is_world_process_zero():
+            return
+        args = self.args
+        weights = args.reward_weights or [1.0] * len(self.reward_func_names)
+        lines = [
+            "",
+            "",
+            "## rlpt_trl GRPO run",
+            "",
+            f"- base model: `{self.base_model}`",
+            f"- dataset: `{dataset_name or self.rlpt_dataset_name}`",
+            "- reward functions (weight): "
+            + ", ".join(f"`{name}` ({weight:g})" for name, weight in zip(self.reward_func_names, weights)),
+            f"- learning rate {args.learning_rate:g}, {args.max_steps if args.max_steps > 0 else args.num_train_epochs}"
+            f" {'steps' if args.max_steps > 0 else 'epochs'}, {args.per_device_train_batch_size} completions per"
+            f" device batch, {args.num_generations} generations per prompt, max {args.max_completion_length}"
+            f" new tokens, temperature {args.temperature:g}, ratio clip {args.epsilon:g}, beta {args.beta:g},"
+            f" loss `{args.loss_type}`",
+            "",
+        ]
+        with open(Path(args.output_dir) / "README.md", "a", encoding="utf-8") as card:
+            card.write("\n".join(lines))

@@ -1,0 +1,5 @@
+"""The command-line scripts, one module per `rlpt-trl` command (`data`, `sft`, `grpo`, `eval`).
+
+Each has `make_parser(prog)` and `main(*dataclasses)`: `rlpt_trl.cli` runs them in-process, `recipes/*.py` under
+`python` or `accelerate launch`, and tests call them directly.
+"""

@@ -1,0 +1,32 @@
+"""Checks shared by the SFT and GRPO script tests: an interrupted run, and weights that training moved."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+
+def interrupt_after_checkpoint(command: list[str], output: Path, step: int, **popen: object) -> tuple[int, str]:
+    """Run `command`, send SIGTERM once `output/checkpoint-<step>` is complete; return (exit status, stderr)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
+    deadline = time.monotonic() + 600
+    while not (output / f"checkpoint-{step}" / "trainer_state.json").is_file():
+        assert process.poll() is None and time.monotonic() < deadline, f"no checkpoint-{step} before the run ended"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    return process.returncode, stderr
+
+
+def assert_parameters_changed(start: Path, trained: Path) -> None:
+    """Every weight tensor of the model saved in `trained` differs from the one in `start` (TRL's own check that
+    an optimizer step reached every parameter)."""
+    before, after = load_file(start / "model.safetensors"), load_file(trained / "model.safetensors")
+    assert before.keys() == after.keys()
+    unchanged = [name for name, tensor in before.items() if torch.equal(tensor, after[name])]
+    assert not unchanged, f"parameters not changed by training: {unchanged}"
