@@ -10,6 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
+
 # The Hub is unreachable: fail fast instead of retrying network calls.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -18,7 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest  # noqa: E402
 
 from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sample_path  # noqa: E402
-from rlpt_trl.tiny_model import build_tiny_causal_lm  # noqa: E402
+from rlpt_trl.tiny_model import build_tiny_causal_lm, build_tiny_sentence_transformer  # noqa: E402
 
 
 def _asset(variable: str, what: str) -> Path:
@@ -66,6 +67,12 @@ def smollm2_dir(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Llama causal LM + byte-level BPE tokenizer, saved as an HF directory."""
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_embedding_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BERT encoder with mean pooling (no Normalize module), saved as a sentence-transformers folder."""
+    return build_tiny_sentence_transformer(tmp_path_factory.mktemp("tiny-sentence-transformer"))
 
 
 @pytest.fixture(scope="session")

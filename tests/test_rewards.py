@@ -19,9 +19,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.integrations import deepspeed as hf_deepspeed
 
 from rlpt_trl import RlptError, get_embedding_cosine_reward, get_perplexity_reward, get_reward_funcs
+from rlpt_trl.embeddings import encode_normalized, load_embedding_model
 from rlpt_trl.rewards import REWARD_FUNCS
 from rlpt_trl.rewards.embedding_cosine import reader_text
 from rlpt_trl.rewards.loading import unpartitioned
+from rlpt_trl.tiny_model import TINY_EMBEDDING_DIM
 
 
 PROMPTS = ["The cat"] * 4 + ["John"] * 4 + ["Mary saw"] * 4
@@ -30,6 +32,9 @@ COMPLETIONS = [
     " runs home.", " runs home.", " left early.", " the the the",
     " a dog.", " him leave.", " that John left.", " it.",
 ]  # fmt: skip
+# The embedding reward's dataset columns for PROMPTS: each group's original sentence and human score.
+TEXTS = ["The cat sat on the mat."] * 4 + ["John runs home."] * 4 + ["Mary saw him leave."] * 4
+SCORES = [1.0] * 4 + [0.5] * 4 + [-1.0] * 4
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +49,8 @@ def perplexity(tiny_model_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def embedding(embedding_model_dir: Path):
-    return get_embedding_cosine_reward(str(embedding_model_dir), batch_size=8, device="cpu")
+def embedding(tiny_embedding_model_dir: Path):
+    return get_embedding_cosine_reward(str(tiny_embedding_model_dir), batch_size=8, device="cpu")
 
 
 def direct_nll(scorer, prompt_text: str, full_text: str, special: bool = True) -> float:
@@ -68,10 +73,10 @@ def zscores(values: list[float]) -> np.ndarray:
 def test_perplexity_matches_direct_forward_and_zscores(perplexity, scorer):
     metrics = {}
     rewards = perplexity(prompts=PROMPTS, completions=COMPLETIONS, log_metric=metrics.__setitem__)
-    expected_nll = [direct_nll(scorer, p, p + c) for p, c in zip(PROMPTS, COMPLETIONS)]
+    expected_nll = [direct_nll(scorer, p, p + c) for p, c in zip(PROMPTS, COMPLETIONS, strict=True)]
     np.testing.assert_allclose(perplexity.log_perplexities(PROMPTS, COMPLETIONS), expected_nll, atol=1e-4)
     rewards = np.asarray(rewards).reshape(3, 4)
-    for group, nll in zip(rewards, np.reshape(expected_nll, (3, 4))):
+    for group, nll in zip(rewards, np.reshape(expected_nll, (3, 4)), strict=True):
         np.testing.assert_allclose(group, -zscores(nll), atol=1e-3)
         assert abs(group.mean()) < 1e-9 and abs(group.std() - 1) < 1e-9
     assert metrics["rewards/perplexity_reward/perplexity"] == pytest.approx(np.exp(np.mean(expected_nll)), rel=1e-4)
@@ -80,7 +85,7 @@ def test_perplexity_matches_direct_forward_and_zscores(perplexity, scorer):
 def test_perplexity_groups_without_num_generations(perplexity, scorer, tiny_model_dir):
     by_run = get_perplexity_reward(str(tiny_model_dir), device="cpu")  # one batch: long and short rows padded
     prompts, completions = PROMPTS + ["A much longer prompt than the others"], COMPLETIONS + [" x."]
-    expected = [direct_nll(scorer, p, p + c) for p, c in zip(prompts, completions)]
+    expected = [direct_nll(scorer, p, p + c) for p, c in zip(prompts, completions, strict=True)]
     np.testing.assert_allclose(by_run.log_perplexities(prompts, completions), expected, atol=1e-4)
     assert by_run(prompts=PROMPTS, completions=COMPLETIONS) == pytest.approx(
         perplexity(prompts=PROMPTS, completions=COMPLETIONS), abs=1e-4
@@ -109,7 +114,7 @@ def test_perplexity_conversational(perplexity, scorer):
     prompts = [[{"role": "user", "content": "Finish: The cat"}]] * 4
     completions = [[{"role": "assistant", "content": text}] for text in COMPLETIONS[:4]]
     expected = []
-    for prompt, completion in zip(prompts, completions):
+    for prompt, completion in zip(prompts, completions, strict=True):
         prompt_text = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
         full_text = tokenizer.apply_chat_template(prompt + completion, tokenize=False)
         expected.append(direct_nll(scorer, prompt_text, full_text, special=False))
@@ -134,25 +139,39 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_perplexity_same_rewards_on_two_processes(perplexity, tiny_model_dir, tmp_path):
-    cases = [
+def test_rewards_same_on_two_processes(perplexity, embedding, tiny_model_dir, tiny_embedding_model_dir, tmp_path):
+    batch = {"prompts": PROMPTS, "completions": COMPLETIONS}
+    scorer = {"scorer_model_name_or_path": str(tiny_model_dir), "reward_batch_size": 4}
+    encoder = {"embedding_model_name_or_path": str(tiny_embedding_model_dir), "reward_batch_size": 4}
+    targets = encode_normalized(load_embedding_model(str(tiny_embedding_model_dir), device="cpu"), TEXTS).tolist()
+    perplexity_cases = [
         # TRL's layout: equal slices; the middle group straddles the two processes.
-        {"prompts": PROMPTS, "completions": COMPLETIONS, "slices": [6, 6], "num_generations": 4},
+        {"settings": {**scorer, "num_generations": 4}, "slices": [6, 6]},
         # Unequal slices, groups found as runs of identical prompts.
-        {"prompts": PROMPTS, "completions": COMPLETIONS, "slices": [5, 7], "num_generations": None},
+        {"settings": scorer, "slices": [5, 7]},
     ]
+    embedding_cases = [
+        # Targets embedded from the text column by each process, or read from a precomputed column.
+        {"settings": encoder, "columns": {"text": TEXTS, "scores": SCORES}, "slices": [6, 6]},
+        {"settings": encoder, "columns": {"target_embedding": targets, "scores": SCORES}, "slices": [5, 7]},
+    ]
+    cases = [{**batch, "reward": "perplexity_reward", **case} for case in perplexity_cases]
+    cases += [{**batch, "reward": "embedding_cosine_reward", **case} for case in embedding_cases]
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     script = Path(__file__).with_name("distributed_rewards.py")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
-    command += ["--master_port", str(_free_port()), str(script), str(tiny_model_dir), str(tmp_path / "cases.json")]
+    command += ["--master_port", str(_free_port()), str(script), str(tmp_path / "cases.json")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True, env=env, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     per_rank = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(2)]
-    single = perplexity(prompts=PROMPTS, completions=COMPLETIONS)
+    single = {
+        "perplexity_reward": perplexity(prompts=PROMPTS, completions=COMPLETIONS),
+        "embedding_cosine_reward": embedding(prompts=PROMPTS, completions=COMPLETIONS, text=TEXTS, scores=SCORES),
+    }
     for index, case in enumerate(cases):
         assert [len(per_rank[rank][index]) for rank in range(2)] == case["slices"]
-        np.testing.assert_allclose(per_rank[0][index] + per_rank[1][index], single, atol=1e-4)
+        np.testing.assert_allclose(per_rank[0][index] + per_rank[1][index], single[case["reward"]], atol=1e-4)
 
 
 def test_reward_models_load_whole_under_zero3(tiny_model_dir):
@@ -214,14 +233,18 @@ def test_registry_errors(names, settings, message):
         get_reward_funcs(names, **settings)
 
 
-@pytest.mark.slow
-def test_embedding_cosine_matches_numpy(embedding, embedding_model_dir):
+@pytest.mark.parametrize(
+    "encoder_fixture", ["tiny_embedding_model_dir", pytest.param("embedding_model_dir", marks=pytest.mark.slow)]
+)
+def test_embedding_cosine_matches_numpy(encoder_fixture, request):
+    encoder_dir = request.getfixturevalue(encoder_fixture)
+    embedding = get_embedding_cosine_reward(str(encoder_dir), batch_size=8, device="cpu")
     prompts, completions = PROMPTS[:6], COMPLETIONS[:6]
     texts = ["The cat sat on the mat."] * 4 + ["John runs home."] * 2
     scores = [1.0, 1.0, 0.5, 0.5, 0.0, -2.0]
     rewards = embedding(prompts=prompts, completions=completions, text=texts, scores=scores)
-    encoder = SentenceTransformer(str(embedding_model_dir), device="cpu")
-    generated = encoder.encode([p + c for p, c in zip(prompts, completions)], normalize_embeddings=False)
+    encoder = SentenceTransformer(str(encoder_dir), device="cpu")
+    generated = encoder.encode([p + c for p, c in zip(prompts, completions, strict=True)], normalize_embeddings=False)
     targets = encoder.encode(texts, normalize_embeddings=False)
     cosines = np.sum(generated * targets, axis=1) / np.linalg.norm(generated, axis=1) / np.linalg.norm(targets, axis=1)
     np.testing.assert_allclose(rewards, cosines * np.asarray(scores), atol=1e-5)
@@ -238,7 +261,6 @@ def test_embedding_cosine_matches_numpy(embedding, embedding_model_dir):
     np.testing.assert_allclose(doubled, 2 * np.asarray(rewards), atol=1e-5)
 
 
-@pytest.mark.slow
 def test_embedding_cosine_conversational_and_pickling(embedding):
     prompts = [[{"role": "user", "content": "The cat"}]] * 2
     completions = [[{"role": "assistant", "content": " sat on the mat."}], [{"role": "assistant", "content": " q"}]]
@@ -246,13 +268,23 @@ def test_embedding_cosine_conversational_and_pickling(embedding):
     rewards = embedding(prompts=prompts, completions=completions, **columns)
     standard = embedding(prompts=["The cat"] * 2, completions=[" sat on the mat.", " q"], **columns)
     np.testing.assert_allclose(rewards, standard, atol=1e-6)
-    assert rewards[0] == pytest.approx(1.0, abs=1e-5) and rewards[1] < 0.9
+    assert rewards[0] == pytest.approx(1.0, abs=1e-5) and rewards[1] < 1 - 1e-3
     copy = pickle.loads(pickle.dumps(embedding))
     assert copy.__name__ == "embedding_cosine_reward" and copy._model is None and copy._targets == {}
     np.testing.assert_allclose(copy(prompts=prompts, completions=completions, **columns), rewards, atol=1e-6)
 
 
 @pytest.mark.slow
+def test_embedding_cosine_minilm_ranks_by_meaning(embedding_model_dir):
+    # Only a trained encoder tells meanings apart: the tiny random one puts every pair of texts near cosine 1.
+    embedding = get_embedding_cosine_reward(str(embedding_model_dir), device="cpu")
+    completions = [" sat on the mat.", " was sitting on the rug.", " q", " ate the book quickly."]
+    columns = {"text": ["The cat sat on the mat."] * 4, "scores": [1.0] * 4}
+    rewards = embedding(prompts=["The cat"] * 4, completions=completions, **columns)
+    assert rewards[0] == pytest.approx(1.0, abs=1e-5)
+    assert rewards[1] > max(rewards[2:]) and max(rewards[2:]) < 0.9
+
+
 @pytest.mark.parametrize(
     ("columns", "message"),
     [
@@ -260,9 +292,15 @@ def test_embedding_cosine_conversational_and_pickling(embedding):
         ({"scores": [1.0, 1.0]}, "needs dataset column 'text'"),
         ({"text": ["a", "b"], "scores": [1.0, float("nan")]}, "'scores' holds a non-finite value nan .row 1"),
         ({"text": ["a", "b"], "scores": [1.0, None]}, "'scores' holds a non-finite value None"),
-        ({"scores": [1.0, 1.0], "target_embedding": [[1.0, 0.0]] * 2}, "2-dimensional vectors but .* 384 dim"),
-        ({"scores": [1.0, 1.0], "target_embedding": [[1.0] * 384, [1.0]]}, "does not hold equal-length vectors"),
-        ({"scores": [1.0, 1.0], "target_embedding": [[0.0] * 384] * 2}, "zero or non-finite vector"),
+        (
+            {"scores": [1.0, 1.0], "target_embedding": [[1.0, 0.0]] * 2},
+            f"2-dimensional vectors but .* {TINY_EMBEDDING_DIM} dim",
+        ),
+        (
+            {"scores": [1.0, 1.0], "target_embedding": [[1.0] * TINY_EMBEDDING_DIM, [1.0]]},
+            "does not hold equal-length vectors",
+        ),
+        ({"scores": [1.0, 1.0], "target_embedding": [[0.0] * TINY_EMBEDDING_DIM] * 2}, "zero or non-finite vector"),
     ],
 )
 def test_embedding_cosine_errors(embedding, columns, message):
@@ -270,9 +308,9 @@ def test_embedding_cosine_errors(embedding, columns, message):
         embedding(prompts=["The", "A"], completions=[" cat.", " dog."], **columns)
 
 
-def _grpo_dataset(embedding_model_dir: Path) -> Dataset:
+def _grpo_dataset(encoder_dir: Path) -> Dataset:
     texts = ["The cat sat on the mat.", "John left early.", "Mary saw him leave.", "The dog barked."]
-    encoder = SentenceTransformer(str(embedding_model_dir), device="cpu")
+    encoder = SentenceTransformer(str(encoder_dir), device="cpu")
     return Dataset.from_dict(
         {
             "prompt": [" ".join(text.split()[:2]) for text in texts],
@@ -283,12 +321,11 @@ def _grpo_dataset(embedding_model_dir: Path) -> Dataset:
     )
 
 
-@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
-def test_rewards_drive_grpo_and_rloo_trainers(tiny_model_dir, embedding_model_dir, tmp_path):
+def test_rewards_drive_grpo_and_rloo_trainers(tiny_model_dir, tiny_embedding_model_dir, tmp_path):
     from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
-    dataset = _grpo_dataset(embedding_model_dir)
+    dataset = _grpo_dataset(tiny_embedding_model_dir)
     common = dict(
         use_cpu=True,
         bf16=False,
@@ -304,7 +341,7 @@ def test_rewards_drive_grpo_and_rloo_trainers(tiny_model_dir, embedding_model_di
         reward_funcs = get_reward_funcs(
             ["perplexity_reward", "embedding_cosine_reward"],
             scorer_model_name_or_path=str(tiny_model_dir),
-            embedding_model_name_or_path=str(embedding_model_dir),
+            embedding_model_name_or_path=str(tiny_embedding_model_dir),
             num_generations=2,
         )
         trainer = trainer_class(
