@@ -9,6 +9,7 @@ import evaluate
 import numpy as np
 import pytest
 import torch
+import yaml
 from datasets import Dataset
 from matplotlib.image import imread
 from scipy.stats import pearsonr, spearmanr
@@ -23,6 +24,7 @@ from rlpt_trl.evaluation import (
     SCORING_MODES,
     GlueEvalArguments,
     GlueEvalCallbackArguments,
+    GlueTaskSpec,
     TaskResult,
     build_task_prompts,
     evaluate_task,
@@ -33,6 +35,7 @@ from rlpt_trl.evaluation import (
     score_continuations,
 )
 from rlpt_trl.evaluation.metrics import GLUE_METRIC_PATH
+from rlpt_trl.evaluation.tasks import TASK_CONFIG_DIR, select_tasks
 from rlpt_trl.logs import read_scalars
 from rlpt_trl.tiny_model import build_tiny_causal_lm
 
@@ -89,6 +92,25 @@ def _eval_args(**overrides) -> GlueEvalArguments:
     return GlueEvalArguments(**{"dtype": "float32", "device": "cpu", **overrides})
 
 
+def _task_file(path: Path, **changes) -> Path:
+    """A YAML task file holding the built-in CoLA spec's fields with `changes` (a None value drops the key)."""
+    fields = json.loads(json.dumps({**dataclasses.asdict(get_task("cola")), **changes}))
+    path.write_text(yaml.safe_dump({key: value for key, value in fields.items() if value is not None}))
+    return path
+
+
+# the prompt_version of every built-in task before the specs moved into YAML files: results stay comparable
+PROMPT_VERSIONS = {
+    "cola": "cola-v1-9d246591",
+    "sst2": "sst2-v1-20aeec8e",
+    "mrpc": "mrpc-v1-64c670cd",
+    "stsb": "stsb-v1-c647227b",
+    "rte": "rte-v1-b03bc9a3",
+    "wnli": "wnli-v1-6cde8299",
+    "qnli": "qnli-v1-13ec382c",
+}
+
+
 # ---------------------------------------------------------------- tasks, metrics, errors (fast)
 
 
@@ -109,6 +131,67 @@ def test_builtin_tasks() -> None:
     assert stsb.answer(3.8) == "4" and cola.answer(0) == "no"
     changed = dataclasses.replace(cola, template="Is this English? {sentence}\nAnswer:")
     assert changed.prompt_version != cola.prompt_version and changed.prompt_version.startswith("cola-v1-")
+
+
+def test_task_files_keep_prompt_versions() -> None:
+    assert list(GLUE_EVAL_TASKS) == list(PROMPT_VERSIONS)  # GLUE's order, as before
+    assert {name: spec.prompt_version for name, spec in GLUE_EVAL_TASKS.items()} == PROMPT_VERSIONS
+    assert sorted(path.stem for path in TASK_CONFIG_DIR.glob("*.yaml")) == sorted(PROMPT_VERSIONS)
+    assert all(spec.source == name for name, spec in GLUE_EVAL_TASKS.items())
+    assert get_task("stsb").score_values == (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+
+
+def test_task_file_round_trips(tmp_path: Path) -> None:
+    for name, spec in GLUE_EVAL_TASKS.items():
+        assert GlueTaskSpec.from_yaml(_task_file(tmp_path / f"{name}.yaml", **dataclasses.asdict(spec))) == spec
+    stsb = {**dataclasses.asdict(get_task("stsb")), "score_values": [0, 1, 2, 3, 4, 5]}  # integers read as floats
+    assert GlueTaskSpec.from_yaml(_task_file(tmp_path / "scores.yaml", **stsb)) == get_task("stsb")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"cannot read task file .*task\.yaml: No such file or directory"),
+        (b"name: caf\xe9\n", r"task file .*task\.yaml: not UTF-8"),
+        ("name: cola\ntemplate: [unclosed\n", r"task file .*task\.yaml:\d+: malformed YAML: "),
+        ("- cola\n", "expected a mapping of task fields, got list"),
+        ({"templat": "{sentence}"}, "unknown key 'templat'; the keys are name, source, template, label_words"),
+        ({"metrics": None}, "missing key 'metrics'"),
+        # what YAML reads from an unquoted `no`
+        ({"label_words": [[False], ["yes"]]}, r"label_words\[0\]\[0\] must be a string \(quote it\), got False"),
+        ({"metrics": "matthews_correlation"}, "metrics must be a list, got 'matthews_correlation'"),
+        ({"score_values": ["high"]}, r"score_values\[0\] must be a number, got 'high'"),
+        ({"template": "{text}\nAnswer:"}, r"task 'cola': template fields \['text'\] must be text columns of cola"),
+        ({"label_words": [[], ["yes"]]}, "every label_words entry needs at least one word"),
+        ({"name": "../cola"}, r"task name '\.\./cola': use letters, digits"),
+    ],
+)
+def test_bad_task_file(tmp_path: Path, content: object, message: str) -> None:
+    path = tmp_path / "task.yaml"
+    if isinstance(content, dict):
+        _task_file(path, **content)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(RlptError, match=message) as info:
+        GlueTaskSpec.from_yaml(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_task_files_join_the_named_tasks(tmp_path: Path) -> None:
+    short = _task_file(tmp_path / "short.yaml", name="cola_short", template="{sentence}\nGrammatical?")
+    other = _task_file(tmp_path / "other.yaml", name="cola_other")
+    assert select_tasks(None) == [get_task(name) for name in DEFAULT_TASKS]
+    assert [spec.name for spec in select_tasks(None, [short])] == ["cola_short"]  # files alone: no default tasks
+    assert [spec.name for spec in select_tasks(["rte,cola"], [short, other, short])] == [
+        "rte", "cola", "cola_short", "cola_other"
+    ]
+    assert select_tasks(None, [short])[0].template == "{sentence}\nGrammatical?"
+    with pytest.raises(RlptError, match=r"again\.yaml: the task name 'cola_short' is taken by an earlier task file"):
+        select_tasks(None, [short, _task_file(tmp_path / "again.yaml", name="cola_short")])
+    with pytest.raises(RlptError, match=r"cola\.yaml: the task name 'cola' is taken by a built-in task"):
+        select_tasks(["rte"], [TASK_CONFIG_DIR / "cola.yaml"])
 
 
 @pytest.mark.parametrize(
@@ -190,6 +273,8 @@ def test_errors(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
         (["--tasks", "cola", "--num_fewshot", "100"], "--num_fewshot 100 exceeds the 64 rows of the train split"),
         (["--tasks", "cola", "--max_samples", "0"], "--max_samples must be at least 1"),
         (["--tasks", "cola", "--batch_size", "0"], "--batch_size must be at least 1"),
+        (["--task_config", str(tmp_path / "none.yaml")], "cannot read task file"),
+        (["--task_config", str(TASK_CONFIG_DIR / "rte.yaml")], "the task name 'rte' is taken by a built-in task"),
     ]:
         assert cli_main(["eval", *common, "--output_dir", str(output), *extra]) == 1
         err = capsys.readouterr().err.strip()
@@ -254,6 +339,33 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
     assert not (one / "comparison.md").exists() and (one / "metrics.json").exists()
 
 
+def test_task_config_end_to_end(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
+    """`rlpt-trl eval --task_config` evaluates the files' tasks after the --tasks ones, each with its own prompt."""
+    short = _task_file(
+        tmp_path / "short.yaml", name="cola_short", template="{sentence}\nIs this English?",
+        label_words=[["No"], ["Yes"]],
+    )
+    other = _task_file(tmp_path / "other.yaml", name="cola_other")
+    common = [
+        "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir), "--max_samples", "4",
+        "--dtype", "float32", "--device", "cpu",
+    ]
+    both = tmp_path / "both"
+    flags = ["--tasks", "cola", "--task_config", str(short), "--task_config", str(other), "--output_dir", str(both)]
+    assert cli_main(["eval", *common, *flags]) == 0
+    summary = json.loads((both / "metrics.json").read_text())[str(tiny_model_dir)]
+    assert list(summary) == ["cola", "cola_short", "cola_other"]
+    assert summary["cola"]["prompt_version"] == PROMPT_VERSIONS["cola"]
+    assert summary["cola_short"]["prompt_version"] == GlueTaskSpec.from_yaml(short).prompt_version
+    records = json.loads((both / summary["cola_short"]["predictions"]).read_text())
+    assert len(records) == 4
+    assert all(record["prompt"].endswith("\nIs this English?") and list(record["choices"]) == ["No", "Yes"]
+               for record in records)
+    alone = tmp_path / "alone"
+    assert cli_main(["eval", *common, "--task_config", str(short), "--output_dir", str(alone)]) == 0
+    assert list(json.loads((alone / "metrics.json").read_text())[str(tiny_model_dir)]) == ["cola_short"]
+
+
 def test_callback_logs_to_tensorboard(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
     """A real SFT run with the callback made from the recipe flags; its scalars reach TensorBoard."""
     assert TrlParser((GlueEvalCallbackArguments, GRPOConfig))  # no flag clashes with either trainer's config
@@ -268,6 +380,9 @@ def test_callback_logs_to_tensorboard(tiny_model_dir: Path, cola_sample_glue_dir
     dataset = Dataset.from_dict({"prompt": rows["sentence"], "completion": [" yes"] * len(rows)})
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     trainer.add_callback(glue_eval_callback(trainer, glue_args))
+    task_file = _task_file(tmp_path / "short.yaml", name="cola_short")
+    from_file = dataclasses.replace(glue_args, glue_eval_task_config=[str(task_file)])
+    assert [task.spec.name for task in glue_eval_callback(trainer, from_file).tasks] == ["cola", "cola_short"]
     assert glue_eval_callback(trainer, GlueEvalCallbackArguments()) is None  # off by default
     trainer.train()
     logged = [entry for entry in trainer.state.log_history if "eval_cola/matthews_correlation" in entry]
@@ -328,7 +443,8 @@ def test_smollm2_every_task_both_modes(smollm2_dir: Path, glue_dir: Path, tmp_pa
         _check_report(output, scoring)
         if scoring == "generate":
             # the instruct model answers in words the tasks know
-            assert sum(result.invalid for result in results.values()) < sum(result.n for result in results.values()) / 2
+            invalid = sum(result.invalid for result in results.values())
+            assert invalid < sum(result.n for result in results.values()) / 2
 
     # SmolLM2's label words are single tokens (one forward per prompt) and its STS-B scores " 0".." 5" share the
     # space token: both shortcuts must give the plain per-example log-likelihoods

@@ -1,4 +1,4 @@
-"""GLUE evaluation: tasks as data, log-likelihood and generation scoring, `evaluate` metrics, reports, a callback."""
+"""GLUE evaluation: task files, log-likelihood and generation scoring, `evaluate` metrics, reports, a callback."""
 
 from ..devices import evaluation_dtype
 from .callback import GlueEvalCallback, GlueEvalCallbackArguments, glue_eval_callback
@@ -8,7 +8,7 @@ from .metrics import compute_glue_metrics, load_glue_metric
 from .prompts import TaskPrompts, build_task_prompts
 from .report import markdown_table, write_report
 from .runner import GlueEvalArguments, run_glue_eval
-from .tasks import DEFAULT_TASKS, GLUE_EVAL_TASKS, GlueTaskSpec, get_task, task_names
+from .tasks import DEFAULT_TASKS, GLUE_EVAL_TASKS, GlueTaskSpec, get_task, select_tasks, task_names
 
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "predict_from_scores",
     "run_glue_eval",
     "score_continuations",
+    "select_tasks",
     "task_names",
     "write_report",
 ]

@@ -9,7 +9,10 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 
 from .evaluator import Scoring, evaluate_task
 from .prompts import DEFAULT_FEWSHOT_SEED, build_task_prompts
-from .tasks import GlueTaskSpec, get_task, task_names
+from .tasks import GlueTaskSpec, get_task, select_tasks
+
+
+DEFAULT_CALLBACK_TASKS = ("cola",)
 
 
 class GlueEvalCallback(TrainerCallback):
@@ -41,7 +44,7 @@ class GlueEvalCallback(TrainerCallback):
     def __init__(
         self,
         trainer: Trainer,
-        tasks: Sequence[str | GlueTaskSpec] = ("cola",),
+        tasks: Sequence[str | GlueTaskSpec] = DEFAULT_CALLBACK_TASKS,
         *,
         eval_steps: int | None = None,
         data_dir: str | Path | None = None,
@@ -112,9 +115,17 @@ class GlueEvalCallbackArguments:
     """Flags of the in-training GLUE evaluation, for a training recipe's `TrlParser` (SFT, GRPO)."""
 
     glue_eval_steps: int = field(
-        default=0, metadata={"help": "Every N optimizer steps, evaluate on GLUE and log eval/<task>/<metric> (0: off)."}
+        default=0,
+        metadata={"help": "Every N optimizer steps, evaluate on GLUE and log eval/<task>/<metric> (0: off)."},
     )
-    glue_eval_tasks: list[str] = field(default_factory=lambda: ["cola"], metadata={"help": "Tasks to evaluate."})
+    glue_eval_tasks: list[str] | None = field(
+        default=None,
+        metadata={"help": "Built-in tasks to evaluate. Default: cola, or none when --glue_eval_task_config is given."},
+    )
+    glue_eval_task_config: list[str] = field(
+        default_factory=list,
+        metadata={"help": "YAML task files evaluated after --glue_eval_tasks (as --task_config of rlpt-trl eval)."},
+    )
     glue_eval_data_dir: str | None = field(
         default=None, metadata={"help": "GLUE root folder for the evaluation. Default: nyu-mll/glue from the Hub."}
     )
@@ -129,7 +140,7 @@ def glue_eval_callback(trainer: Trainer, args: GlueEvalCallbackArguments) -> Glu
         return None
     return GlueEvalCallback(
         trainer,
-        task_names(args.glue_eval_tasks),
+        select_tasks(args.glue_eval_tasks, args.glue_eval_task_config, default=DEFAULT_CALLBACK_TASKS),
         eval_steps=args.glue_eval_steps,
         data_dir=args.glue_eval_data_dir,
         max_samples=args.glue_eval_max_samples,

@@ -13,7 +13,7 @@ from ..modeling import load_model_and_tokenizer
 from .evaluator import SCORING_MODES, Scoring, TaskResult, evaluate_task
 from .prompts import DEFAULT_FEWSHOT_SEED, TaskPrompts, build_task_prompts
 from .report import markdown_table, write_report
-from .tasks import DEFAULT_TASKS, get_task, task_names
+from .tasks import select_tasks
 
 
 class RepeatableList(argparse.Action):
@@ -35,9 +35,21 @@ class GlueEvalArguments:
         }
     )
     output_dir: str = field(metadata={"help": "Folder for metrics.json, predictions/ and the comparison files."})
-    tasks: list[str] = field(
-        default_factory=lambda: list(DEFAULT_TASKS),
-        metadata={"help": "Tasks to run (space- or comma-separated): cola, stsb, mrpc, rte, wnli, sst2, qnli."},
+    tasks: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Built-in tasks to run (space- or comma-separated): cola, stsb, mrpc, rte, wnli, sst2, qnli. "
+            "Default: cola stsb mrpc rte wnli, or none when --task_config is given."
+        },
+    )
+    task_config: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "YAML task file (the fields of GlueTaskSpec, as in rlpt_trl/evaluation/task_configs/cola.yaml); "
+            "repeat the flag or list several. Its tasks run after those of --tasks; a task file may not reuse the "
+            "name of a built-in task or of another file's task.",
+            "action": RepeatableList,
+        },
     )
     data_dir: str | None = field(
         default=None, metadata={"help": "GLUE root folder (cola/, stsb/, ...). Default: nyu-mll/glue from the Hub."}
@@ -61,7 +73,7 @@ class GlueEvalArguments:
 
 def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
     """Evaluate every model on every task, print the Markdown table and write the report to `args.output_dir`."""
-    specs = [get_task(name) for name in task_names(args.tasks)]
+    specs = select_tasks(args.tasks, args.task_config)
     if args.scoring not in SCORING_MODES:
         raise RlptError(f"unknown --scoring {args.scoring!r}; choose from {', '.join(SCORING_MODES)}")
     for name in ("batch_size", "max_new_tokens"):

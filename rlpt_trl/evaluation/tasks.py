@@ -1,20 +1,31 @@
 """GLUE evaluation tasks as data: where the rows come from, how a prompt reads, which words answer it.
 
-A task is a `GlueTaskSpec`; scoring code only reads its fields, so a new task or a changed prompt is a new
-spec (or `dataclasses.replace` of one) added to `GLUE_EVAL_TASKS` or passed directly to the evaluator.
-The built-in prompts are lm-evaluation-harness's `glue` prompts (STS-B, which it lacks, has its own).
+A task is a `GlueTaskSpec`, written as a YAML file of its fields (like lm-evaluation-harness's task files);
+scoring code only reads its fields, so a new task or a changed prompt is a new file (`GlueTaskSpec.from_yaml`,
+`--task_config`) or a new spec (`dataclasses.replace` of one) passed directly to the evaluator. The built-in
+tasks are the files in `task_configs/`: lm-evaluation-harness's `glue` prompts (STS-B, which it lacks, has
+its own).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
+from typing import get_args, get_origin, get_type_hints
+
+import yaml
 
 from ..data.glue import GLUE_TASKS
 from ..errors import RlptError
+
+
+TASK_CONFIG_DIR = Path(__file__).with_name("task_configs")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class GlueTaskSpec:
     version: str = "1"
 
     def __post_init__(self) -> None:
+        if not re.fullmatch(r"[\w.-]+", self.name):
+            raise RlptError(f"task name {self.name!r}: use letters, digits, '_', '-' and '.' only (it names files)")
         if self.source not in GLUE_TASKS:
             known = ", ".join(GLUE_TASKS)
             raise RlptError(f"task {self.name!r}: unknown GLUE source {self.source!r}; choose from {known}")
@@ -62,12 +75,38 @@ class GlueTaskSpec:
             raise RlptError(f"task {self.name!r}: label_words needs one tuple per {self.source} label {label_names}")
         if self.score_values is not None and len(self.score_values) != len(self.label_words):
             raise RlptError(f"task {self.name!r}: score_values needs one value per label_words entry")
+        if not all(self.label_words):
+            raise RlptError(f"task {self.name!r}: every label_words entry needs at least one word")
         words = self.choices
         if not all(word and word.strip() == word for word in words) or len(set(words)) != len(words):
             raise RlptError(f"task {self.name!r}: label words must be non-empty, without outer spaces and distinct")
         pairs = {(word.lower(), label) for label, group in enumerate(self.label_words) for word in group}
         if len(pairs) != len({word.lower() for word in words}):
             raise RlptError(f"task {self.name!r}: a label word belongs to two labels (ignoring case)")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> GlueTaskSpec:
+        """The spec of a YAML task file: a mapping of this class's fields (lists for its tuples).
+
+        Any problem (an unreadable file, malformed YAML, a missing, unknown or mistyped key, a spec that fails
+        validation) raises `RlptError` with one line naming the file.
+        """
+        content = _read_yaml(path)
+        if not isinstance(content, dict):
+            raise RlptError(f"task file {path}: expected a mapping of task fields, got {type(content).__name__}")
+        fields = {field.name: field for field in dataclasses.fields(cls)}
+        for key in content:
+            if key not in fields:
+                raise RlptError(f"task file {path}: unknown key {key!r}; the keys are {', '.join(fields)}")
+        for name, field in fields.items():
+            if name not in content and field.default is dataclasses.MISSING:
+                raise RlptError(f"task file {path}: missing key {name!r}")
+        hints = get_type_hints(cls)
+        values = {key: _field_value(value, hints[key], f"{path}: {key}") for key, value in content.items()}
+        try:
+            return cls(**values)
+        except RlptError as err:
+            raise RlptError(f"task file {path}: {err}") from None
 
     @property
     def is_regression(self) -> bool:
@@ -125,66 +164,51 @@ class GlueTaskSpec:
         return self._word_labels[match.group().lower()]
 
 
-GLUE_EVAL_TASKS: dict[str, GlueTaskSpec] = {
-    spec.name: spec
-    for spec in (
-        GlueTaskSpec(
-            name="cola",
-            source="cola",
-            template="{sentence}\nQuestion: Does this sentence make sense?\nAnswer:",
-            label_words=(
-                ("no", "No", "unacceptable", "incorrect", "wrong"),
-                ("yes", "Yes", "acceptable", "grammatical", "correct"),
-            ),
-            metrics=("matthews_correlation",),
-        ),
-        GlueTaskSpec(
-            name="sst2",
-            source="sst2",
-            template="{sentence}\nQuestion: Is this sentence positive or negative?\nAnswer:",
-            label_words=(("negative", "Negative", "bad"), ("positive", "Positive", "good")),
-            metrics=("accuracy",),
-        ),
-        GlueTaskSpec(
-            name="mrpc",
-            source="mrpc",
-            template="Sentence 1: {sentence1}\nSentence 2: {sentence2}\n"
-            "Question: Do both sentences mean the same thing?\nAnswer:",
-            label_words=(("no", "No", "different"), ("yes", "Yes", "same", "equivalent")),
-            metrics=("accuracy", "f1"),
-        ),
-        GlueTaskSpec(
-            name="stsb",
-            source="stsb",
-            template="Sentence 1: {sentence1}\nSentence 2: {sentence2}\n"
-            "Question: On a scale from 0 to 5, how similar in meaning are the two sentences?\nAnswer:",
-            label_words=(("0",), ("1",), ("2",), ("3",), ("4",), ("5",)),
-            metrics=("pearson", "spearmanr"),
-            score_values=(0.0, 1.0, 2.0, 3.0, 4.0, 5.0),
-        ),
-        GlueTaskSpec(
-            name="rte",
-            source="rte",
-            template="{sentence1}\nQuestion: {sentence2} True or False?\nAnswer:",
-            label_words=(("True", "yes"), ("False", "no")),
-            metrics=("accuracy",),
-        ),
-        GlueTaskSpec(
-            name="wnli",
-            source="wnli",
-            template="{sentence1}\nQuestion: {sentence2} True or False?\nAnswer:",
-            label_words=(("False", "no"), ("True", "yes")),
-            metrics=("accuracy",),
-        ),
-        GlueTaskSpec(
-            name="qnli",
-            source="qnli",
-            template="{question}\n{sentence}\nQuestion: Does this response answer the question?\nAnswer:",
-            label_words=(("yes", "Yes"), ("no", "No")),
-            metrics=("accuracy",),
-        ),
-    )
-}
+def _read_yaml(path: str | Path) -> object:
+    """The parsed content of a YAML file; RlptError naming the file (and the line of a syntax error)."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise RlptError(f"cannot read task file {path}: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise RlptError(f"task file {path}: not UTF-8") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or " ".join(str(err).split())
+        raise RlptError(f"task file {where}: malformed YAML: {problem}") from None
+
+
+def _field_value(value: object, hint: object, where: str) -> object:
+    """A YAML value as the field type `hint` (lists become tuples, integers floats); RlptError naming `where`."""
+    if type(None) in get_args(hint):  # `X | None`
+        if value is None:
+            return None
+        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    if get_origin(hint) is tuple:
+        if isinstance(value, list):
+            return tuple(_field_value(item, get_args(hint)[0], f"{where}[{i}]") for i, item in enumerate(value))
+        expected = "a list"
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        expected = "a number"
+    else:  # str, the schema's other leaf type
+        if isinstance(value, str):
+            return value
+        # YAML reads an unquoted no, yes, true, off or 3 as a boolean or a number
+        expected = "a string (quote it)"
+    raise RlptError(f"task file {where} must be {expected}, got {value!r}")
+
+
+def _builtin_tasks() -> dict[str, GlueTaskSpec]:
+    """The specs of the shipped task files, in GLUE's order (`GLUE_TASKS`: cola, sst2, mrpc, ...)."""
+    specs = [GlueTaskSpec.from_yaml(path) for path in TASK_CONFIG_DIR.glob("*.yaml")]
+    specs.sort(key=lambda spec: (list(GLUE_TASKS).index(spec.source), spec.name))
+    return {spec.name: spec for spec in specs}
+
+
+GLUE_EVAL_TASKS: dict[str, GlueTaskSpec] = _builtin_tasks()
 DEFAULT_TASKS = ("cola", "stsb", "mrpc", "rte", "wnli")
 
 
@@ -201,3 +225,22 @@ def task_names(values: list[str]) -> list[str]:
     if not names:
         raise RlptError(f"no task named in {values!r}")
     return list(dict.fromkeys(names))
+
+
+def select_tasks(
+    names: Sequence[str] | None, task_files: Sequence[str | Path] = (), default: Sequence[str] = DEFAULT_TASKS
+) -> list[GlueTaskSpec]:
+    """The built-in tasks `names` (see `task_names`), then the tasks of the YAML `task_files`, in order.
+
+    Without `names`, the built-in tasks are `default` when no task file is given and none otherwise. A task
+    file's task may not take the name of a built-in task or of another file's task: a name stands for one
+    prompt in every report (`metrics.json`, the prediction files).
+    """
+    specs = [get_task(name) for name in (task_names(names) if names else ([] if task_files else default))]
+    for path in dict.fromkeys(map(str, task_files)):
+        spec = GlueTaskSpec.from_yaml(path)
+        if spec.name in GLUE_EVAL_TASKS or spec.name in {other.name for other in specs}:
+            owner = "a built-in task" if spec.name in GLUE_EVAL_TASKS else "an earlier task file"
+            raise RlptError(f"task file {path}: the task name {spec.name!r} is taken by {owner}; rename the task")
+        specs.append(spec)
+    return specs
