@@ -115,25 +115,23 @@ def main(args: QuickstartArguments) -> None:
     )  # fmt: skip
 
     eval_dir = output / "eval"
-    if (RECIPES / "evaluate_glue.py").is_file():
-        print(f"\n[3/3] CoLA eval, base vs GRPO -> {eval_dir}")
-        _run(
-            [
-                sys.executable, str(RECIPES / "evaluate_glue.py"),
-                "--model_name_or_path", policy,
-                "--model_name_or_path", str(grpo_dir),
-                "--tasks", "cola",
-                "--data_dir", str(glue_root),
-                "--max_samples", str(args.eval_samples),
-                "--output_dir", str(eval_dir),
-            ]
-        )  # fmt: skip
+    print(f"\n[3/3] CoLA eval, base vs GRPO -> {eval_dir}")
+    _run(
+        [
+            sys.executable, str(RECIPES / "evaluate_glue.py"),
+            "--model_name_or_path", policy,
+            "--model_name_or_path", str(grpo_dir),
+            "--tasks", "cola",
+            "--data_dir", str(glue_root),
+            "--max_samples", str(args.eval_samples),
+            "--output_dir", str(eval_dir),
+        ]
+    )  # fmt: skip
 
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Outputs in {output}:")
     print(f"  data      {data_dir}  (save_to_disk dataset, stats.json)")
     print(f"  model     {grpo_dir}  (safetensors; checkpoints in checkpoint-*)")
-    if eval_dir.is_dir():
-        print(f"  eval      {eval_dir}  (metrics.json, predictions/)")
+    print(f"  eval      {eval_dir}  (metrics.json, predictions/)")
     print(f"TensorBoard: tensorboard --logdir {grpo_dir}")
 
 

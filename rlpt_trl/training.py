@@ -33,7 +33,7 @@ def finish_training(
     stop: GracefulStopCallback,
     *,
     dataset_name: str | None = None,
-    tags: list[str] | None = None,
+    tags: Sequence[str] = (),
 ) -> int:
     """End a run: on a stop signal report the saved checkpoint, else save (or push) the model with its card.
 
@@ -50,11 +50,11 @@ def finish_training(
         return 128 + stop.requested
     if args.push_to_hub:
         # saves the model and its card into output_dir, then uploads them in one commit
-        trainer.push_to_hub(dataset_name=dataset_name, tags=tags)
+        trainer.push_to_hub(dataset_name=dataset_name, tags=list(tags))
         trainer.accelerator.print(f"Model saved to {args.output_dir}, pushed as {trainer.hub_model_id}.")
     else:
         trainer.save_model(args.output_dir)
-        trainer.create_model_card(model_name=Path(args.output_dir).name, dataset_name=dataset_name, tags=tags)
+        trainer.create_model_card(model_name=Path(args.output_dir).name, dataset_name=dataset_name, tags=list(tags))
         trainer.accelerator.print(f"Model saved to {args.output_dir}.")
     trainer.end()
     return 0

@@ -1,4 +1,7 @@
-"""recipes/grpo.py end to end on the CPU: accelerate launches, checkpoints, TensorBoard, resume, Hub, bad configs."""
+"""The GRPO script end to end on the CPU: accelerate launches, checkpoints, TensorBoard, resume, Hub, bad configs.
+
+The fast tier scores with the tiny sentence-transformer; the slow tests start from the real SmolLM2 with MiniLM.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -21,18 +23,33 @@ from rlpt_trl.assets import cola_sample_path
 from rlpt_trl.cli import run_command
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
 from rlpt_trl.logs import read_scalars
+from training_checks import assert_parameters_changed, interrupt_after_checkpoint
 
 
 ROOT = Path(__file__).resolve().parents[1]
 GRPO = ROOT / "recipes" / "grpo.py"
 QUICKSTART_CONFIG = ROOT / "recipes" / "quickstart" / "grpo.yaml"
-pytestmark = pytest.mark.slow  # every run scores with the real MiniLM
 
 
 @pytest.fixture(scope="module")
-def grpo_data(tiny_model_dir: Path, embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The data build of the shipped CoLA sample, tokenised for the tiny model."""
+def grpo_data(tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data build of the shipped CoLA sample, tokenised for the tiny model, with the tiny encoder's targets."""
     output = tmp_path_factory.mktemp("grpo-data") / "data"
+    build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(output),
+            dataset_path=str(cola_sample_path()),
+            tokenizer_name_or_path=str(tiny_model_dir),
+            embedding_model_name_or_path=str(tiny_embedding_model_dir),
+        )
+    )
+    return output
+
+
+@pytest.fixture(scope="module")
+def minilm_grpo_data(tiny_model_dir: Path, embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same data build with the real MiniLM's target embeddings."""
+    output = tmp_path_factory.mktemp("grpo-data-minilm") / "data"
     build_cola_dataset(
         ColaBuildArguments(
             output_dir=str(output),
@@ -88,11 +105,11 @@ def _run_main(argv: list[str]) -> int:
 
 
 def test_cpu_launch_checkpoints_and_tensorboard(
-    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, glue_dir: Path, tmp_path: Path
+    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "run"
-    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "3")
-    args += ["--glue_eval_steps", "3", "--glue_eval_tasks", "rte", "--glue_eval_data_dir", str(glue_dir)]
+    args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "3")
+    args += ["--glue_eval_steps", "3", "--glue_eval_tasks", "cola", "--glue_eval_data_dir", str(cola_sample_glue_dir)]
     args += ["--glue_eval_max_samples", "16"]
     result = _launch("cpu.yaml", args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -105,16 +122,17 @@ def test_cpu_launch_checkpoints_and_tensorboard(
     scalars = read_scalars(output)
     for tag in ("train/rewards/perplexity_reward/mean", "train/rewards/embedding_cosine_reward/mean", "train/loss"):
         assert [step for step, _ in scalars[tag]] == [1, 2, 3], tag
-    assert [step for step, _ in scalars["eval/rte/accuracy"]] == [3]  # the in-training GLUE evaluation
+    assert [step for step, _ in scalars["eval/cola/matthews_correlation"]] == [3]  # the in-training GLUE evaluation
     assert any("completions" in tag for tag in _text_tags(output))
     card = (output / "README.md").read_text()
     assert "`perplexity_reward` (1), `embedding_cosine_reward` (1)" in card
     assert str(tiny_model_dir) in card and "4 generations per prompt" in card
+    assert_parameters_changed(tiny_model_dir, output)
 
 
-def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path) -> None:
+def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "ddp"
-    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "2", "--save_steps", "10")
+    args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "2", "--save_steps", "10")
     result = _launch("cpu_ddp.yaml", args, "--main_process_port", str(_free_port()))
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-2"]
@@ -131,26 +149,20 @@ def _log_by_step(output: Path, step: int) -> dict[int, dict]:
 
 
 def test_resume_after_sigterm_matches_uninterrupted_run(
-    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path
 ) -> None:
     """SIGTERM saves and stops; resuming restores step, optimizer, scheduler and RNG: same log as a clean run."""
     # enough steps after checkpoint-2 that the signal lands before the run would end on its own
     max_steps = 10
     steps = ["--max_steps", str(max_steps), "--save_steps", "2", "--save_total_limit", "10"]
     reference = tmp_path / "reference"
-    result = _launch("cpu.yaml", _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, reference, *steps))
+    result = _launch("cpu.yaml", _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, reference, *steps))
     assert result.returncode == 0, result.stderr[-3000:]
 
     output = tmp_path / "interrupted"
-    command = [sys.executable, str(GRPO), *_recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, *steps)]
-    process = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 600
-    while not (output / "checkpoint-2" / "trainer_state.json").is_file():
-        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint-2 before the run ended"
-        time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=300)
-    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    command = [sys.executable, str(GRPO), *_recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, *steps)]
+    status, stderr = interrupt_after_checkpoint(command, output, 2, cwd=ROOT, env=_env())
+    assert status == 128 + signal.SIGTERM, stderr[-3000:]
     saved = sorted(int(p.name.split("-")[1]) for p in output.glob("checkpoint-*"))
     interrupted_at = saved[-1]
     assert 2 <= interrupted_at < max_steps
@@ -158,7 +170,7 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
 
     resumed = _launch(
         "cpu.yaml",
-        _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, *steps, "--resume_from_checkpoint", "true"),
+        _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, *steps, "--resume_from_checkpoint", "true"),
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     expected, got = _log_by_step(reference, max_steps), _log_by_step(output, max_steps)
@@ -168,11 +180,12 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
             assert got[step][key] == pytest.approx(expected[step][key], rel=1e-4, abs=1e-6), (step, key)
 
 
+@pytest.mark.slow
 def test_gguf_start_saves_hf_format(
-    smollm2_gguf: Path, smollm2_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+    smollm2_gguf: Path, smollm2_dir: Path, minilm_grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "gguf"
-    args = _recipe_args(smollm2_gguf, grpo_data, embedding_model_dir, output, "--max_steps", "2")
+    args = _recipe_args(smollm2_gguf, minilm_grpo_data, embedding_model_dir, output, "--max_steps", "2")
     args += ["--scorer_model_name_or_path", str(smollm2_dir), "--per_device_train_batch_size", "4"]
     result = _launch("cpu.yaml", args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -181,9 +194,9 @@ def test_gguf_start_saves_hf_format(
     assert model.config.model_type == "llama" and model.config.num_hidden_layers == 30
 
 
-def test_lora_through_model_config(tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path) -> None:
+def test_lora_through_model_config(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "lora"
-    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "1")
+    args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "1")
     args += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
     assert _run_main(args) == 0
     adapter = json.loads((output / "adapter_config.json").read_text())
@@ -192,7 +205,7 @@ def test_lora_through_model_config(tiny_model_dir: Path, grpo_data: Path, embedd
 
 
 def test_push_to_hub_against_stubbed_hfapi(
-    tiny_model_dir: Path, grpo_data: Path, embedding_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Hub is unreachable: HfApi is stubbed, so this checks what TRL/transformers would send."""
     calls: list[tuple[str, dict]] = []
@@ -213,7 +226,7 @@ def test_push_to_hub_against_stubbed_hfapi(
     monkeypatch.setattr(HfApi, "create_repo", create_repo)
     monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     output = tmp_path / "hub"
-    args = _recipe_args(tiny_model_dir, grpo_data, embedding_model_dir, output, "--max_steps", "1")
+    args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "1")
     args += ["--push_to_hub", "true", "--hub_model_id", "someone/rlpt-quickstart", "--hub_strategy", "end"]
     assert _run_main(args) == 0
     assert calls[0] == ("create_repo", {"repo_id": "someone/rlpt-quickstart", "token": None, "private": None, "exist_ok": True})
@@ -234,23 +247,23 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize(("extra", "message"), BAD_CONFIGS)
 def test_bad_config_fails_before_any_model_loads(
     grpo_data: Path,
-    embedding_model_dir: Path,
+    tiny_embedding_model_dir: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     extra: list[str],
     message: str,
 ) -> None:
     # a model path that does not exist: the error must come from the configuration check, not the loader
-    args = _recipe_args("/nonexistent/model", grpo_data, embedding_model_dir, tmp_path / "bad", *extra)
+    args = _recipe_args("/nonexistent/model", grpo_data, tiny_embedding_model_dir, tmp_path / "bad", *extra)
     assert _run_main(args) != 0
     err = capsys.readouterr().err.strip()
     assert err.startswith("grpo.py: error: ") and message in err and "\n" not in err, err
     assert not (tmp_path / "bad").exists()
 
 
-def test_bad_config_exit_status_from_the_command_line(grpo_data: Path, embedding_model_dir: Path, tmp_path: Path) -> None:
+def test_bad_config_exit_status_from_the_command_line(grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path) -> None:
     extra, message = BAD_CONFIGS[0]
-    args = _recipe_args("/nonexistent/model", grpo_data, embedding_model_dir, tmp_path / "bad", *extra)
+    args = _recipe_args("/nonexistent/model", grpo_data, tiny_embedding_model_dir, tmp_path / "bad", *extra)
     result = subprocess.run(
         [sys.executable, str(GRPO), *args], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
     )
@@ -260,6 +273,7 @@ def test_bad_config_exit_status_from_the_command_line(grpo_data: Path, embedding
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # the quickstart scores with the real MiniLM
 def test_quickstart_runs_offline(tmp_path: Path) -> None:
     """`python recipes/quickstart.py` on the tiny model: data build, GRPO, checkpoint, eval when present."""
     output = tmp_path / "quickstart"
