@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
@@ -53,9 +54,21 @@ def whole_command(model: str, data_dir: str, batch_size: int, dtype: str, max_sa
     """Wall time of `recipes/evaluate_glue.py` on CoLA in a fresh process."""
     with tempfile.TemporaryDirectory() as output:
         command = [
-            sys.executable, str(ROOT / "recipes" / "evaluate_glue.py"), "--model_name_or_path", model,
-            "--tasks", "cola", "--data_dir", data_dir, "--batch_size", str(batch_size), "--dtype", dtype,
-            "--output_dir", output, *(["--max_samples", str(max_samples)] if max_samples else []),
+            sys.executable,
+            str(ROOT / "recipes" / "evaluate_glue.py"),
+            "--model_name_or_path",
+            model,
+            "--tasks",
+            "cola",
+            "--data_dir",
+            data_dir,
+            "--batch_size",
+            str(batch_size),
+            "--dtype",
+            dtype,
+            "--output_dir",
+            output,
+            *(["--max_samples", str(max_samples)] if max_samples else []),
         ]
         start = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -89,8 +102,12 @@ def main() -> None:
     parser.add_argument("--max_samples", type=int, help="first N CoLA dev rows only (a quick check)")
     parser.add_argument("--chunk", type=int, default=32, help="prompts per round of the interleaved timing")
     parser.add_argument("--compare_dtypes", action="store_true", help="count CoLA predictions bf16 changes vs fp32")
-    parser.add_argument("--anchor_seconds", type=float, default=LM_EVAL_ANCHOR_S,
-                        help="wall time of lm-eval 0.4.13 glue/cola on this machine (fp32, batch 32, bootstrap off)")
+    parser.add_argument(
+        "--anchor_seconds",
+        type=float,
+        default=LM_EVAL_ANCHOR_S,
+        help="wall time of lm-eval 0.4.13 glue/cola on this machine (fp32, batch 32, bootstrap off)",
+    )
     args = parser.parse_args()
     if not args.data_dir:
         raise RlptError(f"--data_dir is required (or set {GLUE_DIR_ENV})")
@@ -105,12 +122,16 @@ def main() -> None:
 
 def run(args: argparse.Namespace, model_path: str) -> None:
     dtype = evaluation_dtype(args.dtype, torch.device("cpu"))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}, AMX {torch.cpu._is_amx_tile_supported()}; dtype {dtype}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+        f"{torch.backends.cpu.get_cpu_capability()}, AMX {torch.cpu._is_amx_tile_supported()}; dtype {dtype}"
+    )
     seconds = whole_command(model_path, args.data_dir, args.batch_size, args.dtype, args.max_samples)
     rows = f", first {args.max_samples} rows" if args.max_samples else ""
-    print(f"whole command (CoLA dev{rows}, --dtype {args.dtype}): {seconds:.1f} s = {seconds / args.anchor_seconds:.2f}x "
-          f"the lm-eval 0.4.13 anchor ({args.anchor_seconds:.0f} s)")
+    print(
+        f"whole command (CoLA dev{rows}, --dtype {args.dtype}): {seconds:.1f} s = {seconds / args.anchor_seconds:.2f}x "
+        f"the lm-eval 0.4.13 anchor ({args.anchor_seconds:.0f} s)"
+    )
 
     task = build_task_prompts(get_task("cola"), data_dir=args.data_dir, max_samples=args.max_samples)
     n = len(task.prompts)
@@ -141,8 +162,10 @@ def run(args: argparse.Namespace, model_path: str) -> None:
     floor, loglik, generate = seconds["floor"], seconds["loglik"], seconds["generate"]
     print(f"floor (plain forward, last position): {n / floor:.1f} examples/s ({floor:.1f} s)")
     print(f"loglik: {n / loglik:.1f} examples/s ({loglik:.1f} s) = {loglik / floor:.2f}x the floor")
-    print(f"generate ({args.max_new_tokens} new tokens): {n / generate:.1f} examples/s ({generate:.1f} s); "
-          f"loglik is {generate / loglik:.1f}x faster")
+    print(
+        f"generate ({args.max_new_tokens} new tokens): {n / generate:.1f} examples/s ({generate:.1f} s); "
+        f"loglik is {generate / loglik:.1f}x faster"
+    )
     if args.compare_dtypes:
         compare_dtypes(model_path, task, args.batch_size, np.concatenate(scores) if dtype == torch.float32 else None)
 
@@ -154,8 +177,9 @@ def compare_dtypes(model_path: str, task, batch_size: int, fp32_scores: np.ndarr
         scores = fp32_scores if dtype == torch.float32 else None
         if scores is None:
             model, tokenizer = load_model_and_tokenizer(model_path, dtype=dtype, device="cpu")
-            seconds, scores = timed(score_continuations, model, tokenizer, task.prompts, task.spec.choices,
-                                    batch_size=batch_size)
+            seconds, scores = timed(
+                score_continuations, model, tokenizer, task.prompts, task.spec.choices, batch_size=batch_size
+            )
             print(f"loglik in {dtype}: {len(task.prompts) / seconds:.1f} examples/s")
         predictions[dtype] = predict_from_scores(task.spec, scores)
         mcc = compute_glue_metrics("cola", predictions[dtype].tolist(), task.labels)["matthews_correlation"]

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from datasets import Dataset  # noqa: E402

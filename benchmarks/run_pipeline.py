@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import yaml  # noqa: E402
@@ -37,8 +38,12 @@ from rlpt_trl.evaluation.baselines import majority_baselines  # noqa: E402
 from rlpt_trl.evaluation.tasks import DEFAULT_TASKS, get_task  # noqa: E402
 from rlpt_trl.files import atomic_directory, write_json, write_text_atomic  # noqa: E402
 from rlpt_trl.reports.hardware import hardware_report  # noqa: E402
-from rlpt_trl.reports.results_readme import PipelineRun, StageSummary, kept_interpretation  # noqa: E402
-from rlpt_trl.reports.results_readme import render_results_readme  # noqa: E402
+from rlpt_trl.reports.results_readme import (  # noqa: E402
+    PipelineRun,
+    StageSummary,
+    kept_interpretation,
+    render_results_readme,  # noqa: E402
+)
 from rlpt_trl.reports.training import training_summary  # noqa: E402
 
 
@@ -133,22 +138,51 @@ def plan(args: argparse.Namespace) -> list[Stage]:
             "data",
             "Data build",
             [
-                python, "recipes/create_data.py", "--output_dir", data, "--data_dir", glue,
-                "--tokenizer_name_or_path", base, "--embedding_model_name_or_path", minilm,
-                "--max_samples", str(args.train_rows), "--seed", seed,
+                python,
+                "recipes/create_data.py",
+                "--output_dir",
+                data,
+                "--data_dir",
+                glue,
+                "--tokenizer_name_or_path",
+                base,
+                "--embedding_model_name_or_path",
+                minilm,
+                "--max_samples",
+                str(args.train_rows),
+                "--seed",
+                seed,
             ],
         ),  # fmt: skip
         Stage(
             "sft",
             "SFT from base",
             [
-                python, "recipes/sft.py", "--config", SFT_CONFIG, "--model_name_or_path", base, "--data_dir", glue,
-                "--output_dir", relative(models / "sft"),
+                python,
+                "recipes/sft.py",
+                "--config",
+                SFT_CONFIG,
+                "--model_name_or_path",
+                base,
+                "--data_dir",
+                glue,
+                "--output_dir",
+                relative(models / "sft"),
                 # trained on the evaluation's CoLA prompt, so that it is tested on the format it learned
-                "--prompt_template", get_task("cola").template,
-                "--max_train_samples", str(args.train_rows), "--max_eval_samples", str(args.sft_eval_rows),
-                "--max_steps", str(args.sft_steps), "--eval_steps", str(args.sft_steps), "--save_strategy", "no",
-                "--seed", seed,
+                "--prompt_template",
+                get_task("cola").template,
+                "--max_train_samples",
+                str(args.train_rows),
+                "--max_eval_samples",
+                str(args.sft_eval_rows),
+                "--max_steps",
+                str(args.sft_steps),
+                "--eval_steps",
+                str(args.sft_steps),
+                "--save_strategy",
+                "no",
+                "--seed",
+                seed,
             ],
             steps=args.sft_steps,
         ),  # fmt: skip

@@ -36,7 +36,9 @@ ROOT = RECIPES.parent
 @dataclass
 class QuickstartArguments:
     output_dir: str = field(default="outputs/quickstart", metadata={"help": "Where every stage writes."})
-    model: str = field(default="auto", metadata={"help": "auto (SmolLM2 GGUF if installed, else tiny), tiny, or a path."})
+    model: str = field(
+        default="auto", metadata={"help": "auto (SmolLM2 GGUF if installed, else tiny), tiny, or a path."}
+    )
     data_dir: str | None = field(default=None, metadata={"help": f"GLUE root folder; default ${GLUE_DIR_ENV}."})
     max_train_samples: int = field(default=64, metadata={"help": "CoLA train sentences in the GRPO dataset."})
     max_steps: int = field(default=10, metadata={"help": "GRPO optimizer steps."})

@@ -33,7 +33,7 @@ class CompletionSamplesCallback(TrainerCallback):
         rewards = {name: list(values)[-self.num_samples :] for name, values in buffer["rewards"].items()}
         rows = [
             [prompt, completion, *(f"{values[i]:.3f}" for values in rewards.values())]
-            for i, (prompt, completion) in enumerate(zip(prompts, completions))
+            for i, (prompt, completion) in enumerate(zip(prompts, completions, strict=True))
         ]
         table = format_table(["prompt", "completion", *rewards], rows)
         for writer in writers:

@@ -123,7 +123,11 @@ UTILITIES: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
 def _usage() -> str:
     commands = {**{name: help_ for name, (_, help_) in SCRIPTS.items()}, **{n: h for n, (_, h) in UTILITIES.items()}}
     lines = [f"  {name:<12} {help_}" for name, help_ in commands.items()]
-    return "usage: rlpt-trl COMMAND [ARGS]\n\ncommands:\n" + "\n".join(lines) + "\n\n`rlpt-trl COMMAND --help` for its flags."
+    return (
+        "usage: rlpt-trl COMMAND [ARGS]\n\ncommands:\n"
+        + "\n".join(lines)
+        + "\n\n`rlpt-trl COMMAND --help` for its flags."
+    )
 
 
 def run_command(command: str, argv: Sequence[str] | None = None, prog: str | None = None) -> int:

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-def load_embedding_model(model_name_or_path: str = DEFAULT_EMBEDDING_MODEL, device: str | None = "auto") -> SentenceTransformer:
+def load_embedding_model(
+    model_name_or_path: str = DEFAULT_EMBEDDING_MODEL, device: str | None = "auto"
+) -> SentenceTransformer:
     """Load a sentence-transformers model (Hub id or local folder) in eval mode on `device` (`"auto"`: best available)."""
     from sentence_transformers import SentenceTransformer
 

@@ -16,7 +16,9 @@ class RLPTGRPOTrainer(GRPOTrainer):
         self.rlpt_dataset_name = dataset_name
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None) -> None:
-        super().create_model_card(model_name=model_name, dataset_name=dataset_name or self.rlpt_dataset_name, tags=tags)
+        super().create_model_card(
+            model_name=model_name, dataset_name=dataset_name or self.rlpt_dataset_name, tags=tags
+        )
         if not self.is_world_process_zero():
             return
         args = self.args
@@ -29,7 +31,9 @@ class RLPTGRPOTrainer(GRPOTrainer):
             f"- base model: `{self.base_model}`",
             f"- dataset: `{dataset_name or self.rlpt_dataset_name}`",
             "- reward functions (weight): "
-            + ", ".join(f"`{name}` ({weight:g})" for name, weight in zip(self.reward_func_names, weights)),
+            + ", ".join(
+                f"`{name}` ({weight:g})" for name, weight in zip(self.reward_func_names, weights, strict=True)
+            ),
             f"- learning rate {args.learning_rate:g}, {args.max_steps if args.max_steps > 0 else args.num_train_epochs}"
             f" {'steps' if args.max_steps > 0 else 'epochs'}, {args.per_device_train_batch_size} completions per"
             f" device batch, {args.num_generations} generations per prompt, max {args.max_completion_length}"

@@ -32,8 +32,8 @@ def is_gguf(model_name_or_path: str) -> bool:
 def _check_local_path(model_name_or_path: str) -> None:
     """Fail early with a clear message for local paths that do not exist or are not causal LMs."""
     path = Path(model_name_or_path).expanduser()
-    looks_local = is_gguf(model_name_or_path) or is_local_path(model_name_or_path) or (
-        model_name_or_path.count("/") > 1
+    looks_local = (
+        is_gguf(model_name_or_path) or is_local_path(model_name_or_path) or (model_name_or_path.count("/") > 1)
     )
     if not path.exists():
         if looks_local:
@@ -54,7 +54,9 @@ def _check_causal_lm(model_name_or_path: str, trust_remote_code: bool) -> None:
         config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
     except ValueError as err:
         # transformers says "Unrecognized model ... Should have a `model_type` key" over several sentences
-        raise RlptError(f"cannot read the model config of {model_name_or_path}: {' '.join(str(err).split())}") from None
+        raise RlptError(
+            f"cannot read the model config of {model_name_or_path}: {' '.join(str(err).split())}"
+        ) from None
     if getattr(config, "auto_map", None) and trust_remote_code:
         return
     architectures = getattr(config, "architectures", None) or []

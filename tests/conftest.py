@@ -1,7 +1,8 @@
-"""Shared fixtures: a tiny model built in the session, and the real assets named by environment variables.
+"""Shared fixtures: tiny models built in the session, and the real assets named by environment variables.
 
-A real-asset fixture skips with the reason when its variable is unset; under CI (`CI=true`) it fails
-instead, because CI sets every variable and nothing may skip there.
+A real-asset fixture skips with the reason when its asset is unavailable; under CI (`CI=true`) it fails
+instead, because CI sets every variable and nothing may skip there. GLUE without `RLPT_GLUE_DIR` comes from
+the Hub (nyu-mll/glue), which the tests reach only when `HF_HUB_OFFLINE=0 HF_DATASETS_OFFLINE=0` are set.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import shutil
 from pathlib import Path
 
 
-# The Hub is unreachable: fail fast instead of retrying network calls.
+# Offline unless told otherwise: a test never waits on network retries.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -22,13 +23,17 @@ from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sa
 from rlpt_trl.tiny_model import build_tiny_causal_lm, build_tiny_sentence_transformer  # noqa: E402
 
 
+def _unavailable(message: str) -> None:
+    """Skip with `message`, or fail under CI, where every asset must be there."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def _asset(variable: str, what: str) -> Path:
     value = os.environ.get(variable)
     if not value:
-        message = f"{variable} is not set ({what}); see README 'Tests'"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        _unavailable(f"{variable} is not set ({what}); see README 'Tests'")
     path = Path(value)
     if not path.exists():
         pytest.fail(f"{variable}={value} does not exist")
@@ -36,9 +41,19 @@ def _asset(variable: str, what: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def glue_dir() -> Path:
-    """GLUE root folder laid out like the reference data (cola/, stsb/, mrpc/, rte/, wnli/)."""
-    return _asset(GLUE_DIR_ENV, "GLUE data folder")
+def glue_dir() -> str | None:
+    """GLUE root folder laid out like the reference data (cola/, stsb/, mrpc/, rte/, wnli/) from `RLPT_GLUE_DIR`;
+    without it None, the `data_dir` that loads nyu-mll/glue from the Hub, once the Hub has answered."""
+    if os.environ.get(GLUE_DIR_ENV):
+        return str(_asset(GLUE_DIR_ENV, "GLUE data folder"))
+    from rlpt_trl.data.glue import load_glue
+    from rlpt_trl.errors import RlptError
+
+    try:
+        load_glue("wnli", "validation")
+    except RlptError as err:
+        _unavailable(f"{GLUE_DIR_ENV} is not set and the Hub is unreachable ({err}); see README 'Tests'")
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -40,4 +40,6 @@ def test_deepspeed_stages() -> None:
     assert load_config_from_file(str(CONFIG_DIR / "zero2.yaml")).deepspeed_config["zero_stage"] == 2
     zero3 = load_config_from_file(str(CONFIG_DIR / "zero3.yaml")).deepspeed_config
     assert zero3["zero_stage"] == 3 and zero3["zero3_init_flag"] is True
-    assert load_config_from_file(str(CONFIG_DIR / "fsdp.yaml")).fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    assert (
+        load_config_from_file(str(CONFIG_DIR / "fsdp.yaml")).fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+    )

@@ -70,13 +70,13 @@ def _check_build(output: Path, tokenizer, min_prompt: int, min_completion: int) 
 
 @pytest.mark.slow
 def test_real_cola_build_invariants(
-    glue_dir: Path, embedding_model_dir: Path, smollm2_dir: Path, tmp_path: Path
+    glue_dir: str | None, embedding_model_dir: Path, smollm2_dir: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "cola"
     stats = build_cola_dataset(
         ColaBuildArguments(
             output_dir=str(output),
-            data_dir=str(glue_dir),
+            data_dir=glue_dir,
             tokenizer_name_or_path=str(smollm2_dir),
             embedding_model_name_or_path=str(embedding_model_dir),
             max_samples=REAL_ROWS,
@@ -89,8 +89,8 @@ def test_real_cola_build_invariants(
     # the kept rows are the CoLA rows long enough to split, in order, with the documented score mapping
     lengths = [len(ids) for ids in tokenizer(list(cola["sentence"]), add_special_tokens=False)["input_ids"]]
     assert stats["dropped"]["too_short"] == sum(length < 4 for length in lengths)
-    kept = iter(zip(cola["sentence"], cola["label"]))
-    for text, label, score in zip(dataset["text"], dataset["label"], dataset["scores"]):
+    kept = iter(zip(cola["sentence"], cola["label"], strict=True))
+    for text, label, score in zip(dataset["text"], dataset["label"], dataset["scores"], strict=True):
         assert (text, label) in kept  # advances the iterator: order preserved
         assert score == {1: 1.0, 0: -1.0}[label]
     # target_embedding is the original sentence's MiniLM embedding
@@ -126,7 +126,7 @@ def test_sample_build_extras_push_and_determinism(
     assert stats["sources"] == {str(cola_sample_path()): 64, str(extra): 2}
     assert first["text"][-2:] == ["The river ran quietly past the old mill.", "Birds sang in the tall hedges."]
     assert first["label"][-2:] == [-1, -1] and first["scores"][-2:] == [0.25, 0.25]
-    assert {score for score, label in zip(first["scores"], first["label"]) if label == 0} == {-0.5}
+    assert {score for score, label in zip(first["scores"], first["label"], strict=True) if label == 0} == {-0.5}
     [(dataset, repo_id, kwargs)] = pushed
     assert repo_id == "user/cola-rlpt" and kwargs == {"private": False} and dataset.column_names == COLUMNS
 
@@ -136,6 +136,7 @@ def test_sample_build_extras_push_and_determinism(
     build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "c"), seed=7, **common))
     other = load_from_disk(str(tmp_path / "c"))["prompt"]
     assert other != second["prompt"] and len(other) == len(second)
+
     # a failure while writing leaves neither the output nor a partial directory
     def fail(*args: object) -> None:
         raise OSError("disk full")

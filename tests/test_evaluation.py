@@ -185,7 +185,10 @@ def test_task_files_join_the_named_tasks(tmp_path: Path) -> None:
     assert select_tasks(None) == [get_task(name) for name in DEFAULT_TASKS]
     assert [spec.name for spec in select_tasks(None, [short])] == ["cola_short"]  # files alone: no default tasks
     assert [spec.name for spec in select_tasks(["rte,cola"], [short, other, short])] == [
-        "rte", "cola", "cola_short", "cola_other"
+        "rte",
+        "cola",
+        "cola_short",
+        "cola_other",
     ]
     assert select_tasks(None, [short])[0].template == "{sentence}\nGrammatical?"
     with pytest.raises(RlptError, match=r"again\.yaml: the task name 'cola_short' is taken by an earlier task file"):
@@ -319,8 +322,14 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
     for scoring in ("loglik", "generate"):
         output = tmp_path / scoring
         args = _eval_args(
-            model_name_or_path=models, tasks=["cola"], data_dir=str(cola_sample_glue_dir), output_dir=str(output),
-            scoring=scoring, max_samples=6, num_fewshot=1, max_new_tokens=3,
+            model_name_or_path=models,
+            tasks=["cola"],
+            data_dir=str(cola_sample_glue_dir),
+            output_dir=str(output),
+            scoring=scoring,
+            max_samples=6,
+            num_fewshot=1,
+            max_new_tokens=3,
         )
         results = run_glue_eval(args)
         summary = _check_report(output, scoring)
@@ -332,23 +341,38 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
         image = imread(output / "comparison.png")
         assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 0
     one = tmp_path / "one"
-    run_glue_eval(_eval_args(
-        model_name_or_path=models[:1], tasks=["cola"], data_dir=str(cola_sample_glue_dir), output_dir=str(one),
-        max_samples=4,
-    ))
+    run_glue_eval(
+        _eval_args(
+            model_name_or_path=models[:1],
+            tasks=["cola"],
+            data_dir=str(cola_sample_glue_dir),
+            output_dir=str(one),
+            max_samples=4,
+        )
+    )
     assert not (one / "comparison.md").exists() and (one / "metrics.json").exists()
 
 
 def test_task_config_end_to_end(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
     """`rlpt-trl eval --task_config` evaluates the files' tasks after the --tasks ones, each with its own prompt."""
     short = _task_file(
-        tmp_path / "short.yaml", name="cola_short", template="{sentence}\nIs this English?",
+        tmp_path / "short.yaml",
+        name="cola_short",
+        template="{sentence}\nIs this English?",
         label_words=[["No"], ["Yes"]],
     )
     other = _task_file(tmp_path / "other.yaml", name="cola_other")
     common = [
-        "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir), "--max_samples", "4",
-        "--dtype", "float32", "--device", "cpu",
+        "--model_name_or_path",
+        str(tiny_model_dir),
+        "--data_dir",
+        str(cola_sample_glue_dir),
+        "--max_samples",
+        "4",
+        "--dtype",
+        "float32",
+        "--device",
+        "cpu",
     ]
     both = tmp_path / "both"
     flags = ["--tasks", "cola", "--task_config", str(short), "--task_config", str(other), "--output_dir", str(both)]
@@ -359,8 +383,10 @@ def test_task_config_end_to_end(tiny_model_dir: Path, cola_sample_glue_dir: Path
     assert summary["cola_short"]["prompt_version"] == GlueTaskSpec.from_yaml(short).prompt_version
     records = json.loads((both / summary["cola_short"]["predictions"]).read_text())
     assert len(records) == 4
-    assert all(record["prompt"].endswith("\nIs this English?") and list(record["choices"]) == ["No", "Yes"]
-               for record in records)
+    assert all(
+        record["prompt"].endswith("\nIs this English?") and list(record["choices"]) == ["No", "Yes"]
+        for record in records
+    )
     alone = tmp_path / "alone"
     assert cli_main(["eval", *common, "--task_config", str(short), "--output_dir", str(alone)]) == 0
     assert list(json.loads((alone / "metrics.json").read_text())[str(tiny_model_dir)]) == ["cola_short"]
@@ -369,12 +395,34 @@ def test_task_config_end_to_end(tiny_model_dir: Path, cola_sample_glue_dir: Path
 def test_callback_logs_to_tensorboard(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
     """A real SFT run with the callback made from the recipe flags; its scalars reach TensorBoard."""
     assert TrlParser((GlueEvalCallbackArguments, GRPOConfig))  # no flag clashes with either trainer's config
-    glue_args, args = TrlParser((GlueEvalCallbackArguments, SFTConfig)).parse_args_and_config(args=[
-        "--output_dir", str(tmp_path / "sft"), "--max_steps", "4", "--per_device_train_batch_size", "4",
-        "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard", "--bf16", "false",
-        "--use_cpu", "true", "--glue_eval_steps", "2", "--glue_eval_tasks", "cola",
-        "--glue_eval_data_dir", str(cola_sample_glue_dir), "--glue_eval_max_samples", "8",
-    ])
+    glue_args, args = TrlParser((GlueEvalCallbackArguments, SFTConfig)).parse_args_and_config(
+        args=[
+            "--output_dir",
+            str(tmp_path / "sft"),
+            "--max_steps",
+            "4",
+            "--per_device_train_batch_size",
+            "4",
+            "--logging_steps",
+            "1",
+            "--save_strategy",
+            "no",
+            "--report_to",
+            "tensorboard",
+            "--bf16",
+            "false",
+            "--use_cpu",
+            "true",
+            "--glue_eval_steps",
+            "2",
+            "--glue_eval_tasks",
+            "cola",
+            "--glue_eval_data_dir",
+            str(cola_sample_glue_dir),
+            "--glue_eval_max_samples",
+            "8",
+        ]
+    )
     model, tokenizer = load_model_and_tokenizer(tiny_model_dir, device=None, padding_side="right")
     rows = load_glue("cola", "train", cola_sample_glue_dir).select(range(8))
     dataset = Dataset.from_dict({"prompt": rows["sentence"], "completion": [" yes"] * len(rows)})
@@ -400,19 +448,19 @@ def test_callback_logs_to_tensorboard(tiny_model_dir: Path, cola_sample_glue_dir
 
 
 @pytest.mark.slow
-def test_fewshot_prompts_real_glue(glue_dir: Path) -> None:
+def test_fewshot_prompts_real_glue(glue_dir: str | None) -> None:
     for name in DEFAULT_TASKS:
         spec = get_task(name)
         task = build_task_prompts(spec, data_dir=glue_dir, num_fewshot=3, max_samples=4, seed=7)
         train = load_glue(spec.source, "train", glue_dir)
         validation = load_glue(spec.source, "validation", glue_dir)
         examples = train.select(task.fewshot_idx)
-        assert len(task.fewshot_idx) == 3 and task.fewshot_idx == build_task_prompts(
-            spec, data_dir=glue_dir, num_fewshot=3, max_samples=1, seed=7
-        ).fewshot_idx
-        prefix = "".join(
-            f"{spec.render(row)} {spec.answer(row['label'])}{spec.fewshot_separator}" for row in examples
+        assert (
+            len(task.fewshot_idx) == 3
+            and task.fewshot_idx
+            == build_task_prompts(spec, data_dir=glue_dir, num_fewshot=3, max_samples=1, seed=7).fewshot_idx
         )
+        prefix = "".join(f"{spec.render(row)} {spec.answer(row['label'])}{spec.fewshot_separator}" for row in examples)
         evaluated = {spec.render(row) for row in validation}
         assert not {spec.render(row) for row in examples} & evaluated  # no few-shot example is an evaluated row
         for prompt, row in zip(task.prompts, validation.select(range(4)), strict=True):
@@ -421,25 +469,38 @@ def test_fewshot_prompts_real_glue(glue_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_task_both_modes_tiny_real_glue(tiny_model_dir: Path, glue_dir: Path, tmp_path: Path) -> None:
+def test_every_task_both_modes_tiny_real_glue(tiny_model_dir: Path, glue_dir: str | None, tmp_path: Path) -> None:
     for scoring in ("loglik", "generate"):
         output = tmp_path / scoring
-        run_glue_eval(_eval_args(
-            model_name_or_path=[str(tiny_model_dir)], data_dir=str(glue_dir), output_dir=str(output),
-            scoring=scoring, max_samples=4, max_new_tokens=2,
-        ))
+        run_glue_eval(
+            _eval_args(
+                model_name_or_path=[str(tiny_model_dir)],
+                data_dir=glue_dir,
+                output_dir=str(output),
+                scoring=scoring,
+                max_samples=4,
+                max_new_tokens=2,
+            )
+        )
         summary = _check_report(output, scoring)
         assert list(summary[str(tiny_model_dir)]) == list(DEFAULT_TASKS)
 
 
 @pytest.mark.slow
-def test_smollm2_every_task_both_modes(smollm2_dir: Path, glue_dir: Path, tmp_path: Path) -> None:
+def test_smollm2_every_task_both_modes(smollm2_dir: Path, glue_dir: str | None, tmp_path: Path) -> None:
     for scoring in ("loglik", "generate"):
         output = tmp_path / scoring
-        results = run_glue_eval(_eval_args(
-            model_name_or_path=[str(smollm2_dir)], data_dir=str(glue_dir), output_dir=str(output),
-            scoring=scoring, max_samples=4, batch_size=4, max_new_tokens=4,
-        ))[str(smollm2_dir)]
+        results = run_glue_eval(
+            _eval_args(
+                model_name_or_path=[str(smollm2_dir)],
+                data_dir=glue_dir,
+                output_dir=str(output),
+                scoring=scoring,
+                max_samples=4,
+                batch_size=4,
+                max_new_tokens=4,
+            )
+        )[str(smollm2_dir)]
         _check_report(output, scoring)
         if scoring == "generate":
             # the instruct model answers in words the tasks know

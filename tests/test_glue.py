@@ -27,7 +27,7 @@ GLUE_COUNTS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("task", "split"), list(GLUE_COUNTS))
-def test_real_glue_counts_and_balance(glue_dir: Path, task: str, split: str) -> None:
+def test_real_glue_counts_and_balance(glue_dir: str | None, task: str, split: str) -> None:
     rows, balance = GLUE_COUNTS[(task, split)]
     dataset = load_glue(task, split, glue_dir)
     assert len(dataset) == rows
@@ -44,7 +44,7 @@ def test_real_glue_counts_and_balance(glue_dir: Path, task: str, split: str) -> 
 
 
 @pytest.mark.slow
-def test_real_glue_conventions(glue_dir: Path) -> None:
+def test_real_glue_conventions(glue_dir: str | None) -> None:
     """Labels follow the Hub's ClassLabel names; quotes, the MRPC BOM and CoLA v1.0 dev are handled."""
     assert load_glue("rte", "validation", glue_dir).features["label"].names == ["entailment", "not_entailment"]
     assert load_glue("wnli", "validation", glue_dir).features["label"].names == ["not_entailment", "entailment"]

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, RepoUrl
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from training_checks import assert_parameters_changed, interrupt_after_checkpoint
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.assets import cola_sample_path
 from rlpt_trl.cli import run_command
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
 from rlpt_trl.logs import read_scalars
-from training_checks import assert_parameters_changed, interrupt_after_checkpoint
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,34 +31,33 @@ GRPO = ROOT / "recipes" / "grpo.py"
 QUICKSTART_CONFIG = ROOT / "recipes" / "quickstart" / "grpo.yaml"
 
 
+def _build_sample_data(output: Path, tokenizer: Path, embedding_model: Path) -> Path:
+    """The data build of the shipped CoLA sample into `output`."""
+    build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(output),
+            dataset_path=str(cola_sample_path()),
+            tokenizer_name_or_path=str(tokenizer),
+            embedding_model_name_or_path=str(embedding_model),
+        )
+    )
+    return output
+
+
 @pytest.fixture(scope="module")
 def grpo_data(tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The data build of the shipped CoLA sample, tokenised for the tiny model, with the tiny encoder's targets."""
-    output = tmp_path_factory.mktemp("grpo-data") / "data"
-    build_cola_dataset(
-        ColaBuildArguments(
-            output_dir=str(output),
-            dataset_path=str(cola_sample_path()),
-            tokenizer_name_or_path=str(tiny_model_dir),
-            embedding_model_name_or_path=str(tiny_embedding_model_dir),
-        )
-    )
-    return output
+    """The CoLA sample tokenised for the tiny model, with the tiny encoder's target embeddings."""
+    return _build_sample_data(tmp_path_factory.mktemp("grpo-data") / "data", tiny_model_dir, tiny_embedding_model_dir)
 
 
 @pytest.fixture(scope="module")
-def minilm_grpo_data(tiny_model_dir: Path, embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same data build with the real MiniLM's target embeddings."""
-    output = tmp_path_factory.mktemp("grpo-data-minilm") / "data"
-    build_cola_dataset(
-        ColaBuildArguments(
-            output_dir=str(output),
-            dataset_path=str(cola_sample_path()),
-            tokenizer_name_or_path=str(tiny_model_dir),
-            embedding_model_name_or_path=str(embedding_model_dir),
-        )
+def minilm_grpo_data(
+    tiny_model_dir: Path, embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The same with the real MiniLM's target embeddings."""
+    return _build_sample_data(
+        tmp_path_factory.mktemp("grpo-data-minilm") / "data", tiny_model_dir, embedding_model_dir
     )
-    return output
 
 
 def _recipe_args(model: Path | str, data: Path, embedding: Path, output: Path, *extra: str) -> list[str]:
@@ -132,7 +131,9 @@ def test_cpu_launch_checkpoints_and_tensorboard(
 
 def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path) -> None:
     output = tmp_path / "ddp"
-    args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "2", "--save_steps", "10")
+    args = _recipe_args(
+        tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "2", "--save_steps", "10"
+    )
     result = _launch("cpu_ddp.yaml", args, "--main_process_port", str(_free_port()))
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-2"]
@@ -160,7 +161,11 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
     assert result.returncode == 0, result.stderr[-3000:]
 
     output = tmp_path / "interrupted"
-    command = [sys.executable, str(GRPO), *_recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, *steps)]
+    command = [
+        sys.executable,
+        str(GRPO),
+        *_recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, *steps),
+    ]
     status, stderr = interrupt_after_checkpoint(command, output, 2, cwd=ROOT, env=_env())
     assert status == 128 + signal.SIGTERM, stderr[-3000:]
     saved = sorted(int(p.name.split("-")[1]) for p in output.glob("checkpoint-*"))
@@ -170,7 +175,9 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
 
     resumed = _launch(
         "cpu.yaml",
-        _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, *steps, "--resume_from_checkpoint", "true"),
+        _recipe_args(
+            tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, *steps, "--resume_from_checkpoint", "true"
+        ),
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     expected, got = _log_by_step(reference, max_steps), _log_by_step(output, max_steps)
@@ -194,7 +201,9 @@ def test_gguf_start_saves_hf_format(
     assert model.config.model_type == "llama" and model.config.num_hidden_layers == 30
 
 
-def test_lora_through_model_config(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path) -> None:
+def test_lora_through_model_config(
+    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path
+) -> None:
     output = tmp_path / "lora"
     args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "1")
     args += ["--use_peft", "true", "--lora_r", "4", "--lora_target_modules", "q_proj", "v_proj"]
@@ -205,7 +214,11 @@ def test_lora_through_model_config(tiny_model_dir: Path, grpo_data: Path, tiny_e
 
 
 def test_push_to_hub_against_stubbed_hfapi(
-    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_model_dir: Path,
+    grpo_data: Path,
+    tiny_embedding_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The Hub is unreachable: HfApi is stubbed, so this checks what TRL/transformers would send."""
     calls: list[tuple[str, dict]] = []
@@ -229,7 +242,10 @@ def test_push_to_hub_against_stubbed_hfapi(
     args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "1")
     args += ["--push_to_hub", "true", "--hub_model_id", "someone/rlpt-quickstart", "--hub_strategy", "end"]
     assert _run_main(args) == 0
-    assert calls[0] == ("create_repo", {"repo_id": "someone/rlpt-quickstart", "token": None, "private": None, "exist_ok": True})
+    assert calls[0] == (
+        "create_repo",
+        {"repo_id": "someone/rlpt-quickstart", "token": None, "private": None, "exist_ok": True},
+    )
     final = [kwargs for name, kwargs in calls if name == "upload_folder"][-1]
     assert final["repo_id"] == "someone/rlpt-quickstart" and Path(final["folder_path"]) == output
     assert {"model.safetensors", "README.md", "config.json", "tokenizer.json"} <= set(final["files"])
@@ -261,15 +277,19 @@ def test_bad_config_fails_before_any_model_loads(
     assert not (tmp_path / "bad").exists()
 
 
-def test_bad_config_exit_status_from_the_command_line(grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path) -> None:
+def test_bad_config_exit_status_from_the_command_line(
+    grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path
+) -> None:
     extra, message = BAD_CONFIGS[0]
     args = _recipe_args("/nonexistent/model", grpo_data, tiny_embedding_model_dir, tmp_path / "bad", *extra)
     result = subprocess.run(
         [sys.executable, str(GRPO), *args], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == f"grpo.py: error: {message} (registered: perplexity_reward, "\
+    assert (
+        result.stderr.strip().splitlines()[-1] == f"grpo.py: error: {message} (registered: perplexity_reward, "
         "embedding_cosine_reward; or a dotted import path)"
+    )
     assert "Traceback" not in result.stderr
 
 

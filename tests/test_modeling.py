@@ -61,7 +61,9 @@ def test_folder_without_config(tmp_path: Path) -> None:
 
 
 def test_not_a_causal_lm(tmp_path: Path) -> None:
-    config = BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    config = BertConfig(
+        vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+    )
     BertModel(config).save_pretrained(tmp_path)
     with pytest.raises(RlptError, match=r"not a causal language model \(BertModel\)"):
         load_model_and_tokenizer(str(tmp_path))

@@ -9,6 +9,7 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
+from training_checks import assert_parameters_changed, interrupt_after_checkpoint
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl import RlptError
@@ -16,7 +17,6 @@ from rlpt_trl.cli import run_script
 from rlpt_trl.logs import read_scalars
 from rlpt_trl.scripts import sft as sft_script
 from rlpt_trl.scripts.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
-from training_checks import assert_parameters_changed, interrupt_after_checkpoint
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +29,12 @@ def recipe() -> ModuleType:
     return sft_script
 
 
+def _quick_args(model: Path | str, data_dir: Path | str | None, *extra: str) -> list[str]:
+    """Flags of a run of the quickstart SFT config (`data_dir` None: CoLA from the Hub); `extra` flags win."""
+    data = ["--data_dir", str(data_dir)] if data_dir else []
+    return ["--config", str(QUICK_CONFIG), "--model_name_or_path", str(model), *data, *extra]
+
+
 def _train(recipe: ModuleType, argv: list[str]) -> None:
     recipe.main(*recipe.make_parser().parse_args_and_config(args=argv))
 
@@ -39,8 +45,11 @@ def _scalars(output_dir: Path, tag: str) -> list[float]:
 
 def test_prompt_completion_rows(cola_sample_glue_dir: Path) -> None:
     args = SFTScriptArguments(
-        data_dir=str(cola_sample_glue_dir), prompt_template="Is '{sentence}' good English?", label_words=["no", "yes"],
-        max_train_samples=5, max_eval_samples=200,
+        data_dir=str(cola_sample_glue_dir),
+        prompt_template="Is '{sentence}' good English?",
+        label_words=["no", "yes"],
+        max_train_samples=5,
+        max_eval_samples=200,
     )
     train, validation = load_sft_datasets(args)
     assert train.column_names == ["prompt", "completion"] and len(train) == 5
@@ -82,7 +91,9 @@ def test_bad_config_fails_before_model_loads(
     (tmp_path / "no-model-type").mkdir()
     (tmp_path / "no-model-type" / "config.json").write_text("{}")
     argv = ["--output_dir", str(tmp_path / "out"), "--model_name_or_path", str(tmp_path / "no-model-type")]
-    assert run_script("sft.py", recipe.make_parser(), recipe.main, [*argv, "--data_dir", str(cola_sample_glue_dir)]) == 1
+    assert (
+        run_script("sft.py", recipe.make_parser(), recipe.main, [*argv, "--data_dir", str(cola_sample_glue_dir)]) == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the data's progress bars
     assert err.startswith("sft.py: error: cannot read the model config of ") and "model_type" in err
     assert not (tmp_path / "out").exists()
@@ -104,10 +115,10 @@ def test_sft_script_tiny_model(
     """The script end to end: YAML + CLI overrides, checkpoints, eval, TensorBoard, model card, HF reload."""
     output = tmp_path / "sft"
     command = [
-        sys.executable, str(ROOT / "recipes" / "sft.py"), "--config", str(QUICK_CONFIG),
-        "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir),
-        "--output_dir", str(output), "--max_steps", "4", "--save_steps", "2", "--eval_steps", "2",
-    ]
+        sys.executable, str(ROOT / "recipes" / "sft.py"),
+        *_quick_args(tiny_model_dir, cola_sample_glue_dir, "--output_dir", str(output), "--max_steps", "4",
+        "--save_steps", "2", "--eval_steps", "2"),
+    ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(path.name for path in output.glob("checkpoint-*")) == ["checkpoint-4"]  # save_total_limit: 1
@@ -139,11 +150,10 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
 ) -> None:
     """SIGTERM saves and stops with status 128 + 15; resuming gives the same per-step log as a clean run."""
     max_steps = 40  # enough steps after checkpoint-2 that the signal lands before the run would end on its own
-    args = [
-        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir),
-        "--data_dir", str(cola_sample_glue_dir), "--max_steps", str(max_steps), "--save_steps", "2",
+    args = _quick_args(
+        tiny_model_dir, cola_sample_glue_dir, "--max_steps", str(max_steps), "--save_steps", "2",
         "--save_total_limit", str(max_steps), "--eval_strategy", "no", "--report_to", "none",
-    ]  # fmt: skip
+    )  # fmt: skip
     _train(recipe, [*args, "--output_dir", str(tmp_path / "reference")])
 
     output = tmp_path / "interrupted"
@@ -161,15 +171,17 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
             assert got[step][key] == pytest.approx(expected[step][key], rel=1e-4, abs=1e-6), (step, key)
 
 
-def test_sft_loss_decreases(recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
+def test_sft_loss_decreases(
+    recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
+) -> None:
     """16 examples, 24 steps at a high constant learning rate: the tiny model learns the two label words."""
     output = tmp_path / "fit"
-    _train(recipe, [
-        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir),
-        "--data_dir", str(cola_sample_glue_dir), "--output_dir", str(output), "--max_train_samples", "16",
-        "--max_steps", "24", "--learning_rate", "5e-3", "--lr_scheduler_type", "constant",
-        "--eval_strategy", "no", "--save_strategy", "no",
-    ])
+    args = _quick_args(
+        tiny_model_dir, cola_sample_glue_dir, "--output_dir", str(output), "--max_train_samples", "16", "--max_steps",
+        "24", "--learning_rate", "5e-3", "--lr_scheduler_type", "constant", "--eval_strategy", "no", "--save_strategy",
+        "no",
+    )  # fmt: skip
+    _train(recipe, args)
     losses = _scalars(output, "train/loss")
     assert len(losses) == 24
     first, last = sum(losses[:4]) / 4, sum(losses[-4:]) / 4
@@ -178,12 +190,11 @@ def test_sft_loss_decreases(recipe: ModuleType, tiny_model_dir: Path, cola_sampl
 
 def test_sft_lora(recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
     """ModelConfig's LoRA flags train adapters through peft; the final model is merged by default."""
-    common = [
-        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir),
-        "--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no", "--report_to", "none",
-        "--use_peft", "--lora_r", "4", "--lora_alpha", "8", "--lora_target_modules", "q_proj", "v_proj",
-        "--learning_rate", "1e-2",
-    ]
+    common = _quick_args(
+        tiny_model_dir, cola_sample_glue_dir, "--max_steps", "2", "--eval_strategy", "no", "--save_strategy",
+        "no", "--report_to", "none", "--use_peft", "--lora_r", "4", "--lora_alpha", "8",
+        "--lora_target_modules", "q_proj", "v_proj", "--learning_rate", "1e-2",
+    )  # fmt: skip
     _train(recipe, [*common, "--output_dir", str(tmp_path / "merged")])
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged")
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -214,16 +225,20 @@ class _StubHub:
 
 
 def test_sft_push_to_hub_call_path(
-    recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    recipe: ModuleType,
+    tiny_model_dir: Path,
+    cola_sample_glue_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hub = _StubHub()
     monkeypatch.setattr("transformers.trainer.hf_api", lambda: hub)
     output = tmp_path / "pushed"
-    _train(recipe, [
-        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(tiny_model_dir), "--data_dir", str(cola_sample_glue_dir),
-        "--output_dir", str(output), "--max_steps", "1", "--eval_strategy", "no", "--save_strategy", "no",
-        "--report_to", "none", "--push_to_hub", "--hub_model_id", "user/tiny-cola-sft",
-    ])
+    args = _quick_args(
+        tiny_model_dir, cola_sample_glue_dir, "--output_dir", str(output), "--max_steps", "1", "--eval_strategy", "no",
+        "--save_strategy", "no", "--report_to", "none", "--push_to_hub", "--hub_model_id", "user/tiny-cola-sft",
+    )  # fmt: skip
+    _train(recipe, args)
     (create, created), (upload, uploaded) = hub.calls
     assert create == "create_repo" and created["repo_id"] == "user/tiny-cola-sft"
     assert upload == "upload_folder" and uploaded["repo_id"] == "user/tiny-cola-sft"
@@ -234,15 +249,15 @@ def test_sft_push_to_hub_call_path(
 
 
 @pytest.mark.slow
-def test_sft_from_gguf(recipe: ModuleType, smollm2_gguf: Path, glue_dir: Path, tmp_path: Path) -> None:
+def test_sft_from_gguf(recipe: ModuleType, smollm2_gguf: Path, glue_dir: str | None, tmp_path: Path) -> None:
     """The real SmolLM2 from its GGUF file trains a few steps on real CoLA and saves a plain HF model."""
     output = tmp_path / "smollm2-sft"
-    _train(recipe, [
-        "--config", str(QUICK_CONFIG), "--model_name_or_path", str(smollm2_gguf), "--data_dir", str(glue_dir),
-        "--output_dir", str(output), "--max_steps", "2", "--per_device_train_batch_size", "2",
+    args = _quick_args(
+        smollm2_gguf, glue_dir, "--output_dir", str(output), "--max_steps", "2", "--per_device_train_batch_size", "2",
         "--max_train_samples", "4", "--max_eval_samples", "4", "--eval_steps", "2", "--save_strategy", "no",
         "--max_length", "48", "--per_device_eval_batch_size", "4",
-    ])
+    )  # fmt: skip
+    _train(recipe, args)
     assert (output / "model.safetensors").is_file() and not list(output.glob("*.gguf"))
     model = AutoModelForCausalLM.from_pretrained(output)
     tokenizer = AutoTokenizer.from_pretrained(output)

@@ -31,8 +31,17 @@ from ..files import atomic_directory, write_json
 from ..modeling import load_tokenizer
 from .files import check_texts, read_table, read_text_lines
 from .glue import GLUE_HUB_ID, load_glue
-from .scores import ACCEPTABLE, LABEL_NAMES, SCORE_RANGE, UNACCEPTABLE, UNLABELED, check_score, check_scores
-from .scores import label_scores, parse_label
+from .scores import (
+    ACCEPTABLE,
+    LABEL_NAMES,
+    SCORE_RANGE,
+    UNACCEPTABLE,
+    UNLABELED,
+    check_score,
+    check_scores,
+    label_scores,
+    parse_label,
+)
 from .seed_format import write_seed_pair
 
 
@@ -183,7 +192,9 @@ def split_prompt_completion(
     encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
     splits: list[PromptSplit | None] = []
     drops: Counter = Counter()
-    for row, (text, ids, offsets) in enumerate(zip(texts, encoded["input_ids"], encoded["offset_mapping"])):
+    for row, (text, ids, offsets) in enumerate(
+        zip(texts, encoded["input_ids"], encoded["offset_mapping"], strict=True)
+    ):
         cuts = np.arange(min_prompt_tokens, len(ids) - min_completion_tokens + 1)
         if cuts.size == 0:
             splits.append(None)

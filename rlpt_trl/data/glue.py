@@ -36,7 +36,9 @@ class GlueFileFormat:
 
     def features(self) -> Features:
         label = ClassLabel(names=list(self.label_names)) if self.label_names else Value("float32")
-        return Features({**{name: Value("string") for name in self.text_columns}, "label": label, "idx": Value("int32")})
+        return Features(
+            {**{name: Value("string") for name in self.text_columns}, "label": label, "idx": Value("int32")}
+        )
 
 
 GLUE_TASKS: dict[str, GlueFileFormat] = {
@@ -110,9 +112,7 @@ def read_glue_tsv(task: str, file: Path) -> dict[str, list]:
             continue
         fields = line.split("\t")
         if len(fields) != spec.num_columns:
-            raise RlptError(
-                f"{file}:{number}: expected {spec.num_columns} tab-separated columns, found {len(fields)}"
-            )
+            raise RlptError(f"{file}:{number}: expected {spec.num_columns} tab-separated columns, found {len(fields)}")
         for name, index in spec.text_columns.items():
             columns[name].append(fields[index])
         columns["label"].append(_parse_label(spec, fields[spec.label_column], f"{file}:{number}"))

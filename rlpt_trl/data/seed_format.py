@@ -40,9 +40,7 @@ def check_unit_rows(embeddings: np.ndarray, where: str, tolerance: float = 1e-3)
     norms = np.linalg.norm(embeddings.astype(np.float64), axis=1)
     off = np.flatnonzero(np.abs(norms - 1.0) > tolerance)
     if off.size:
-        raise RlptError(
-            f"{where}: {off.size} rows are not L2-normalised (row {off[0]} has norm {norms[off[0]]:.6f})"
-        )
+        raise RlptError(f"{where}: {off.size} rows are not L2-normalised (row {off[0]} has norm {norms[off[0]]:.6f})")
 
 
 def load_seed_pair(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from .evaluator import Scoring, evaluate_task
@@ -97,9 +98,7 @@ class GlueEvalCallback(TrainerCallback):
             model.train(was_training)
         return logs
 
-    def on_step_end(
-        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs
-    ) -> None:
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
         interval = self.eval_steps or state.eval_steps
         if not interval or state.global_step % interval or state.global_step == self._last_step:
             return

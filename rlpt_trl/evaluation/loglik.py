@@ -99,7 +99,9 @@ def score_continuations(
 def predict_from_scores(spec: GlueTaskSpec, scores: np.ndarray) -> np.ndarray:
     """Predictions from `(n, len(spec.choices))` log-likelihoods: the best label, or the expected score."""
     bounds = np.cumsum([0] + [len(words) for words in spec.label_words])
-    label_scores = np.stack([logsumexp(scores[:, a:b], axis=1) for a, b in zip(bounds[:-1], bounds[1:])], axis=1)
+    label_scores = np.stack(
+        [logsumexp(scores[:, a:b], axis=1) for a, b in zip(bounds[:-1], bounds[1:], strict=True)], axis=1
+    )
     if spec.score_values is None:
         return label_scores.argmax(axis=1)
     return softmax(label_scores, axis=1) @ np.asarray(spec.score_values, dtype=np.float64)

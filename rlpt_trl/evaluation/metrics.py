@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import evaluate
+
+if TYPE_CHECKING:
+    import evaluate
 
 
 GLUE_METRIC_PATH = Path(__file__).with_name("glue_metric")
@@ -13,6 +16,9 @@ GLUE_METRIC_PATH = Path(__file__).with_name("glue_metric")
 
 def load_glue_metric(task: str) -> evaluate.EvaluationModule:
     """`evaluate.load` of the shipped GLUE metric for a GLUE task (`cola`, `stsb`, `mrpc`, ...)."""
+    # imported here, after the forward passes: `evaluate` costs about a second to import
+    import evaluate
+
     return evaluate.load(str(GLUE_METRIC_PATH), task)
 
 

@@ -71,4 +71,3 @@ def build_task_prompts(
     prompts = [prefix + spec.render(row) for row in rows]
     labels = [round(float(label), 6) if spec.is_regression else int(label) for label in rows["label"]]
     return TaskPrompts(spec, prompts, labels, [int(i) for i in rows["idx"]], [int(i) for i in examples["idx"]])
-

@@ -1,8 +1,8 @@
 """Evaluation outputs: `metrics.json`, per-example prediction files, a Markdown table and a comparison chart.
 
-    <output_dir>/metrics.json                       {model: {task: {metric: value, n, invalid, scoring, ...}}}
-    <output_dir>/predictions/<model-slug>/<task>.json   one record per example
-    <output_dir>/comparison.md, comparison.png      with two or more models
+<output_dir>/metrics.json                       {model: {task: {metric: value, n, invalid, scoring, ...}}}
+<output_dir>/predictions/<model-slug>/<task>.json   one record per example
+<output_dir>/comparison.md, comparison.png      with two or more models
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ from .evaluator import TaskResult
 
 Results = Mapping[str, Mapping[str, TaskResult]]  # model -> task -> result
 METRIC_LABELS = {
-    "matthews_correlation": "MCC", "pearson": "Pearson", "spearmanr": "Spearman", "accuracy": "acc", "f1": "F1"
+    "matthews_correlation": "MCC",
+    "pearson": "Pearson",
+    "spearmanr": "Spearman",
+    "accuracy": "acc",
+    "f1": "F1",
 }
 
 
@@ -107,8 +111,10 @@ def write_report(output_dir: str | Path, results: Results) -> dict[str, Path]:
             path = output / "predictions" / slugs[model] / f"{task}.json"
             written[f"{model}/{task}"] = write_json(path, result.records)
     summary = {
-        model: {task: {**result.summary(), "predictions": f"predictions/{slugs[model]}/{task}.json"}
-                for task, result in tasks.items()}
+        model: {
+            task: {**result.summary(), "predictions": f"predictions/{slugs[model]}/{task}.json"}
+            for task, result in tasks.items()
+        }
         for model, tasks in results.items()
     }
     written["metrics"] = write_json(output / "metrics.json", summary)
