@@ -27,6 +27,7 @@ from rlpt_trl.evaluation import (
     GlueTaskSpec,
     TaskResult,
     build_task_prompts,
+    compute_glue_metrics,
     evaluate_task,
     get_task,
     glue_eval_callback,
@@ -34,6 +35,7 @@ from rlpt_trl.evaluation import (
     run_glue_eval,
     score_continuations,
 )
+from rlpt_trl.evaluation.bootstrap import BootstrapIntervals, bootstrap_results
 from rlpt_trl.evaluation.metrics import GLUE_METRIC_PATH
 from rlpt_trl.evaluation.tasks import TASK_CONFIG_DIR, select_tasks
 from rlpt_trl.logs import read_scalars
@@ -235,23 +237,75 @@ def test_scoring_flags_offer_the_scoring_modes() -> None:
         assert tuple(action.choices) == SCORING_MODES == ("loglik", "generate")
 
 
-def test_markdown_table() -> None:
+def _table_results() -> dict[str, dict[str, TaskResult]]:
     def result(task: str, metrics: dict, invalid: int = 0) -> TaskResult:
-        return TaskResult(task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [])
+        return TaskResult(task, task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [])
 
-    results = {
+    return {
         "base": {
             "cola": result("cola", {"matthews_correlation": 0.25}),
             "stsb": result("stsb", {"pearson": None, "spearmanr": 0.5}, invalid=2),
         },
         "sft": {"cola": result("cola", {"matthews_correlation": -0.125})},
     }
-    assert markdown_table(results) == (
+
+
+def test_markdown_table() -> None:
+    assert markdown_table(_table_results()) == (
         "| model | cola MCC | stsb Pearson | stsb Spearman | invalid |\n"
         "|---|---|---|---|---|\n"
         "| base | 0.2500 | n/a | 0.5000 | stsb 2/10 |\n"
         "| sft | -0.1250 | n/a | n/a | 0 |"
     )
+
+
+def test_markdown_table_with_intervals() -> None:
+    undefined = (float("nan"), float("nan"))
+    intervals = {
+        "base": {
+            "cola": BootstrapIntervals({"matthews_correlation": (0.1, 0.4)}),
+            "stsb": BootstrapIntervals({"pearson": undefined, "spearmanr": (0.25, 0.75)}),
+        },
+        "sft": {
+            "cola": BootstrapIntervals(
+                {"matthews_correlation": (-0.3, 0.05)},
+                {"matthews_correlation": -0.375},
+                {"matthews_correlation": (-0.6, -0.1)},
+            )
+        },
+    }
+    assert markdown_table(_table_results(), intervals) == (
+        "| model | cola MCC | stsb Pearson | stsb Spearman | invalid |\n"
+        "|---|---|---|---|---|\n"
+        "| base | 0.2500 [0.100, 0.400] | n/a | 0.5000 [0.250, 0.750] | stsb 2/10 |\n"
+        "| sft | -0.1250 [-0.300, 0.050]* | n/a | n/a | 0 |\n"
+        "\n"
+        "[low, high]: 95 % bootstrap confidence interval over the task's examples; *: the 95 % interval of the "
+        "paired difference from base excludes 0."
+    )
+    intervals["sft"]["cola"] = dataclasses.replace(
+        intervals["sft"]["cola"], diff_ci={"matthews_correlation": (-0.6, 0.1)}
+    )
+    assert "| sft | -0.1250 [-0.300, 0.050] |" in markdown_table(_table_results(), intervals)
+    assert markdown_table(_table_results(), {}) == markdown_table(_table_results())
+
+
+def test_metrics_on_recomputes_the_metrics() -> None:
+    """On every row once, the reported metrics exactly; on a resample, sklearn / SciPy's metrics of its rows."""
+    rng = np.random.default_rng(0)
+    for name, spec in GLUE_EVAL_TASKS.items():
+        if spec.is_regression:
+            labels, predictions = rng.uniform(0, 5, 50).tolist(), rng.uniform(0, 5, 50).tolist()
+        else:
+            labels, predictions = rng.integers(0, 2, 50).tolist(), rng.integers(-1, 2, 50).tolist()
+        computed = compute_glue_metrics(spec.source, predictions, labels)
+        metrics = {metric: computed[metric] for metric in spec.metrics}
+        records = [{"label": label, "prediction": value} for label, value in zip(labels, predictions, strict=True)]
+        result = TaskResult(name, spec.source, metrics, 50, 0, "generate", spec.prompt_version, 0, records)
+        assert result.metrics_on(np.arange(50)) == metrics
+        rows = rng.integers(0, 50, 50)
+        expected = _official_metrics(name, [predictions[row] for row in rows], [labels[row] for row in rows])
+        assert result.metrics_on(rows) == pytest.approx(expected, abs=1e-12)
 
 
 def test_model_flag_repeats(tmp_path: Path) -> None:
@@ -276,6 +330,8 @@ def test_errors(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
         (["--tasks", "cola", "--num_fewshot", "100"], "--num_fewshot 100 exceeds the 64 rows of the train split"),
         (["--tasks", "cola", "--max_samples", "0"], "--max_samples must be at least 1"),
         (["--tasks", "cola", "--batch_size", "0"], "--batch_size must be at least 1"),
+        (["--tasks", "cola", "--bootstrap_iters", "-1"], "--bootstrap_iters must be at least 0, got -1"),
+        (["--tasks", "cola", "--bootstrap_seed", "-2"], "--bootstrap_seed must be at least 0, got -2"),
         (["--task_config", str(tmp_path / "none.yaml")], "cannot read task file"),
         (["--task_config", str(TASK_CONFIG_DIR / "rte.yaml")], "the task name 'rte' is taken by a built-in task"),
     ]:
@@ -334,10 +390,25 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
         results = run_glue_eval(args)
         summary = _check_report(output, scoring)
         assert list(summary) == models and results[models[0]]["cola"].num_fewshot == 1
+        first, second = (results[model]["cola"] for model in models)
+        assert first.metrics_on(np.arange(first.n)) == first.metrics
+        # 1000 resamples from seed 0 by default, the same for both models; a re-run gives the same intervals
+        intervals = bootstrap_results(results, 1000, 0)
+        diff_key = f"diff_vs_{tiny_model_dir.name}"
+        for model in models:
+            added = {key: value for key, value in summary[model]["cola"].items() if "_ci" in key or "diff_vs" in key}
+            assert added == json.loads(json.dumps(intervals[model]["cola"].summary(diff_key)))
+        low, high = summary[models[0]]["cola"]["matthews_correlation_ci"]
+        assert low <= high and diff_key not in summary[models[0]]["cola"]
+        difference = summary[models[1]]["cola"][diff_key]
+        assert set(difference) == {"matthews_correlation", "matthews_correlation_ci"}
+        expected = second.metrics["matthews_correlation"] - first.metrics["matthews_correlation"]
+        assert difference["matthews_correlation"] == pytest.approx(expected, abs=1e-12)
         slugs = sorted(path.name for path in (output / "predictions").iterdir())
         assert slugs == sorted([tiny_model_dir.name, "other-tiny"])
         comparison = (output / "comparison.md").read_text()
         assert "| model | cola MCC |" in comparison and str(other) in comparison
+        assert f"paired difference from {tiny_model_dir} excludes 0." in comparison
         image = imread(output / "comparison.png")
         assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 0
     one = tmp_path / "one"
@@ -348,9 +419,12 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
             data_dir=str(cola_sample_glue_dir),
             output_dir=str(one),
             max_samples=4,
+            bootstrap_iters=0,
         )
     )
     assert not (one / "comparison.md").exists() and (one / "metrics.json").exists()
+    entry = json.loads((one / "metrics.json").read_text())[models[0]]["cola"]
+    assert "matthews_correlation" in entry and not [key for key in entry if "_ci" in key or "diff_vs" in key]
 
 
 def test_task_config_end_to_end(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
@@ -380,6 +454,7 @@ def test_task_config_end_to_end(tiny_model_dir: Path, cola_sample_glue_dir: Path
     summary = json.loads((both / "metrics.json").read_text())[str(tiny_model_dir)]
     assert list(summary) == ["cola", "cola_short", "cola_other"]
     assert summary["cola"]["prompt_version"] == PROMPT_VERSIONS["cola"]
+    assert all(len(summary[task]["matthews_correlation_ci"]) == 2 for task in summary)  # on by default
     assert summary["cola_short"]["prompt_version"] == GlueTaskSpec.from_yaml(short).prompt_version
     records = json.loads((both / summary["cola_short"]["predictions"]).read_text())
     assert len(records) == 4

@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
+import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import RlptError
 from .generate import generate_greedy
 from .loglik import predict_from_scores, score_continuations
-from .metrics import compute_glue_metrics
+from .metrics import compute_glue_metrics, load_glue_metric
 from .prompts import TaskPrompts
+
+
+if TYPE_CHECKING:
+    import evaluate
 
 
 Scoring = Literal["loglik", "generate"]
 SCORING_MODES: tuple[str, ...] = get_args(Scoring)
 
 
+@functools.cache
+def _glue_metric(source: str) -> evaluate.EvaluationModule:
+    return load_glue_metric(source)
+
+
+def _reported(computed: Mapping[str, float], names: Iterable[str]) -> dict[str, float | None]:
+    # NaN (a constant prediction has no correlation) is written as null: JSON has no NaN
+    return {name: None if computed[name] != computed[name] else computed[name] for name in names}
+
+
 @dataclass
 class TaskResult:
-    """Metrics of one task plus one record per example (the content of its predictions file)."""
+    """Metrics of one task plus one record per example (the content of its predictions file); `source` is the GLUE
+    task whose metric scores it."""
 
     task: str
+    source: str
     metrics: dict[str, float | None]
     n: int
     invalid: int
@@ -41,6 +60,18 @@ class TaskResult:
             "prompt_version": self.prompt_version,
             "num_fewshot": self.num_fewshot,
         }
+
+    @functools.cached_property
+    def _predictions_and_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([r["prediction"] for r in self.records]), np.array([r["label"] for r in self.records])
+
+    def metrics_on(self, indices: np.ndarray) -> dict[str, float | None]:
+        """The metrics on rows `indices` (repeats allowed), from the stored predictions and labels."""
+        predictions, labels = self._predictions_and_labels
+        # the metric module's own sklearn/scipy code, without `compute`'s per-call Arrow cache: cheap enough to
+        # run once per bootstrap resample
+        computed = _glue_metric(self.source)._compute(predictions=predictions[indices], references=labels[indices])
+        return _reported(computed, self.metrics)
 
 
 def evaluate_task(
@@ -86,8 +117,7 @@ def evaluate_task(
     if missing:
         given = ", ".join(computed)
         raise RlptError(f"task {spec.name}: the {spec.source} metric gives {given}, not {', '.join(missing)}")
-    # NaN (a constant prediction has no correlation) is written as null: JSON has no NaN
-    metrics = {name: None if computed[name] != computed[name] else computed[name] for name in spec.metrics}
+    metrics = _reported(computed, spec.metrics)
     records = [
         {"idx": idx, "prompt": prompt, "label": label, "prediction": prediction, **extra}
         for idx, prompt, label, prediction, extra in zip(
@@ -95,5 +125,13 @@ def evaluate_task(
         )
     ]
     return TaskResult(
-        spec.name, metrics, len(records), invalid, scoring, spec.prompt_version, len(task.fewshot_idx), records
+        spec.name,
+        spec.source,
+        metrics,
+        len(records),
+        invalid,
+        scoring,
+        spec.prompt_version,
+        len(task.fewshot_idx),
+        records,
     )

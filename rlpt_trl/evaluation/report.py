@@ -1,22 +1,26 @@
 """Evaluation outputs: `metrics.json`, per-example prediction files, a Markdown table and a comparison chart.
 
 <output_dir>/metrics.json                       {model: {task: {metric: value, n, invalid, scoring, ...}}}
+                                                with bootstrap intervals: <metric>_ci, diff_vs_<first model's slug>
 <output_dir>/predictions/<model-slug>/<task>.json   one record per example
 <output_dir>/comparison.md, comparison.png      with two or more models
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..files import write_json, write_text_atomic
 from ..markdown import format_table
+from .bootstrap import CI_LEVEL, BootstrapIntervals
 from .evaluator import TaskResult
 
 
 Results = Mapping[str, Mapping[str, TaskResult]]  # model -> task -> result
+Intervals = Mapping[str, Mapping[str, BootstrapIntervals]]  # model -> task -> bootstrap intervals
 METRIC_LABELS = {
     "matthews_correlation": "MCC",
     "pearson": "Pearson",
@@ -49,8 +53,26 @@ def _columns(results: Results) -> list[tuple[str, str]]:
     return list(columns)
 
 
-def markdown_table(results: Results) -> str:
-    """Models as rows, `task metric` as columns; an `invalid` column lists unparseable generations."""
+def _intervals_of(intervals: Intervals | None, model: str, task: str) -> BootstrapIntervals | None:
+    return intervals.get(model, {}).get(task) if intervals else None
+
+
+def _cell(value: float | None, intervals: BootstrapIntervals | None, metric: str) -> str:
+    """`0.0120`, with intervals `0.0120 [-0.052, 0.071]`, and a trailing `*` when the paired difference's CI
+    excludes 0."""
+    if value is None:
+        return "n/a"
+    if intervals is None:
+        return f"{value:.4f}"
+    low, high = intervals.ci.get(metric, (math.nan, math.nan))
+    ci = "" if math.isnan(low) else f" [{low:.3f}, {high:.3f}]"
+    return f"{value:.4f}{ci}{'*' if intervals.differs(metric) else ''}"
+
+
+def markdown_table(results: Results, intervals: Intervals | None = None) -> str:
+    """Models as rows, `task metric` as columns; an `invalid` column lists unparseable generations. With bootstrap
+    `intervals`, each value shows its CI, a `*` marks a difference from the first model beyond resampling noise, and
+    a legend follows the table."""
     columns = _columns(results)
     show_invalid = any(result.invalid for tasks in results.values() for result in tasks.values())
     header = ["model", *(f"{task} {METRIC_LABELS.get(metric, metric)}" for task, metric in columns)]
@@ -60,15 +82,38 @@ def markdown_table(results: Results) -> str:
         cells = [model]
         for task, metric in columns:
             value = tasks[task].metrics.get(metric) if task in tasks else None
-            cells.append("n/a" if value is None else f"{value:.4f}")
+            cells.append(_cell(value, _intervals_of(intervals, model, task), metric))
         if show_invalid:
             cells.append(", ".join(f"{task} {r.invalid}/{r.n}" for task, r in tasks.items() if r.invalid) or "0")
         rows.append(cells)
-    return format_table(header, rows)
+    table = format_table(header, rows)
+    if not intervals:
+        return table
+    level = f"{100 * CI_LEVEL:g} %"
+    legend = f"[low, high]: {level} bootstrap confidence interval over the task's examples"
+    if len(results) > 1:
+        legend += f"; *: the {level} interval of the paired difference from {next(iter(results))} excludes 0"
+    return f"{table}\n\n{legend}."
 
 
-def comparison_chart(results: Results, path: Path) -> None:
-    """One bar chart per task: a group of bars per metric, one bar per model."""
+def _error_bars(
+    values: Sequence[float | None], metrics: Sequence[str], intervals: BootstrapIntervals | None
+) -> list[list[float]] | None:
+    """Matplotlib's `yerr` (distances below and above each value) for the metrics' CIs; None without intervals."""
+    if intervals is None:
+        return None
+    below, above = [], []
+    for value, metric in zip(values, metrics, strict=True):
+        low, high = intervals.ci.get(metric, (math.nan, math.nan))
+        undefined = value is None or math.isnan(low)
+        # a percentile interval need not contain the estimate; matplotlib takes no negative lengths
+        below.append(0.0 if undefined else max(value - low, 0.0))
+        above.append(0.0 if undefined else max(high - value, 0.0))
+    return [below, above]
+
+
+def comparison_chart(results: Results, path: Path, intervals: Intervals | None = None) -> None:
+    """One bar chart per task: a group of bars per metric, one bar per model (with its CI from `intervals`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,10 +128,13 @@ def comparison_chart(results: Results, path: Path) -> None:
         lowest = 0.0
         for number, model in enumerate(models):
             result = results[model].get(task)
-            values = [(result.metrics.get(metric) if result else None) or 0.0 for metric in metrics]
+            reported = [result.metrics.get(metric) if result else None for metric in metrics]
+            values = [value or 0.0 for value in reported]
+            errors = _error_bars(reported, metrics, _intervals_of(intervals, model, task))
             positions = [index + (number - (len(models) - 1) / 2) * width for index in range(len(metrics))]
-            lowest = min(lowest, *values)
-            bars = axis.bar(positions, values, width, label=model)
+            lows = [value - below for value, below in zip(values, errors[0], strict=True)] if errors else values
+            lowest = min(lowest, *lows)
+            bars = axis.bar(positions, values, width, yerr=errors, capsize=2, label=model)
             axis.bar_label(bars, fmt="%.2f", fontsize=7)
         axis.set_title(task)
         axis.set_xticks(range(len(metrics)), [METRIC_LABELS.get(metric, metric) for metric in metrics])
@@ -101,10 +149,18 @@ def comparison_chart(results: Results, path: Path) -> None:
     plt.close(figure)
 
 
-def write_report(output_dir: str | Path, results: Results) -> dict[str, Path]:
-    """Write metrics, prediction files and, with several models, the comparison; return what was written."""
+def _interval_fields(intervals: Intervals | None, model: str, task: str, diff_key: str) -> dict:
+    found = _intervals_of(intervals, model, task)
+    return found.summary(diff_key) if found else {}
+
+
+def write_report(output_dir: str | Path, results: Results, intervals: Intervals | None = None) -> dict[str, Path]:
+    """Write metrics, prediction files and, with several models, the comparison; return what was written. With
+    bootstrap `intervals`, each task's metrics.json entry adds `<metric>_ci` and, for models after the first,
+    `diff_vs_<first model's slug>`."""
     output = Path(output_dir)
     slugs = model_slugs(list(results))
+    diff_key = f"diff_vs_{next(iter(slugs.values()), '')}"
     written = {}
     for model, tasks in results.items():
         for task, result in tasks.items():
@@ -112,7 +168,11 @@ def write_report(output_dir: str | Path, results: Results) -> dict[str, Path]:
             written[f"{model}/{task}"] = write_json(path, result.records)
     summary = {
         model: {
-            task: {**result.summary(), "predictions": f"predictions/{slugs[model]}/{task}.json"}
+            task: {
+                **result.summary(),
+                **_interval_fields(intervals, model, task, diff_key),
+                "predictions": f"predictions/{slugs[model]}/{task}.json",
+            }
             for task, result in tasks.items()
         }
         for model, tasks in results.items()
@@ -121,8 +181,9 @@ def write_report(output_dir: str | Path, results: Results) -> dict[str, Path]:
     if len(results) > 1:
         settings = sorted({(r.scoring, r.num_fewshot) for tasks in results.values() for r in tasks.values()})
         described = "; ".join(f"scoring {scoring}, {shots}-shot" for scoring, shots in settings)
-        text = f"# GLUE comparison\n\n{described}\n\n{markdown_table(results)}\n\n![comparison](comparison.png)\n"
-        comparison_chart(results, output / "comparison.png")
+        table = markdown_table(results, intervals)
+        text = f"# GLUE comparison\n\n{described}\n\n{table}\n\n![comparison](comparison.png)\n"
+        comparison_chart(results, output / "comparison.png", intervals)
         written["comparison"] = write_text_atomic(output / "comparison.md", text)
         written["chart"] = output / "comparison.png"
     return written

@@ -10,6 +10,7 @@ from typing import Literal
 from ..devices import evaluation_dtype, resolve_device
 from ..errors import RlptError
 from ..modeling import load_model_and_tokenizer
+from .bootstrap import bootstrap_results
 from .evaluator import SCORING_MODES, Scoring, TaskResult, evaluate_task
 from .prompts import DEFAULT_FEWSHOT_SEED, TaskPrompts, build_task_prompts
 from .report import markdown_table, write_report
@@ -69,6 +70,14 @@ class GlueEvalArguments:
         metadata={"help": "auto: bfloat16 on CUDA with bf16 and on CPUs with AMX, float32 elsewhere."},
     )
     trust_remote_code: bool = field(default=False, metadata={"help": "Run modelling code shipped with a checkpoint."})
+    bootstrap_iters: int = field(
+        default=1000,
+        metadata={
+            "help": "Bootstrap resamples of each task's examples for 95 % confidence intervals of every metric and, "
+            "with several models, of each model's paired difference from the first; 0: no intervals."
+        },
+    )
+    bootstrap_seed: int = field(default=0, metadata={"help": "Seed drawing the bootstrap resamples."})
 
 
 def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
@@ -76,9 +85,9 @@ def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
     specs = select_tasks(args.tasks, args.task_config)
     if args.scoring not in SCORING_MODES:
         raise RlptError(f"unknown --scoring {args.scoring!r}; choose from {', '.join(SCORING_MODES)}")
-    for name in ("batch_size", "max_new_tokens"):
-        if getattr(args, name) < 1:
-            raise RlptError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name, least in (("batch_size", 1), ("max_new_tokens", 1), ("bootstrap_iters", 0), ("bootstrap_seed", 0)):
+        if getattr(args, name) < least:
+            raise RlptError(f"--{name} must be at least {least}, got {getattr(args, name)}")
     # every prompt is built (and every data problem found) before a model loads
     prompts: list[TaskPrompts] = [
         build_task_prompts(
@@ -114,6 +123,7 @@ def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
             rate = result.n / (time.perf_counter() - start)
             print(f"{model_name} {task.spec.name}: {result.metrics} ({result.n} examples, {rate:.1f}/s)", flush=True)
         del model  # freed before the next model loads, not after
-    write_report(args.output_dir, results)
-    print(markdown_table(results))
+    intervals = bootstrap_results(results, args.bootstrap_iters, args.bootstrap_seed) if args.bootstrap_iters else None
+    write_report(args.output_dir, results, intervals)
+    print(markdown_table(results, intervals))
     return results
