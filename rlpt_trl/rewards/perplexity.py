@@ -6,14 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl.data_utils import apply_chat_template, is_conversational
 
-from ..batching import left_pad, length_sorted_batches, padding_id
 from ..errors import RlptError
 from ..modeling import load_model_and_tokenizer
+from ..scoring import ScoredTokens, completion_tokens, sequence_nll
 from .groups import gather_batch, group_ids, negated_group_zscores
 from .loading import reward_device, unpartitioned
 
@@ -73,7 +71,7 @@ class PerplexityReward:
                 )
             self._model, self._tokenizer = model.eval().requires_grad_(False), tokenizer
 
-    def _scored_tokens(self, prompt: Any, completion: Any) -> tuple[list[int], int]:
+    def _scored_tokens(self, prompt: Any, completion: Any) -> ScoredTokens:
         """Token ids of prompt + completion, and the index of the first completion token."""
         tokenizer = self._tokenizer
         if is_conversational({"prompt": prompt}):
@@ -84,53 +82,15 @@ class PerplexityReward:
             prompt_text, completion_text, special = texts["prompt"], texts["completion"], False
         else:
             prompt_text, completion_text, special = prompt, completion, True
-        prompt_ids = tokenizer(prompt_text, add_special_tokens=special)["input_ids"]
-        ids = tokenizer(prompt_text + completion_text, add_special_tokens=special)["input_ids"]
-        start = 0
-        while start < min(len(ids), len(prompt_ids)) and ids[start] == prompt_ids[start]:
-            start += 1
-        # The first token of a sequence has no context to be predicted from.
-        return ids, max(start, 1)
+        return completion_tokens(tokenizer, [prompt_text], [completion_text], add_special_tokens=special)[0]
 
-    def _mean_nll(self, batch: list[tuple[list[int], int]]) -> torch.Tensor:
-        """One forward pass over `(token ids, first completion index)` pairs: mean NLL of each completion."""
-        model = self._model
-        input_ids, attention_mask, position_ids = left_pad(
-            [ids for ids, _ in batch], padding_id(self._tokenizer), model.device
-        )
-        width = input_ids.shape[1]
-        counts = torch.tensor([len(ids) - start for ids, start in batch])
-        # Left padding right-aligns the sequences: every completion token lies in the last `keep - 1` positions,
-        # so the LM head runs on those only (`logits_to_keep`), as TRL does for its own log-probabilities.
-        keep = int(counts.max()) + 1
-        logits = model(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, logits_to_keep=keep
-        ).logits
-        token_nll = F.cross_entropy(
-            logits[:, :-1].float().transpose(1, 2), input_ids[:, width - keep + 1 :], reduction="none"
-        ).cpu()
-        scored = torch.arange(keep - 1) >= (keep - 1 - counts)[:, None]
-        # `where`, not a product: logits at padding positions are meaningless, NaN with some attention kernels.
-        return torch.where(scored, token_nll, 0.0).sum(dim=1) / counts
-
-    @torch.inference_mode()
     def log_perplexities(self, prompts: list[Any], completions: list[Any]) -> np.ndarray:
         """Mean NLL (nats/token) of each completion given its prompt; NaN for a completion with no token."""
         self._load()
-        unique: dict[str, tuple[list[int], int]] = {}
-        keys = []
-        for prompt, completion in zip(prompts, completions, strict=True):
-            key = repr((prompt, completion))
-            keys.append(key)
-            if key not in unique:
-                unique[key] = self._scored_tokens(prompt, completion)
-        # Identical pairs (frequent among short samples) are scored once; batching by length limits padding.
-        values = dict.fromkeys(unique, float("nan"))
-        scored = [key for key, (ids, start) in unique.items() if len(ids) > start]
-        for batch in length_sorted_batches([len(unique[key][0]) for key in scored], self.batch_size):
-            batch_keys = [scored[index] for index in batch]
-            values.update(zip(batch_keys, self._mean_nll([unique[key] for key in batch_keys]).tolist(), strict=True))
-        return np.array([values[key] for key in keys], dtype=np.float64)
+        sequences = [
+            self._scored_tokens(prompt, completion) for prompt, completion in zip(prompts, completions, strict=True)
+        ]
+        return sequence_nll(self._model, self._tokenizer, sequences, self.batch_size)
 
     def __call__(
         self,

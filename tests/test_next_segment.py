@@ -1,0 +1,365 @@
+"""Next-segment evaluation: held-out cuts, seeded Gumbel-max sampling, and every metric recomputed from the records."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset, load_from_disk
+from scipy.stats import chisquare
+
+from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
+from rlpt_trl.data.glue import load_glue
+from rlpt_trl.embeddings import encode_normalized, load_embedding_model
+from rlpt_trl.errors import RlptError
+from rlpt_trl.evaluation.next_segment import NextSegmentScorers, evaluate_next_segment
+from rlpt_trl.evaluation.next_segment_prompts import build_next_segment_prompts
+from rlpt_trl.evaluation.next_segment_result import METRICS
+from rlpt_trl.evaluation.next_segment_sampling import GumbelMaxProcessor, sample_completions
+from rlpt_trl.modeling import load_model_and_tokenizer
+
+
+SAMPLING = {"num_samples": 3, "max_new_tokens": 4, "seed": 5}
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir: Path):
+    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    return model.eval(), tokenizer
+
+
+@pytest.fixture(scope="module")
+def prompts(tiny, cola_sample_glue_dir: Path):
+    return build_next_segment_prompts(tiny[1], data_dir=cola_sample_glue_dir, seed=1, max_samples=12)
+
+
+@pytest.fixture(scope="module")
+def scorers(tiny_model_dir: Path, tiny_embedding_model_dir: Path) -> NextSegmentScorers:
+    return NextSegmentScorers.load(str(tiny_model_dir), str(tiny_embedding_model_dir), device="cpu", batch_size=8)
+
+
+def sentence_cut(text: str) -> str | None:
+    """The first word as the task compares it, written out: lower case, punctuation peeled off both ends."""
+    if not text.split():
+        return None
+    word = text.split()[0].lower()
+    core = word
+    while core and core[0] in string.punctuation:
+        core = core[1:]
+    while core and core[-1] in string.punctuation:
+        core = core[:-1]
+    return core or word
+
+
+def teacher_forced_nll(model, tokenizer, prompt: str, completion: str) -> float:
+    """Mean NLL of the completion's tokens (those past the shared prefix with the prompt's) from one unpadded forward."""
+    context = tokenizer(prompt)["input_ids"]
+    ids = tokenizer(prompt + completion)["input_ids"]
+    shared = next(
+        (i for i, (a, b) in enumerate(zip(ids, context, strict=False)) if a != b), min(len(ids), len(context))
+    )
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0].double()
+    nll = -torch.log_softmax(logits[:-1], dim=-1)[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
+    return nll[max(shared, 1) - 1 :].mean().item()
+
+
+def distinct(samples: list[str], n: int) -> float | None:
+    grams = [tuple(s.split()[i : i + n]) for s in samples for i in range(len(s.split()) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else None
+
+
+def check_recomputable(result, model, tokenizer, encoder, scorer, nll_tolerance: float = 1e-4) -> None:
+    """Every per-record value and every metric, recomputed from the records with independent code (NLLs from an
+    unpadded float64 forward: within `nll_tolerance` of the batched float32 ones)."""
+    records = result.records
+    texts = sorted(
+        {r[key] for r in records for key in ("text", "prompt", "completion")}
+        | {r["prompt"] + s for r in records for s in r["samples"]}
+        | {s for r in records for s in r["samples"]}
+    )
+    embedding = dict(zip(texts, encode_normalized(encoder, texts), strict=True))
+
+    def cos(a: str, b: str) -> float:
+        return float(np.dot(embedding[a].astype(np.float64), embedding[b]))
+
+    per_record: dict[str, list] = {name: [] for name in METRICS}
+    for r in records:
+        samples, k = r["samples"], len(r["samples"])
+        assert len(r["cosine_sentence"]) == len(r["next_word_correct"]) == len(r["new_tokens"]) == k
+        cosine_sentence = [cos(r["prompt"] + s, r["text"]) for s in samples]
+        np.testing.assert_allclose(r["cosine_sentence"], cosine_sentence, atol=2e-5)
+        np.testing.assert_allclose(r["cosine_prompt_only"], cos(r["prompt"], r["text"]), atol=2e-5)
+        cosine_completion = [cos(s, r["completion"]) if s.strip() else 0.0 for s in samples]
+        np.testing.assert_allclose(r["cosine_completion"], cosine_completion, atol=2e-5)
+        np.testing.assert_allclose(r["reward"], np.array(cosine_sentence) * r["score"], atol=2e-5)
+        truth = sentence_cut(r["completion"])
+        correct = [int(sentence_cut(s) == truth) for s in samples]
+        assert r["next_word_correct"] == correct
+        assert r["greedy_next_word_correct"] == int(sentence_cut(r["greedy"]) == truth)
+        nll = [teacher_forced_nll(*scorer, r["prompt"], s) if s.strip() else None for s in samples]
+        for got, expected in zip(r["completion_log_perplexity"], nll, strict=True):
+            assert got == expected if expected is None else got == pytest.approx(expected, abs=nll_tolerance)
+        own_nll = teacher_forced_nll(model, tokenizer, r["prompt"], r["completion"])
+        assert r["true_completion_nll"] == pytest.approx(own_nll, abs=nll_tolerance)
+        assert (r["distinct_1"], r["distinct_2"]) == (distinct(samples, 1), distinct(samples, 2))
+        finite_nll = [value for value in nll if value is not None]
+        row = {
+            "cosine_sentence": np.mean(cosine_sentence),
+            "cosine_prompt_only": r["cosine_prompt_only"],
+            "cosine_gain": np.mean(cosine_sentence) - r["cosine_prompt_only"],
+            "cosine_completion": np.mean(cosine_completion),
+            "reward": np.mean(r["reward"]),
+            "next_word_accuracy": np.mean(correct),
+            "greedy_next_word_accuracy": r["greedy_next_word_correct"],
+            "completion_log_perplexity": np.mean(finite_nll) if finite_nll else None,
+            "true_completion_nll": own_nll,
+            "distinct_1": r["distinct_1"],
+            "distinct_2": r["distinct_2"],
+            "empty_rate": np.mean([not s.strip() for s in samples]),
+            "mean_new_tokens": np.mean(r["new_tokens"]),
+        }
+        for name, value in row.items():
+            per_record[name].append(value)
+    for name, values in per_record.items():
+        defined = [value for value in values if value is not None]
+        expected = np.mean(defined) if defined else None
+        assert result.metrics[name] == pytest.approx(expected, abs=nll_tolerance), name
+
+
+def test_cuts_equal_the_data_build(tiny, cola_sample_glue_dir: Path):
+    tokenizer = tiny[1]
+    cola = load_glue("cola", "validation", cola_sample_glue_dir)
+    splits, _ = split_prompt_completion(
+        list(cola["sentence"]), tokenizer, min_prompt_tokens=4, min_completion_tokens=18, seed=7
+    )
+    kept = [(row, split) for row, split in enumerate(splits) if split is not None]
+    prompts = build_next_segment_prompts(
+        tokenizer, data_dir=cola_sample_glue_dir, seed=7, min_prompt_tokens=4, min_completion_tokens=18
+    )
+    assert 0 < len(prompts) == len(kept) < len(cola)
+    assert prompts.idx == [cola["idx"][row] for row, _ in kept]
+    assert prompts.prompt == [split.prompt for _, split in kept]
+    assert prompts.completion == [split.completion for _, split in kept]
+    assert prompts.text == [cola["sentence"][row] for row, _ in kept]
+    assert prompts.score == [1.0 if cola["label"][row] == 1 else -1.0 for row, _ in kept]
+    first = build_next_segment_prompts(
+        tokenizer, data_dir=cola_sample_glue_dir, seed=7, min_prompt_tokens=4, min_completion_tokens=18, max_samples=5
+    )
+    assert (first.idx, first.prompt, first.completion) == (prompts.idx[:5], prompts.prompt[:5], prompts.completion[:5])
+
+
+def test_prompts_from_a_data_build_folder(
+    tiny, tiny_model_dir, tiny_embedding_model_dir, cola_sample_glue_dir, tmp_path
+):
+    output = tmp_path / "cola-grpo"
+    arguments = ColaBuildArguments(
+        output_dir=str(output),
+        data_dir=str(cola_sample_glue_dir),
+        tokenizer_name_or_path=str(tiny_model_dir),
+        embedding_model_name_or_path=str(tiny_embedding_model_dir),
+        embedding_device="cpu",
+        seed=3,
+    )
+    build_cola_dataset(arguments)
+    rows = load_from_disk(str(output))
+    prompts = build_next_segment_prompts(tiny[1], data=output, max_samples=10)
+    assert prompts.idx == list(range(10))
+    assert (prompts.prompt, prompts.completion) == (list(rows["prompt"][:10]), list(rows["completion"][:10]))
+    assert (prompts.text, prompts.score) == (list(rows["text"][:10]), list(rows["scores"][:10]))
+    # the sample is both train and dev: the data build's cuts are those of the held-out prompts with its seed
+    held_out = build_next_segment_prompts(tiny[1], data_dir=cola_sample_glue_dir, seed=3, max_samples=10)
+    assert (held_out.prompt, held_out.completion) == (prompts.prompt, prompts.completion)
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"prompt": ["a"], "text": ["a b"]}, r"missing column\(s\) completion, scores \(columns: prompt, text\)"),
+        (
+            {"prompt": ["a"], "completion": [" b"], "text": ["a b"], "scores": [1.0], "select": []},
+            "no rows|IndexError",
+        ),
+        ({"prompt": ["a"], "completion": [" b"], "text": ["a b"], "scores": [2.0]}, "outside the range"),
+    ],
+)
+def test_bad_data_folders(tiny, tmp_path, columns, message):
+    folder = tmp_path / "data"
+    rows = Dataset.from_dict({name: values for name, values in columns.items() if name != "select"})
+    rows.select(columns.get("select", range(len(rows)))).save_to_disk(str(folder))
+    with pytest.raises(RlptError, match=message) as error:
+        build_next_segment_prompts(tiny[1], data=folder)
+    assert str(folder) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_bad_inputs(tiny, prompts, cola_sample_glue_dir, tmp_path):
+    model, tokenizer = tiny
+    cases = [
+        (lambda: build_next_segment_prompts(tokenizer, data=tmp_path / "absent"), "cannot read a dataset"),
+        (lambda: build_next_segment_prompts(tokenizer, data=tmp_path, data_dir=cola_sample_glue_dir), "not both"),
+        (
+            lambda: build_next_segment_prompts(tokenizer, data_dir=cola_sample_glue_dir, min_prompt_tokens=99),
+            "can be cut",
+        ),
+        (lambda: build_next_segment_prompts(tokenizer, data_dir=cola_sample_glue_dir, max_samples=0), "max_samples"),
+        (
+            lambda: sample_completions(model, tokenizer, prompts.prompt, num_samples=0),
+            "--num_samples must be at least 1",
+        ),
+        (lambda: sample_completions(model, tokenizer, prompts.prompt, temperature=0.0), "--temperature must be > 0"),
+        (lambda: sample_completions(model, tokenizer, prompts.prompt, temperature=-1, num_samples=1), "--temperature"),
+        (lambda: sample_completions(model, tokenizer, prompts.prompt, max_new_tokens=0), "--max_new_tokens"),
+        (lambda: sample_completions(model, tokenizer, prompts.prompt, keys=[1]), "1 keys for 12 prompts"),
+    ]
+    for call, message in cases:
+        with pytest.raises(RlptError, match=message) as error:
+            call()
+        assert "\n" not in str(error.value)
+
+
+def test_seeded_sampling_repeats_and_ignores_batching(tiny, prompts):
+    model, tokenizer = tiny
+    first = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, batch_size=4, **SAMPLING)
+    samples, greedy, new_tokens = first
+    assert len(samples) == len(greedy) == len(new_tokens) == len(prompts)
+    assert all(len(row) == SAMPLING["num_samples"] for row in samples)
+    assert all(0 <= count <= SAMPLING["max_new_tokens"] for row in new_tokens for count in row)
+    assert len({sample for row in samples for sample in row}) > len(prompts)  # the samples vary
+    for batch_size in (4, 1, 12):
+        assert (
+            sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, batch_size=batch_size, **SAMPLING)
+            == first
+        )
+    # a subset keyed by its dataset ids draws what the whole set draws for those prompts
+    subset = sample_completions(model, tokenizer, prompts.prompt[3:7], keys=prompts.idx[3:7], **SAMPLING)
+    assert subset == tuple(part[3:7] for part in first)
+    reseeded = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, **{**SAMPLING, "seed": 6})
+    assert reseeded[0] != samples and reseeded[1] == greedy
+    at_zero = sample_completions(model, tokenizer, prompts.prompt, num_samples=1, temperature=0.0, max_new_tokens=4)
+    assert at_zero[0] == [[text] for text in greedy]
+
+
+def test_two_models_draw_the_same_random_numbers(tiny, prompts):
+    model, tokenizer = tiny
+    doubled = copy.deepcopy(model)
+    with torch.no_grad():
+        doubled.model.norm.weight.mul_(2.0)  # exactly twice the logits: at twice the temperature, the same softmax
+    first = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, temperature=0.9, **SAMPLING)
+    second = sample_completions(doubled, tokenizer, prompts.prompt, keys=prompts.idx, temperature=2 * 0.9, **SAMPLING)
+    assert second == first
+
+
+def test_gumbel_max_draws_from_the_tempered_softmax():
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0, 0.5, -2.0])
+    temperature, draws = 0.7, 8000
+    rows = [(key, key % 4) for key in range(draws)]
+    processor = GumbelMaxProcessor(rows, seed=3, temperature=temperature, prompt_width=4)
+    picked = processor(torch.zeros(draws, 5, dtype=torch.long), logits.repeat(draws, 1)).argmax(dim=1)
+    expected = torch.softmax(logits.double() / temperature, dim=0).numpy() * draws
+    assert chisquare(np.bincount(picked.numpy(), minlength=6), expected).pvalue > 1e-3
+    # successive steps are independent draws: pairs follow the product distribution
+    pair_logits = torch.tensor([0.0, 0.4, -0.3])
+    steps = [
+        processor(torch.zeros(draws, width, dtype=torch.long), pair_logits.repeat(draws, 1)).argmax(dim=1)
+        for width in (5, 6)
+    ]
+    probabilities = torch.softmax(pair_logits.double() / temperature, dim=0).numpy()
+    pairs = np.bincount((3 * steps[0] + steps[1]).numpy(), minlength=9)
+    assert chisquare(pairs, np.outer(probabilities, probabilities).ravel() * draws).pvalue > 1e-3
+    # greedy rows keep their scores
+    greedy = GumbelMaxProcessor([None, (0, 0)], seed=3, temperature=temperature, prompt_width=4)
+    scores = logits.repeat(2, 1)
+    processed = greedy(torch.zeros(2, 5, dtype=torch.long), scores)
+    assert torch.equal(processed[0], logits) and not torch.equal(processed[1], logits)
+
+
+def test_metrics_recomputed_from_the_records(tiny, tiny_model_dir, tiny_embedding_model_dir, prompts, scorers):
+    model, tokenizer = tiny
+    result = evaluate_next_segment(model, tokenizer, prompts, scorers=scorers, batch_size=5, **SAMPLING)
+    sampled = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, **SAMPLING)
+    assert [r["samples"] for r in result.records] == sampled[0]
+    assert [r["greedy"] for r in result.records] == sampled[1]
+    encoder = load_embedding_model(str(tiny_embedding_model_dir), device="cpu")
+    scorer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    check_recomputable(result, model, tokenizer, encoder, scorer)
+
+    assert (result.task, result.n, result.invalid, result.scoring, result.samples) == (
+        "next_segment",
+        len(prompts),
+        0,
+        "sample",
+        3,
+    )
+    assert result.prompt_version == "next_segment-k3-t0.9-n4-s5"
+    summary = result.summary()
+    # the predictions file and the metrics.json entry are plain JSON (no NaN)
+    assert json.loads(json.dumps([result.records, summary], allow_nan=False)) == [result.records, summary]
+    assert summary == {
+        **result.metrics,
+        "n": len(prompts),
+        "invalid": 0,
+        "scoring": "sample",
+        "prompt_version": result.prompt_version,
+        "num_fewshot": 0,
+        "samples": 3,
+        "temperature": 0.9,
+        "max_new_tokens": 4,
+        "seed": 5,
+        "source": "cola validation",
+        "embedding_model": str(tiny_embedding_model_dir),
+        "scorer_model": str(tiny_model_dir),
+    }
+    indices = np.array([0, 0, 3, 5, 5, 5, 11])
+    on_rows = result.metrics_on(indices)
+    for name in METRICS:
+        values = result.values[name][indices]
+        expected = None if np.isnan(values).all() else np.nanmean(values)
+        assert on_rows[name] == pytest.approx(expected), name
+    for name, values in result.row_values().items():
+        assert not np.isnan(values).any() and values is result.values[name]
+    assert {"cosine_sentence", "reward", "true_completion_nll"} <= set(result.row_values())
+
+    # a second model on the same scorers: the caches serve what the first one drew already
+    again = evaluate_next_segment(model, tokenizer, prompts, scorers=scorers, batch_size=3, **SAMPLING)
+    assert [r["samples"] for r in again.records] == sampled[0]
+    assert again.metrics == pytest.approx(result.metrics, abs=1e-6)
+
+
+def test_blank_samples(tiny, tiny_model_dir, tiny_embedding_model_dir, prompts, scorers):
+    model, tokenizer = tiny
+    # half the vocabulary ends a continuation: many samples stop at once, blank
+    stopping = copy.deepcopy(model)
+    stopping.generation_config.eos_token_id = list(range(0, len(tokenizer), 2))
+    result = evaluate_next_segment(stopping, tokenizer, prompts, scorers=scorers, **{**SAMPLING, "num_samples": 2})
+    blank = [not s.strip() for r in result.records for s in r["samples"]]
+    assert 0 < result.metrics["empty_rate"] == pytest.approx(np.mean(blank))
+    assert any(None in r["completion_log_perplexity"] for r in result.records)
+    assert np.isnan(result.values["completion_log_perplexity"]).any()  # a prompt with only blank samples
+    assert "completion_log_perplexity" not in result.row_values()
+    encoder = load_embedding_model(str(tiny_embedding_model_dir), device="cpu")
+    check_recomputable(
+        result, stopping, tokenizer, encoder, load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    )
+
+
+@pytest.mark.slow
+def test_next_segment_on_smollm2_and_minilm(smollm2_dir, embedding_model_dir, glue_dir):
+    model, tokenizer = load_model_and_tokenizer(str(smollm2_dir), device="cpu", dtype="float32")
+    prompts = build_next_segment_prompts(tokenizer, data_dir=glue_dir, max_samples=32)
+    scorers = NextSegmentScorers.load(str(smollm2_dir), str(embedding_model_dir), device="cpu")
+    result = evaluate_next_segment(model.eval(), tokenizer, prompts, scorers=scorers, num_samples=4, batch_size=8)
+    assert result.n == 32
+    assert all(value is not None and math.isfinite(value) for value in result.metrics.values()), result.metrics
+    assert all(
+        -1 <= result.metrics[name] <= 1 for name in ("cosine_sentence", "cosine_prompt_only", "cosine_completion")
+    )
+    assert 0 < result.metrics["true_completion_nll"] < 20
+    encoder = load_embedding_model(str(embedding_model_dir), device="cpu")
+    # 30 float32 layers over left-padded batches: the NLLs agree with the float64 recomputation to about 1e-4
+    check_recomputable(result, model, tokenizer, encoder, (model, tokenizer), nll_tolerance=1e-3)
