@@ -25,19 +25,26 @@ from ..batching import left_pad, length_sorted_batches, padding_id
 from ..errors import RlptError
 
 
-def check_sampling(num_samples: int, temperature: float, max_new_tokens: int, seed: int) -> None:
-    """Reject settings that cannot be sampled, with one line naming the setting."""
+SAMPLING_SETTINGS = ("num_samples", "temperature", "max_new_tokens", "seed")
+
+
+def check_sampling(
+    num_samples: int, temperature: float, max_new_tokens: int, seed: int, *, flags: Sequence[str] = SAMPLING_SETTINGS
+) -> None:
+    """Reject settings that cannot be sampled, with one line naming the setting by its entry in `flags` (the four
+    settings' names as the caller's user knows them, e.g. command-line flags)."""
+    samples, temperature_flag, new_tokens, seed_flag = flags
     if num_samples < 1:
-        raise RlptError(f"--num_samples must be at least 1, got {num_samples}")
+        raise RlptError(f"--{samples} must be at least 1, got {num_samples}")
     if temperature < 0 or (temperature == 0 and num_samples > 1):
         raise RlptError(
-            f"--temperature must be > 0 to draw {num_samples} samples, got {temperature} "
+            f"--{temperature_flag} must be > 0 to draw {num_samples} samples, got {temperature} "
             "(temperature 0 is greedy decoding: one sample)"
         )
     if max_new_tokens < 1:
-        raise RlptError(f"--max_new_tokens must be at least 1, got {max_new_tokens}")
+        raise RlptError(f"--{new_tokens} must be at least 1, got {max_new_tokens}")
     if seed < 0:
-        raise RlptError(f"--seed must be >= 0, got {seed}")
+        raise RlptError(f"--{seed_flag} must be >= 0, got {seed}")
 
 
 def gumbel_noise(seed: int, key: int, sample: int, step: int, vocab_size: int) -> torch.Tensor:

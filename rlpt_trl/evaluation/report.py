@@ -121,11 +121,16 @@ def comparison_chart(results: Results, path: Path, intervals: Intervals | None =
 
     tasks = list(dict.fromkeys(task for task, _ in _columns(results)))
     models = list(results)
-    figure, axes = plt.subplots(1, len(tasks), figsize=(len(tasks) * (1.4 + 0.6 * len(models)), 4), squeeze=False)
+    counts = [sum(column_task == task for column_task, _ in _columns(results)) for task in tasks]
+    # panels as wide as their metric groups: next_segment has a dozen metrics, a GLUE task one or two
+    widths = [1.4 + 0.6 * len(models) * max(1, count / 2) for count in counts]
+    figure, axes = plt.subplots(
+        1, len(tasks), figsize=(sum(widths), 4.5), squeeze=False, gridspec_kw={"width_ratios": widths}
+    )
     width = 0.8 / len(models)
     for axis, task in zip(axes[0], tasks, strict=True):
         metrics = [metric for column_task, metric in _columns(results) if column_task == task]
-        lowest = 0.0
+        lowest, highest = 0.0, 1.0
         for number, model in enumerate(models):
             result = results[model].get(task)
             reported = [result.metrics.get(metric) if result else None for metric in metrics]
@@ -134,13 +139,18 @@ def comparison_chart(results: Results, path: Path, intervals: Intervals | None =
             positions = [index + (number - (len(models) - 1) / 2) * width for index in range(len(metrics))]
             lows = [value - below for value, below in zip(values, errors[0], strict=True)] if errors else values
             lowest = min(lowest, *lows)
+            highest = max(highest, *values)
             bars = axis.bar(positions, values, width, yerr=errors, capsize=2, label=model)
             axis.bar_label(bars, fmt="%.2f", fontsize=7)
         axis.set_title(task)
-        axis.set_xticks(range(len(metrics)), [METRIC_LABELS.get(metric, metric) for metric in metrics])
+        labels = [METRIC_LABELS.get(metric, metric) for metric in metrics]
+        long_labels = max(map(len, labels)) > 8
+        axis.set_xticks(
+            range(len(metrics)), labels, rotation=45 if long_labels else 0, ha="right" if long_labels else "center"
+        )
         axis.axhline(0, color="black", linewidth=0.6)
-        # every GLUE metric is at most 1: a common scale makes the panels comparable
-        axis.set_ylim(lowest - 0.1 if lowest < 0 else 0, 1.08)
+        # every GLUE metric is at most 1: a common scale makes the panels comparable (NLLs and lengths exceed it)
+        axis.set_ylim(lowest - 0.1 if lowest < 0 else 0, 1.08 * highest)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=min(len(models), 3), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06 + 0.04 * ((len(models) - 1) // 3), 1, 1))

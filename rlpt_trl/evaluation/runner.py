@@ -1,4 +1,4 @@
-"""The GLUE evaluation command (`recipes/evaluate_glue.py`, `rlpt-trl eval`): models x tasks -> report."""
+"""The evaluation command (`recipes/evaluate_glue.py`, `rlpt-trl eval`): models x tasks (GLUE, next_segment) -> report."""
 
 from __future__ import annotations
 
@@ -7,14 +7,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 from ..devices import evaluation_dtype, resolve_device
+from ..embeddings import DEFAULT_EMBEDDING_MODEL
 from ..errors import RlptError
-from ..modeling import load_model_and_tokenizer
+from ..modeling import load_model_and_tokenizer, load_tokenizer
 from .bootstrap import bootstrap_results
 from .evaluator import SCORING_MODES, Scoring, TaskResult, evaluate_task
+from .next_segment import NextSegmentScorers, evaluate_next_segment
+from .next_segment_prompts import NextSegmentPrompts, build_next_segment_prompts
+from .next_segment_result import NextSegmentResult
+from .next_segment_sampling import check_sampling
 from .prompts import DEFAULT_FEWSHOT_SEED, TaskPrompts, build_task_prompts
 from .report import markdown_table, write_report
-from .tasks import select_tasks
+from .tasks import DEFAULT_TASKS, select_tasks, task_names
+
+
+NEXT_SEGMENT = "next_segment"
 
 
 class RepeatableList(argparse.Action):
@@ -39,8 +50,9 @@ class GlueEvalArguments:
     tasks: list[str] | None = field(
         default=None,
         metadata={
-            "help": "Built-in tasks to run (space- or comma-separated): cola, stsb, mrpc, rte, wnli, sst2, qnli. "
-            "Default: cola stsb mrpc rte wnli, or none when --task_config is given."
+            "help": "Built-in tasks to run (space- or comma-separated): cola, stsb, mrpc, rte, wnli, sst2, qnli, and "
+            "next_segment (held-out sentence continuation, see NextSegmentArguments). Default: cola stsb mrpc rte "
+            "wnli, or none when --task_config is given."
         },
     )
     task_config: list[str] = field(
@@ -73,21 +85,66 @@ class GlueEvalArguments:
     bootstrap_iters: int = field(
         default=1000,
         metadata={
-            "help": "Bootstrap resamples of each task's examples for 95 % confidence intervals of every metric and, "
+            "help": "Bootstrap resamples of each task's examples for 95 %% confidence intervals of every metric and, "
             "with several models, of each model's paired difference from the first; 0: no intervals."
         },
     )
     bootstrap_seed: int = field(default=0, metadata={"help": "Seed drawing the bootstrap resamples."})
+    embedding_model_name_or_path: str = field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        metadata={"help": "next_segment: the sentence-transformers model of the cosines and the training reward."},
+    )
+    scorer_model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "next_segment: the frozen LM of completion_log_perplexity. Default: the first model."},
+    )
 
 
-def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
+@dataclass
+class NextSegmentArguments:
+    """How `next_segment` draws its held-out prompts and samples (`rlpt-trl eval` and the GRPO script's callback)."""
+
+    next_segment_data: str | None = field(
+        default=None,
+        metadata={"help": "A folder written by `rlpt-trl data` (cut already). Default: CoLA validation, cut here."},
+    )
+    next_segment_seed: int = field(
+        default=0, metadata={"help": "Seed of the CoLA validation cuts and of the samples (paired across models)."}
+    )
+    next_segment_samples: int = field(default=4, metadata={"help": "Sampled completions per prompt (K)."})
+    next_segment_temperature: float = field(
+        default=0.9, metadata={"help": "Sampling temperature (top-k and top-p off, as GRPO samples)."}
+    )
+    next_segment_max_new_tokens: int = field(
+        default=4, metadata={"help": "New tokens per completion (the GRPO configs' max_completion_length)."}
+    )
+
+    def check(self) -> None:
+        """Reject settings that cannot be sampled, naming the flag."""
+        flags = (
+            "next_segment_samples",
+            "next_segment_temperature",
+            "next_segment_max_new_tokens",
+            "next_segment_seed",
+        )
+        values = (getattr(self, flag) for flag in flags)
+        check_sampling(*values, flags=flags)
+
+
+def run_glue_eval(
+    args: GlueEvalArguments, next_segment_args: NextSegmentArguments | None = None
+) -> dict[str, dict[str, TaskResult | NextSegmentResult]]:
     """Evaluate every model on every task, print the Markdown table and write the report to `args.output_dir`."""
-    specs = select_tasks(args.tasks, args.task_config)
+    names = task_names(args.tasks) if args.tasks else []
+    glue_names = [name for name in names if name != NEXT_SEGMENT]
+    # `--tasks next_segment` alone asks for no GLUE task
+    specs = select_tasks(glue_names, args.task_config, default=() if names else DEFAULT_TASKS)
     if args.scoring not in SCORING_MODES:
         raise RlptError(f"unknown --scoring {args.scoring!r}; choose from {', '.join(SCORING_MODES)}")
     for name, least in (("batch_size", 1), ("max_new_tokens", 1), ("bootstrap_iters", 0), ("bootstrap_seed", 0)):
         if getattr(args, name) < least:
             raise RlptError(f"--{name} must be at least {least}, got {getattr(args, name)}")
+    models = list(dict.fromkeys(args.model_name_or_path))
     # every prompt is built (and every data problem found) before a model loads
     prompts: list[TaskPrompts] = [
         build_task_prompts(
@@ -99,10 +156,13 @@ def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
         )
         for spec in specs
     ]
+    next_segment = None
+    if NEXT_SEGMENT in names:
+        next_segment = NextSegmentRun.prepare(models, args, next_segment_args or NextSegmentArguments())
     device = resolve_device(args.device)
     dtype = evaluation_dtype(args.dtype, device)
-    results: dict[str, dict[str, TaskResult]] = {}
-    for model_name in dict.fromkeys(args.model_name_or_path):
+    results: dict[str, dict[str, TaskResult | NextSegmentResult]] = {}
+    for model_name in models:
         model, tokenizer = load_model_and_tokenizer(
             model_name, dtype=dtype, device=str(device), trust_remote_code=args.trust_remote_code
         )
@@ -120,10 +180,65 @@ def run_glue_eval(args: GlueEvalArguments) -> dict[str, dict[str, TaskResult]]:
                 desc=f"{task.spec.name} ({args.scoring})",
             )
             results[model_name][task.spec.name] = result
-            rate = result.n / (time.perf_counter() - start)
-            print(f"{model_name} {task.spec.name}: {result.metrics} ({result.n} examples, {rate:.1f}/s)", flush=True)
+            _print_result(model_name, result, start)
+        if next_segment is not None:
+            start = time.perf_counter()
+            results[model_name][NEXT_SEGMENT] = next_segment.evaluate(model, tokenizer, device, args.batch_size)
+            _print_result(model_name, results[model_name][NEXT_SEGMENT], start)
         del model  # freed before the next model loads, not after
     intervals = bootstrap_results(results, args.bootstrap_iters, args.bootstrap_seed) if args.bootstrap_iters else None
     write_report(args.output_dir, results, intervals)
     print(markdown_table(results, intervals))
     return results
+
+
+def _print_result(model_name: str, result: TaskResult | NextSegmentResult, start: float) -> None:
+    rate = result.n / (time.perf_counter() - start)
+    print(f"{model_name} {result.task}: {result.metrics} ({result.n} examples, {rate:.1f}/s)", flush=True)
+
+
+@dataclass
+class NextSegmentRun:
+    """The parts of a `next_segment` evaluation that every model of a run shares: the prompts, cut once with the first
+    model's tokenizer so that model differences are paired, and the settings; the scorers load on first use."""
+
+    prompts: NextSegmentPrompts
+    args: NextSegmentArguments
+    embedding_model_name_or_path: str
+    scorer_model_name_or_path: str
+    scorers: NextSegmentScorers | None = None
+
+    @classmethod
+    def prepare(cls, models: list[str], args: GlueEvalArguments, settings: NextSegmentArguments) -> NextSegmentRun:
+        """Check the settings and build the prompts (before any model loads)."""
+        settings.check()
+        tokenizer = load_tokenizer(models[0], trust_remote_code=args.trust_remote_code)
+        prompts = build_next_segment_prompts(
+            tokenizer,
+            data=settings.next_segment_data,
+            data_dir=None if settings.next_segment_data else args.data_dir,
+            seed=settings.next_segment_seed,
+            max_samples=args.max_samples,
+        )
+        scorer = args.scorer_model_name_or_path or models[0]
+        return cls(prompts, settings, args.embedding_model_name_or_path, scorer)
+
+    def evaluate(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, device: torch.device, batch_size: int
+    ) -> NextSegmentResult:
+        """`evaluate_next_segment` of one model on the shared prompts."""
+        if self.scorers is None:
+            self.scorers = NextSegmentScorers.load(
+                self.scorer_model_name_or_path, self.embedding_model_name_or_path, device=str(device)
+            )
+        return evaluate_next_segment(
+            model,
+            tokenizer,
+            self.prompts,
+            scorers=self.scorers,
+            num_samples=self.args.next_segment_samples,
+            temperature=self.args.next_segment_temperature,
+            max_new_tokens=self.args.next_segment_max_new_tokens,
+            seed=self.args.next_segment_seed,
+            batch_size=batch_size,
+        )

@@ -3,8 +3,9 @@
     rlpt-trl grpo --config recipes/quickstart/grpo.yaml
     accelerate launch --config_file accelerate_configs/cpu.yaml recipes/grpo.py --config recipes/quickstart/grpo.yaml
 
-Every flag of `GRPOScriptArguments`, `trl.GRPOConfig`, `trl.ModelConfig` and `GlueEvalCallbackArguments` works in
-the YAML or on the command line (the command line wins). `--model_name_or_path` takes a Hub id, a local directory
+Every flag of `GRPOScriptArguments`, `trl.GRPOConfig`, `trl.ModelConfig`, `GlueEvalCallbackArguments`,
+`NextSegmentCallbackArguments` and `NextSegmentArguments` works in the YAML or on the command line (the command line
+wins). `--model_name_or_path` takes a Hub id, a local directory
 or a `.gguf` file. SIGTERM / SIGINT stop after the current step with a checkpoint (exit status 128 + signal);
 `--resume_from_checkpoint true` continues from the latest complete one.
 """
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from trl import GRPOConfig, ModelConfig, TrlParser
 
-    from ..evaluation.callback import GlueEvalCallbackArguments
+    from ..evaluation.callback import GlueEvalCallbackArguments, NextSegmentCallbackArguments
+    from ..evaluation.runner import NextSegmentArguments
 
 
 EMBEDDING_REWARD = "embedding_cosine_reward"
@@ -101,6 +103,8 @@ def main(
     training_args: GRPOConfig,
     model_args: ModelConfig,
     eval_args: GlueEvalCallbackArguments,
+    next_segment_eval_args: NextSegmentCallbackArguments,
+    next_segment_args: NextSegmentArguments,
 ) -> int:
     """Train with GRPO and save (or push) the model; return the exit status (`rlpt_trl.training.finish_training`)."""
     from trl import get_peft_config
@@ -108,7 +112,7 @@ def main(
     from ..callbacks import CompletionSamplesCallback
     from ..checkpoints import GracefulStopCallback, resolve_resume_checkpoint
     from ..data.prompt_dataset import load_prompt_dataset
-    from ..evaluation.callback import glue_eval_callback
+    from ..evaluation.callback import glue_eval_callback, next_segment_eval_callback
     from ..grpo_trainer import RLPTGRPOTrainer
     from ..modeling import load_model_and_tokenizer
     from ..rewards import get_reward_funcs
@@ -144,6 +148,16 @@ def main(
     trainer.add_callback(CompletionSamplesCallback(trainer))
     if (glue_eval := glue_eval_callback(trainer, eval_args)) is not None:
         trainer.add_callback(glue_eval)
+    next_segment_eval = next_segment_eval_callback(
+        trainer,
+        next_segment_eval_args,
+        next_segment_args,
+        scorer_model_name_or_path=script_args.scorer_model_name_or_path or policy,
+        embedding_model_name_or_path=script_args.embedding_model_name_or_path,
+        data_dir=eval_args.glue_eval_data_dir,
+    )
+    if next_segment_eval is not None:
+        trainer.add_callback(next_segment_eval)
     trainer.train(resume_from_checkpoint=resume)
     return finish_training(trainer, stop, dataset_name=script_args.dataset_name)
 
@@ -152,7 +166,16 @@ def make_parser(prog: str | None = None) -> TrlParser:
     """The parser of `rlpt-trl grpo` and `recipes/grpo.py`: script, GRPO, model and GLUE-callback arguments."""
     from trl import GRPOConfig, ModelConfig
 
-    from ..evaluation.callback import GlueEvalCallbackArguments
+    from ..evaluation.callback import GlueEvalCallbackArguments, NextSegmentCallbackArguments
+    from ..evaluation.runner import NextSegmentArguments
     from ..training import training_parser
 
-    return training_parser((GRPOScriptArguments, GRPOConfig, ModelConfig, GlueEvalCallbackArguments), prog=prog)
+    dataclass_types = (
+        GRPOScriptArguments,
+        GRPOConfig,
+        ModelConfig,
+        GlueEvalCallbackArguments,
+        NextSegmentCallbackArguments,
+        NextSegmentArguments,
+    )
+    return training_parser(dataclass_types, prog=prog)
