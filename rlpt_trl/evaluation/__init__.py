@@ -1,4 +1,5 @@
-"""GLUE evaluation: task files, log-likelihood and generation scoring, `evaluate` metrics, reports, a callback."""
+"""Evaluation: GLUE task files, log-likelihood and generation scoring, `evaluate` metrics, held-out next-segment
+prediction, bootstrap intervals, reports, in-training callbacks."""
 
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,15 @@ _EXPORTS = {
     "GlueEvalCallback": ".callback",
     "GlueEvalCallbackArguments": ".callback",
     "glue_eval_callback": ".callback",
+    "NextSegmentCallbackArguments": ".callback",
+    "NextSegmentEvalCallback": ".callback",
+    "PeriodicEvalCallback": ".callback",
+    "next_segment_eval_callback": ".callback",
+    "NextSegmentScorers": ".next_segment",
+    "evaluate_next_segment": ".next_segment",
+    "build_next_segment_prompts": ".next_segment_prompts",
+    "NextSegmentResult": ".next_segment_result",
+    "NextSegmentArguments": ".runner",
     "SCORING_MODES": ".evaluator",
     "Scoring": ".evaluator",
     "TaskResult": ".evaluator",
@@ -36,11 +46,22 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from ..devices import evaluation_dtype
-    from .callback import GlueEvalCallback, GlueEvalCallbackArguments, glue_eval_callback
+    from .callback import (
+        GlueEvalCallback,
+        GlueEvalCallbackArguments,
+        NextSegmentCallbackArguments,
+        NextSegmentEvalCallback,
+        PeriodicEvalCallback,
+        glue_eval_callback,
+        next_segment_eval_callback,
+    )
     from .evaluator import SCORING_MODES, Scoring, TaskResult, evaluate_task
     from .loglik import predict_from_scores, score_continuations
     from .metrics import compute_glue_metrics, load_glue_metric
+    from .next_segment import NextSegmentScorers, evaluate_next_segment
+    from .next_segment_prompts import build_next_segment_prompts
+    from .next_segment_result import NextSegmentResult
     from .prompts import TaskPrompts, build_task_prompts
     from .report import markdown_table, write_report
-    from .runner import GlueEvalArguments, run_glue_eval
+    from .runner import GlueEvalArguments, NextSegmentArguments, run_glue_eval
     from .tasks import DEFAULT_TASKS, GLUE_EVAL_TASKS, GlueTaskSpec, get_task, select_tasks, task_names
