@@ -98,3 +98,22 @@ def cola_sample_glue_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("in_domain_train.tsv", "in_domain_dev.tsv", "out_of_domain_dev.tsv"):
         shutil.copy(cola_sample_path(), root / "cola" / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_cola_data(
+    tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The data build of the shipped CoLA sample, cut with the tiny model's tokenizer, tiny-encoder targets."""
+    from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
+
+    output = tmp_path_factory.mktemp("tiny-cola-data") / "data"
+    build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(output),
+            dataset_path=str(cola_sample_path()),
+            tokenizer_name_or_path=str(tiny_model_dir),
+            embedding_model_name_or_path=str(tiny_embedding_model_dir),
+        )
+    )
+    return output

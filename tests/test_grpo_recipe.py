@@ -22,7 +22,6 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.assets import cola_sample_path
 from rlpt_trl.cli import run_command
-from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
 from rlpt_trl.logs import read_scalars
 
 
@@ -31,33 +30,27 @@ GRPO = ROOT / "recipes" / "grpo.py"
 QUICKSTART_CONFIG = ROOT / "recipes" / "quickstart" / "grpo.yaml"
 
 
-def _build_sample_data(output: Path, tokenizer: Path, embedding_model: Path) -> Path:
-    """The data build of the shipped CoLA sample into `output`."""
-    build_cola_dataset(
-        ColaBuildArguments(
-            output_dir=str(output),
-            dataset_path=str(cola_sample_path()),
-            tokenizer_name_or_path=str(tokenizer),
-            embedding_model_name_or_path=str(embedding_model),
-        )
-    )
-    return output
-
-
 @pytest.fixture(scope="module")
-def grpo_data(tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def grpo_data(tiny_cola_data: Path) -> Path:
     """The CoLA sample tokenised for the tiny model, with the tiny encoder's target embeddings."""
-    return _build_sample_data(tmp_path_factory.mktemp("grpo-data") / "data", tiny_model_dir, tiny_embedding_model_dir)
+    return tiny_cola_data
 
 
 @pytest.fixture(scope="module")
 def minilm_grpo_data(
     tiny_model_dir: Path, embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The same with the real MiniLM's target embeddings."""
-    return _build_sample_data(
-        tmp_path_factory.mktemp("grpo-data-minilm") / "data", tiny_model_dir, embedding_model_dir
-    )
+    """The same rows with the real MiniLM's target embeddings, built by `rlpt-trl data`."""
+    output = tmp_path_factory.mktemp("grpo-data-minilm") / "data"
+    argv = ["--output_dir", str(output), "--dataset_path", str(cola_sample_path())]
+    argv += [
+        "--tokenizer_name_or_path",
+        str(tiny_model_dir),
+        "--embedding_model_name_or_path",
+        str(embedding_model_dir),
+    ]
+    assert run_command("data", argv) == 0
+    return output
 
 
 def _recipe_args(model: Path | str, data: Path, embedding: Path, output: Path, *extra: str) -> list[str]:

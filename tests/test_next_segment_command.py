@@ -10,9 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from rlpt_trl.assets import cola_sample_path
 from rlpt_trl.cli import run_command
-from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
 from rlpt_trl.evaluation.next_segment_result import METRICS
 from rlpt_trl.logs import read_scalars
 
@@ -82,18 +80,9 @@ def test_eval_command_with_glue_cis_and_paired_differences(
 
 
 def test_next_segment_alone_and_from_a_data_build(
-    tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path: Path
+    tiny_model_dir: Path, tiny_embedding_model_dir: Path, tiny_cola_data: Path, tmp_path: Path
 ) -> None:
-    data = tmp_path / "data"
-    build_cola_dataset(
-        ColaBuildArguments(
-            output_dir=str(data),
-            dataset_path=str(cola_sample_path()),
-            tokenizer_name_or_path=str(tiny_model_dir),
-            embedding_model_name_or_path=str(tiny_embedding_model_dir),
-        )
-    )
-    extra = ["--tasks", "next_segment", "--next_segment_data", str(data), "--max_samples", "8"]
+    extra = ["--tasks", "next_segment", "--next_segment_data", str(tiny_cola_data), "--max_samples", "8"]
     extra += ["--embedding_model_name_or_path", str(tiny_embedding_model_dir), "--bootstrap_iters", "0"]
     assert _eval((tiny_model_dir,), tmp_path / "out", *extra) == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())[str(tiny_model_dir)]
@@ -120,17 +109,13 @@ def test_bad_next_segment_settings_are_one_line(
 
 
 def test_grpo_callback_logs_next_segment_metrics(
-    tiny_model_dir: Path, tiny_embedding_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
+    tiny_model_dir: Path,
+    tiny_embedding_model_dir: Path,
+    tiny_cola_data: Path,
+    cola_sample_glue_dir: Path,
+    tmp_path: Path,
 ) -> None:
-    data = tmp_path / "data"
-    build_cola_dataset(
-        ColaBuildArguments(
-            output_dir=str(data),
-            dataset_path=str(cola_sample_path()),
-            tokenizer_name_or_path=str(tiny_model_dir),
-            embedding_model_name_or_path=str(tiny_embedding_model_dir),
-        )
-    )
+    data = tiny_cola_data
     output = tmp_path / "grpo"
     argv = [
         "--config", str(ROOT / "recipes" / "quickstart" / "grpo.yaml"), "--model_name_or_path", str(tiny_model_dir),
