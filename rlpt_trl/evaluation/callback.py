@@ -20,7 +20,7 @@ from transformers import (
 
 from .evaluator import Scoring, TaskResult, evaluate_task
 from .next_segment import NextSegmentScorers, evaluate_next_segment
-from .next_segment_prompts import NextSegmentPrompts, build_next_segment_prompts
+from .next_segment_prompts import NextSegmentPrompts
 from .next_segment_result import NextSegmentResult
 from .prompts import DEFAULT_FEWSHOT_SEED, build_task_prompts
 from .tasks import GlueTaskSpec, get_task, select_tasks
@@ -256,23 +256,9 @@ def next_segment_eval_callback(
     """
     if args.next_segment_eval_steps <= 0:
         return None
-    settings.check()
     tokenizer = getattr(trainer.processing_class, "tokenizer", trainer.processing_class)
-    prompts = build_next_segment_prompts(
-        tokenizer,
-        data=settings.next_segment_data,
-        data_dir=None if settings.next_segment_data else data_dir,
-        seed=settings.next_segment_seed,
-        max_samples=args.next_segment_eval_max_samples,
-    )
+    prompts = settings.build_prompts(tokenizer, data_dir, args.next_segment_eval_max_samples)
     scorers = NextSegmentScorers.load(scorer_model_name_or_path, embedding_model_name_or_path)
     return NextSegmentEvalCallback(
-        trainer,
-        prompts,
-        scorers,
-        eval_steps=args.next_segment_eval_steps,
-        num_samples=settings.next_segment_samples,
-        temperature=settings.next_segment_temperature,
-        max_new_tokens=settings.next_segment_max_new_tokens,
-        seed=settings.next_segment_seed,
+        trainer, prompts, scorers, eval_steps=args.next_segment_eval_steps, **settings.sampling()
     )

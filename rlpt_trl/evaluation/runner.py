@@ -100,6 +100,15 @@ class GlueEvalArguments:
     )
 
 
+# `evaluate_next_segment` keyword -> its flag, in `check_sampling`'s order
+SAMPLING_FLAGS = {
+    "num_samples": "next_segment_samples",
+    "temperature": "next_segment_temperature",
+    "max_new_tokens": "next_segment_max_new_tokens",
+    "seed": "next_segment_seed",
+}
+
+
 @dataclass
 class NextSegmentArguments:
     """How `next_segment` draws its held-out prompts and samples (`rlpt-trl eval` and the GRPO script's callback)."""
@@ -119,16 +128,23 @@ class NextSegmentArguments:
         default=4, metadata={"help": "New tokens per completion (the GRPO configs' max_completion_length)."}
     )
 
-    def check(self) -> None:
-        """Reject settings that cannot be sampled, naming the flag."""
-        flags = (
-            "next_segment_samples",
-            "next_segment_temperature",
-            "next_segment_max_new_tokens",
-            "next_segment_seed",
+    def build_prompts(
+        self, tokenizer: PreTrainedTokenizerBase, data_dir: str | None, max_samples: int | None
+    ) -> NextSegmentPrompts:
+        """Check the sampling settings (one error line naming the flag), then build the held-out prompts:
+        `next_segment_data`, else CoLA validation under `data_dir` (a GLUE root; None: the Hub) cut by `tokenizer`."""
+        check_sampling(*self.sampling().values(), flags=tuple(SAMPLING_FLAGS.values()))
+        return build_next_segment_prompts(
+            tokenizer,
+            data=self.next_segment_data,
+            data_dir=None if self.next_segment_data else data_dir,
+            seed=self.next_segment_seed,
+            max_samples=max_samples,
         )
-        values = (getattr(self, flag) for flag in flags)
-        check_sampling(*values, flags=flags)
+
+    def sampling(self) -> dict[str, int | float]:
+        """The sampling keywords of `evaluate_next_segment`."""
+        return {keyword: getattr(self, flag) for keyword, flag in SAMPLING_FLAGS.items()}
 
 
 def run_glue_eval(
@@ -210,16 +226,9 @@ class NextSegmentRun:
 
     @classmethod
     def prepare(cls, models: list[str], args: GlueEvalArguments, settings: NextSegmentArguments) -> NextSegmentRun:
-        """Check the settings and build the prompts (before any model loads)."""
-        settings.check()
+        """Check the settings and build the prompts with the first model's tokenizer (before any model loads)."""
         tokenizer = load_tokenizer(models[0], trust_remote_code=args.trust_remote_code)
-        prompts = build_next_segment_prompts(
-            tokenizer,
-            data=settings.next_segment_data,
-            data_dir=None if settings.next_segment_data else args.data_dir,
-            seed=settings.next_segment_seed,
-            max_samples=args.max_samples,
-        )
+        prompts = settings.build_prompts(tokenizer, args.data_dir, args.max_samples)
         scorer = args.scorer_model_name_or_path or models[0]
         return cls(prompts, settings, args.embedding_model_name_or_path, scorer)
 
@@ -232,13 +241,5 @@ class NextSegmentRun:
                 self.scorer_model_name_or_path, self.embedding_model_name_or_path, device=str(device)
             )
         return evaluate_next_segment(
-            model,
-            tokenizer,
-            self.prompts,
-            scorers=self.scorers,
-            num_samples=self.args.next_segment_samples,
-            temperature=self.args.next_segment_temperature,
-            max_new_tokens=self.args.next_segment_max_new_tokens,
-            seed=self.args.next_segment_seed,
-            batch_size=batch_size,
+            model, tokenizer, self.prompts, scorers=self.scorers, batch_size=batch_size, **self.args.sampling()
         )
