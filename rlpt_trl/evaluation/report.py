@@ -119,17 +119,18 @@ def comparison_chart(results: Results, path: Path, intervals: Intervals | None =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = list(dict.fromkeys(task for task, _ in _columns(results)))
+    columns = _columns(results)
+    task_metrics = {task: [metric for column_task, metric in columns if column_task == task] for task, _ in columns}
+    tasks = list(task_metrics)
     models = list(results)
-    counts = [sum(column_task == task for column_task, _ in _columns(results)) for task in tasks]
     # panels as wide as their metric groups: next_segment has a dozen metrics, a GLUE task one or two
-    widths = [1.4 + 0.6 * len(models) * max(1, count / 2) for count in counts]
+    widths = [1.4 + 0.6 * len(models) * max(1, len(task_metrics[task]) / 2) for task in tasks]
     figure, axes = plt.subplots(
         1, len(tasks), figsize=(sum(widths), 4.5), squeeze=False, gridspec_kw={"width_ratios": widths}
     )
     width = 0.8 / len(models)
     for axis, task in zip(axes[0], tasks, strict=True):
-        metrics = [metric for column_task, metric in _columns(results) if column_task == task]
+        metrics = task_metrics[task]
         lowest, highest = 0.0, 1.0
         for number, model in enumerate(models):
             result = results[model].get(task)

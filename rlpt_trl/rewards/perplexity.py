@@ -87,10 +87,11 @@ class PerplexityReward:
     def log_perplexities(self, prompts: list[Any], completions: list[Any]) -> np.ndarray:
         """Mean NLL (nats/token) of each completion given its prompt; NaN for a completion with no token."""
         self._load()
-        sequences = [
-            self._scored_tokens(prompt, completion) for prompt, completion in zip(prompts, completions, strict=True)
-        ]
-        return sequence_nll(self._model, self._tokenizer, sequences, self.batch_size)
+        keys = [repr(pair) for pair in zip(prompts, completions, strict=True)]
+        # identical pairs (frequent among a group's short samples) are tokenized once
+        pairs = dict(zip(keys, zip(prompts, completions, strict=True), strict=True))
+        tokens = {key: self._scored_tokens(*pair) for key, pair in pairs.items()}
+        return sequence_nll(self._model, self._tokenizer, [tokens[key] for key in keys], self.batch_size)
 
     def __call__(
         self,
