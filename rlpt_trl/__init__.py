@@ -27,6 +27,7 @@ _EXPORTS = {
     "prepare_tokenizer": ".modeling",
     "get_embedding_cosine_reward": ".rewards",
     "get_perplexity_reward": ".rewards",
+    "get_prefix_match_reward": ".rewards",
     "get_reward_funcs": ".rewards",
     "build_tiny_causal_lm": ".tiny_model",
 }
@@ -42,5 +43,5 @@ if TYPE_CHECKING:
     from .embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
     from .errors import RlptError
     from .modeling import import_gguf, load_model_and_tokenizer, load_tokenizer, prepare_tokenizer
-    from .rewards import get_embedding_cosine_reward, get_perplexity_reward, get_reward_funcs
+    from .rewards import get_embedding_cosine_reward, get_perplexity_reward, get_prefix_match_reward, get_reward_funcs
     from .tiny_model import build_tiny_causal_lm

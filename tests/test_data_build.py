@@ -19,7 +19,7 @@ from rlpt_trl.data.seed_format import SEED_CSV, SEED_EMBEDDINGS, load_seed_pair
 
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ["prompt", "completion", "text", "label", "scores", "target_embedding"]
+COLUMNS = ["prompt", "completion", "text", "label", "scores", "target_embedding", "completion_embedding"]
 # MiniLM embeds ~50 CoLA sentences a second on 2 busy CPU cores: the real-data test builds the first
 # REAL_ROWS rows (all 8551 take about 3 minutes; README "Data build").
 REAL_ROWS = 1000
@@ -54,13 +54,17 @@ def _check_build(output: Path, tokenizer, min_prompt: int, min_completion: int) 
         prompt_lengths.append(len(prompt_ids))
     assert stats["tokens"]["prompt"]["min"] == min(prompt_lengths)
     assert stats["tokens"]["prompt"]["max"] == max(prompt_lengths)
-    embeddings = np.asarray(dataset.with_format("numpy")["target_embedding"])
-    assert embeddings.dtype == np.float32 and embeddings.shape == (len(dataset), stats["embedding_dim"])
-    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+    embeddings, completion_embeddings = (
+        np.asarray(dataset.with_format("numpy")[column]) for column in ("target_embedding", "completion_embedding")
+    )
+    for vectors in (embeddings, completion_embeddings):
+        assert vectors.dtype == np.float32 and vectors.shape == (len(dataset), stats["embedding_dim"])
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     scores = np.asarray(dataset["scores"])
     assert np.isfinite(scores).all() and scores.min() >= -1.0 and scores.max() <= 1.0
     # the seed pair: same rows in the same order, embeddings bit-identical
     frame = pd.read_csv(output / SEED_CSV, keep_default_na=False)
+    assert not {"target_embedding", "completion_embedding"} & set(frame.columns)
     assert list(frame["text"]) == dataset["text"] and list(frame["scores"]) == dataset["scores"]
     npy = np.load(output / SEED_EMBEDDINGS, allow_pickle=False)
     assert npy.dtype == np.float32 and np.array_equal(npy, embeddings)
@@ -93,11 +97,11 @@ def test_real_cola_build_invariants(
     for text, label, score in zip(dataset["text"], dataset["label"], dataset["scores"], strict=True):
         assert (text, label) in kept  # advances the iterator: order preserved
         assert score == {1: 1.0, 0: -1.0}[label]
-    # target_embedding is the original sentence's MiniLM embedding
+    # target_embedding / completion_embedding are the original sentence's / the completion's MiniLM embeddings
     model = load_embedding_model(str(embedding_model_dir), device="cpu")
     rows = dataset.select([0, len(dataset) // 2, len(dataset) - 1])
-    fresh = encode_normalized(model, rows["text"])
-    assert np.allclose(np.asarray(rows["target_embedding"], dtype=np.float32), fresh, atol=1e-5)
+    for column, texts in (("target_embedding", rows["text"]), ("completion_embedding", rows["completion"])):
+        assert np.allclose(np.asarray(rows[column], dtype=np.float32), encode_normalized(model, texts), atol=1e-5)
 
 
 @pytest.mark.slow

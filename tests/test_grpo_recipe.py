@@ -248,7 +248,16 @@ def test_push_to_hub_against_stubbed_hfapi(
 BAD_CONFIGS = [
     (["--reward_funcs", "fluency_reward"], "unknown reward function 'fluency_reward'"),
     (["--reward_weights", "1.0"], "reward_weights has 1 values but 2 reward functions"),
-    (["--scores_column", "acceptability"], "lacks column(s) acceptability"),
+    (["--scores_column", "acceptability"], "lacks column(s) acceptability for embedding_cosine_reward"),
+    (
+        ["--reward_funcs", "prefix_match_reward", "--reward_weights", "1.0", "--text_column", "sentence"],
+        "lacks column(s) sentence for prefix_match_reward",
+    ),
+    (
+        ["--embedding_compare", "completion", "--completion_embedding_column", "truth", "--text_column", "sentence"],
+        "lacks column(s) sentence for embedding_cosine_reward_completion",
+    ),
+    (["--embedding_baseline", "mean"], "baseline must be None or 'prompt', got 'mean'"),
     (["--per_device_train_batch_size", "6"], "num_generations"),
 ]
 
@@ -281,7 +290,7 @@ def test_bad_config_exit_status_from_the_command_line(
     assert result.returncode == 1
     assert (
         result.stderr.strip().splitlines()[-1] == f"grpo.py: error: {message} (registered: perplexity_reward, "
-        "embedding_cosine_reward; or a dotted import path)"
+        "embedding_cosine_reward, prefix_match_reward; or a dotted import path)"
     )
     assert "Traceback" not in result.stderr
 

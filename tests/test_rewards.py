@@ -21,7 +21,7 @@ from transformers.integrations import deepspeed as hf_deepspeed
 from rlpt_trl import RlptError, get_embedding_cosine_reward, get_perplexity_reward, get_reward_funcs
 from rlpt_trl.embeddings import encode_normalized, load_embedding_model
 from rlpt_trl.rewards import REWARD_FUNCS
-from rlpt_trl.rewards.embedding_cosine import reader_text
+from rlpt_trl.rewards.inputs import reader_text
 from rlpt_trl.rewards.loading import unpartitioned
 from rlpt_trl.tiny_model import TINY_EMBEDDING_DIM
 
@@ -209,8 +209,8 @@ def test_registry(tiny_model_dir):
     assert (ppl.__name__, ppl.batch_size, ppl.num_generations, ppl.device) == ("perplexity_reward", 7, 4, "cpu")
     assert (emb.__name__, emb.model_name_or_path, emb.batch_size) == ("embedding_cosine_reward", "some/encoder", 7)
     assert (emb.text_column, emb.scores_column, emb.embedding_column) == ("sentence", "score", "target_embedding")
-    assert set(REWARD_FUNCS) == {"perplexity_reward", "embedding_cosine_reward"}
-    assert get_reward_funcs(["rlpt_trl.rewards.embedding_cosine.reader_text"]) == [reader_text]
+    assert set(REWARD_FUNCS) == {"perplexity_reward", "embedding_cosine_reward", "prefix_match_reward"}
+    assert get_reward_funcs(["rlpt_trl.rewards.inputs.reader_text"]) == [reader_text]
     (default,) = get_reward_funcs(["embedding_cosine_reward"])
     assert default.model_name_or_path == "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -249,7 +249,7 @@ def test_embedding_cosine_matches_numpy(encoder_fixture, request):
     cosines = np.sum(generated * targets, axis=1) / np.linalg.norm(generated, axis=1) / np.linalg.norm(targets, axis=1)
     np.testing.assert_allclose(rewards, cosines * np.asarray(scores), atol=1e-5)
     assert rewards[0] == pytest.approx(1.0, abs=1e-5)
-    assert set(embedding._targets) == set(texts)  # the targets computed from `text` are cached
+    assert set(embedding._embeddings) == set(texts)  # the targets computed from `text` are cached
 
     # A precomputed target column gives the same rewards and wins over the text column.
     unit = targets / np.linalg.norm(targets, axis=1, keepdims=True)
@@ -270,7 +270,7 @@ def test_embedding_cosine_conversational_and_pickling(embedding):
     np.testing.assert_allclose(rewards, standard, atol=1e-6)
     assert rewards[0] == pytest.approx(1.0, abs=1e-5) and rewards[1] < 1 - 1e-3
     copy = pickle.loads(pickle.dumps(embedding))
-    assert copy.__name__ == "embedding_cosine_reward" and copy._model is None and copy._targets == {}
+    assert copy.__name__ == "embedding_cosine_reward" and copy._model is None and copy._embeddings == {}
     np.testing.assert_allclose(copy(prompts=prompts, completions=completions, **columns), rewards, atol=1e-6)
 
 

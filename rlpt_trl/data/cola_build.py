@@ -6,11 +6,12 @@ prompt holds at least `min_prompt_tokens` tokens, the completion at least `min_c
 leading tokens and does not end in whitespace (the space opens the completion, as it opens the next
 word's token), so the policy sees the prompt as it appears inside the sentence. Sentences with no such
 cut are dropped and counted by reason. Every row carries a score (see `rlpt_trl.data.scores`) and the
-L2-normalised embedding of the original sentence.
+L2-normalised embeddings of the original sentence and of its completion.
 
 The output directory is written whole or not at all (built in a temporary sibling, then renamed):
 - the dataset (`save_to_disk`; `datasets.load_from_disk(output_dir)` reads it) with columns `prompt`,
-  `completion`, `text`, `label` (1, 0, or -1 for unlabeled text), `scores`, `target_embedding`;
+  `completion`, `text`, `label` (1, 0, or -1 for unlabeled text), `scores`, `target_embedding`, and
+  `completion_embedding` (the completion's, for `embedding_cosine_reward(compare="completion")`);
 - `cola_with_scores.csv` + `text_embeddings.npy`, the seed's format (`rlpt_trl.data.seed_format`);
 - `stats.json`: rows in / out, drops by reason, label balance, token-length percentiles, settings.
 """
@@ -254,8 +255,9 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
     kept = [splits[row] for row in keep]
     kept_texts, kept_labels = [texts[row] for row in keep], [labels[row] for row in keep]
     embedding_model = load_embedding_model(args.embedding_model_name_or_path, device=args.embedding_device)
-    embeddings = encode_normalized(
-        embedding_model, kept_texts, batch_size=args.embedding_batch_size, show_progress_bar=True
+    embeddings, completion_embeddings = (
+        encode_normalized(embedding_model, texts, batch_size=args.embedding_batch_size, show_progress_bar=True)
+        for texts in (kept_texts, [split.completion for split in kept])
     )
     features = Features(
         {
@@ -265,6 +267,7 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
             "label": ClassLabel(names=list(LABEL_NAMES)),
             "scores": Value("float64"),
             "target_embedding": List(Value("float32"), length=embeddings.shape[1]),
+            "completion_embedding": List(Value("float32"), length=embeddings.shape[1]),
         }
     )
     dataset = Dataset.from_dict(
@@ -275,6 +278,7 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
             "label": kept_labels,
             "scores": [scores[row] for row in keep],
             "target_embedding": embeddings,
+            "completion_embedding": completion_embeddings,
         },
         features=features,
     )

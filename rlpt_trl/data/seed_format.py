@@ -18,12 +18,14 @@ from .scores import check_scores
 SEED_CSV = "cola_with_scores.csv"
 SEED_EMBEDDINGS = "text_embeddings.npy"
 SEED_COLUMNS = ("text", "scores")
+# vectors, which the seed's CSV does not hold: the sentence's goes to the `.npy` file
+EMBEDDING_COLUMNS = ("target_embedding", "completion_embedding")
 
 
 def write_seed_pair(directory: str | Path, dataset: Dataset, embeddings: np.ndarray) -> tuple[Path, Path]:
-    """Write `dataset` (less its embedding column) as the CSV and `embeddings` as a float32 `.npy` into `directory`."""
+    """Write `dataset` (less its embedding columns) as the CSV and `embeddings` as a float32 `.npy` into `directory`."""
     directory = Path(directory)
-    others = [name for name in dataset.column_names if name not in (*SEED_COLUMNS, "target_embedding")]
+    others = [name for name in dataset.column_names if name not in (*SEED_COLUMNS, *EMBEDDING_COLUMNS)]
     columns = [*SEED_COLUMNS, *others]
     csv_path, npy_path = directory / SEED_CSV, directory / SEED_EMBEDDINGS
     dataset.select_columns(columns).to_pandas().to_csv(csv_path, index=False)

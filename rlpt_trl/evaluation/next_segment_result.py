@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-import string
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..words import normalized_words
 
 
 TASK = "next_segment"
@@ -43,13 +44,9 @@ def json_number(value: float) -> float | None:
 
 
 def first_word(text: str) -> str | None:
-    """The first whitespace word, lower-cased, surrounding punctuation stripped (a word of punctuation only is kept
-    as it is); None for a blank text."""
-    words = text.split()
-    if not words:
-        return None
-    word = words[0].lower()
-    return word.strip(string.punctuation) or word
+    """The first of `normalized_words(text)`; None for a blank text."""
+    words = normalized_words(text)
+    return words[0] if words else None
 
 
 def distinct_n(texts: list[str], n: int) -> float:

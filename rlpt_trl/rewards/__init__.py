@@ -3,6 +3,9 @@
 One line in any TRL project:
 
     reward_funcs=[get_perplexity_reward("HuggingFaceTB/SmolLM2-135M"), get_embedding_cosine_reward()]
+
+Each reward object declares the dataset columns it reads (`required_columns(column_names)`), so a recipe can check a
+dataset before training without knowing reward names.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from typing import Any
 from ..errors import RlptError
 from .embedding_cosine import EmbeddingCosineReward, get_embedding_cosine_reward
 from .perplexity import PerplexityReward, get_perplexity_reward
+from .prefix_match import PrefixMatchReward, get_prefix_match_reward
 
 
 REWARD_FUNCS: dict[str, Callable[..., Callable]] = {
     "perplexity_reward": get_perplexity_reward,
     "embedding_cosine_reward": get_embedding_cosine_reward,
+    "prefix_match_reward": get_prefix_match_reward,
 }
 
 # Which `get_reward_funcs` setting feeds which factory argument.
@@ -37,7 +42,12 @@ REWARD_SETTINGS: dict[str, dict[str, str]] = {
         "text_column": "text_column",
         "scores_column": "scores_column",
         "embedding_column": "embedding_column",
+        "embedding_baseline": "baseline",
+        "embedding_compare": "compare",
+        "scale_by_score": "scale_by_score",
+        "completion_embedding_column": "completion_embedding_column",
     },
+    "prefix_match_reward": {"text_column": "text_column"},
 }
 SETTINGS = sorted({key for settings in REWARD_SETTINGS.values() for key in settings})
 
@@ -92,7 +102,9 @@ __all__ = [
     "REWARD_SETTINGS",
     "EmbeddingCosineReward",
     "PerplexityReward",
+    "PrefixMatchReward",
     "get_embedding_cosine_reward",
     "get_perplexity_reward",
+    "get_prefix_match_reward",
     "get_reward_funcs",
 ]

@@ -1,41 +1,50 @@
-"""Meaning reward: cosine similarity to the original sentence's embedding, scaled by the row's human score."""
+"""Meaning reward: cosine similarity to the original sentence's embedding, scaled by the row's human score.
+
+The seed's reward, `cos(embed(prompt + completion), embed(text)) * score`, is paid for the prompt's own meaning:
+measured on CoLA dev with all-MiniLM-L6-v2, the prompt alone is closer to the sentence than a small model's
+continuations, so stopping wins it (README, "Rewards"). Two variants remove that pull:
+
+- `baseline="prompt"` subtracts the prompt's own cosine, paying only the meaning a completion adds;
+- `compare="completion"` compares the completion with the true completion alone.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
-from trl.data_utils import is_conversational
 
 from ..embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
 from ..errors import RlptError
+from .inputs import dataset_column, is_blank, message_text, reader_text, true_completions
 from .loading import reward_device, unpartitioned
 
 
-# What TRL passes besides the dataset columns.
-TRAINER_KWARGS = ("trainer_state", "log_extra", "log_metric", "environments", "completion_ids")
+BASELINES = (None, "prompt")
+COMPARES = ("sentence", "completion")
 
 
-def reader_text(prompt: Any, completion: Any) -> str:
-    """The generated sentence as a reader sees it: prompt then completion; for conversational inputs, the
-    contents of the prompt's and the completion's messages, concatenated in order."""
-    if is_conversational({"prompt": prompt}):
-        return "".join(message["content"] for message in [*prompt, *completion])
-    return prompt + completion
+def _cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return np.clip(np.sum(left * right, axis=1, dtype=np.float64), -1.0, 1.0)
 
 
 class EmbeddingCosineReward:
-    """TRL reward function: `cos(embed(prompt + completion), target) * score` for each completion.
+    """TRL reward function: the cosine between the embedding of a generated text and a target, times the row's score.
 
-    The target is the row's precomputed, L2-normalised embedding column when the dataset has one, else the
-    embedding of its text column, computed once per distinct text and cached. Each row's score comes from the
-    scores column. The reward needs no group statistics, so each process scores its own slice.
+    - `compare="sentence"` (default): `cos(embed(prompt + completion), embed(text))`. The target is the row's
+      precomputed, L2-normalised `embedding_column` when the dataset has one, else the embedding of its text column.
+      With `baseline="prompt"`, `cos(embed(prompt), embed(text))` is subtracted: the meaning the completion adds.
+    - `compare="completion"`: `cos(embed(completion), embed(true completion))`, the true completion being the row's
+      text with its prompt removed, or its precomputed `completion_embedding_column` when the dataset has one.
+
+    A blank completion (no visible character) gets exactly 0 from both variants. With `scale_by_score=False` the
+    scores column is neither read nor applied. Embeddings of dataset texts (targets, prompts, true completions) are
+    computed once per distinct text and cached. No group statistics: each process scores its own slice.
     """
-
-    __name__ = "embedding_cosine_reward"
 
     def __init__(
         self,
@@ -46,21 +55,44 @@ class EmbeddingCosineReward:
         text_column: str = "text",
         scores_column: str = "scores",
         embedding_column: str = "target_embedding",
+        baseline: str | None = None,
+        compare: str = "sentence",
+        scale_by_score: bool = True,
+        completion_embedding_column: str = "completion_embedding",
     ):
         if batch_size < 1:
             raise RlptError(f"embedding_cosine_reward batch_size must be >= 1, got {batch_size}")
+        if baseline not in BASELINES:
+            raise RlptError(f"embedding_cosine_reward baseline must be None or 'prompt', got {baseline!r}")
+        if compare not in COMPARES:
+            raise RlptError(f"embedding_cosine_reward compare must be one of {', '.join(COMPARES)}, got {compare!r}")
+        if baseline is not None and compare != "sentence":
+            raise RlptError("embedding_cosine_reward baseline='prompt' applies to compare='sentence' only")
         self.model_name_or_path = str(model_name_or_path)
         self.batch_size = batch_size
         self.device = device
         self.text_column = text_column
         self.scores_column = scores_column
         self.embedding_column = embedding_column
+        self.baseline = baseline
+        self.compare = compare
+        self.scale_by_score = scale_by_score
+        self.completion_embedding_column = completion_embedding_column
+        # TRL logs each reward under its `__name__`: the variants get their own, so they can be trained side by side
+        variant = ["prompt_baseline"] * (baseline == "prompt") + ["completion"] * (compare == "completion")
+        self.__name__ = "_".join(["embedding_cosine_reward", *variant, *["unscaled"] * (not scale_by_score)])
         self._model: SentenceTransformer | None = None
-        self._targets: dict[str, np.ndarray] = {}
+        self._embeddings: dict[str, np.ndarray] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # The encoder reloads lazily wherever the object is unpickled; the cache is cheap to rebuild.
-        return {**self.__dict__, "_model": None, "_targets": {}}
+        return {**self.__dict__, "_model": None, "_embeddings": {}}
+
+    def required_columns(self, column_names: Collection[str]) -> list[str]:
+        """The dataset columns this reward reads from a dataset with `column_names` (a precomputed embedding column
+        stands in for the text it embeds)."""
+        target = self.embedding_column if self.compare == "sentence" else self.completion_embedding_column
+        return [*[self.scores_column] * self.scale_by_score, target if target in column_names else self.text_column]
 
     def _load(self) -> SentenceTransformer:
         if self._model is None:
@@ -68,48 +100,74 @@ class EmbeddingCosineReward:
                 self._model = load_embedding_model(self.model_name_or_path, device=str(reward_device(self.device)))
         return self._model
 
-    def _column(self, kwargs: dict[str, Any], name: str, size: int) -> list[Any]:
-        if name not in kwargs:
-            columns = ", ".join(sorted(key for key in kwargs if key not in TRAINER_KWARGS))
-            raise RlptError(f"embedding_cosine_reward needs dataset column {name!r} (columns: {columns or 'none'})")
-        values = list(kwargs[name])
-        if len(values) != size:
-            raise RlptError(f"column {name!r} has {len(values)} values for {size} completions")
-        return values
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return encode_normalized(self._load(), texts, self.batch_size)
 
-    def _target_embeddings(self, kwargs: dict[str, Any], size: int, dim: int) -> np.ndarray:
-        if self.embedding_column in kwargs:
-            rows = self._column(kwargs, self.embedding_column, size)
-            try:
-                targets = np.asarray(rows, dtype=np.float32)
-            except (TypeError, ValueError):
-                raise RlptError(f"column {self.embedding_column!r} does not hold equal-length vectors") from None
-            if targets.ndim != 2 or targets.shape[1] != dim:
-                raise RlptError(
-                    f"column {self.embedding_column!r} holds {targets.shape[-1]}-dimensional vectors but "
-                    f"{self.model_name_or_path} embeds into {dim} dimensions"
-                )
-            norms = np.linalg.norm(targets, axis=1)
-            if not (np.isfinite(norms).all() and (norms > 0).all()):
-                raise RlptError(f"column {self.embedding_column!r} holds a zero or non-finite vector")
-            # Renormalised so that slightly off-unit stored vectors still give a true cosine.
-            return targets / norms[:, None]
-        texts = [str(text) for text in self._column(kwargs, self.text_column, size)]
-        missing = sorted({text for text in texts if text not in self._targets})
+    def _cached(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of dataset texts, each encoded once per process."""
+        missing = list(dict.fromkeys(text for text in texts if text not in self._embeddings))
         if missing:
-            self._targets.update(zip(missing, encode_normalized(self._load(), missing, self.batch_size), strict=True))
-        return np.stack([self._targets[text] for text in texts])
+            self._embeddings.update(zip(missing, self._encode(missing), strict=True))
+        return np.stack([self._embeddings[text] for text in texts])
 
-    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float]:
-        scores = self._column(kwargs, self.scores_column, len(prompts))
+    def _stored(self, kwargs: dict[str, Any], column: str, size: int, dim: int) -> np.ndarray:
+        """The unit vectors of a precomputed embedding column."""
+        rows = dataset_column(kwargs, column, size, self.__name__)
+        try:
+            vectors = np.asarray(rows, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise RlptError(f"column {column!r} does not hold equal-length vectors") from None
+        if vectors.ndim != 2 or vectors.shape[1] != dim:
+            raise RlptError(
+                f"column {column!r} holds {vectors.shape[-1]}-dimensional vectors but "
+                f"{self.model_name_or_path} embeds into {dim} dimensions"
+            )
+        norms = np.linalg.norm(vectors, axis=1)
+        if not (np.isfinite(norms).all() and (norms > 0).all()):
+            raise RlptError(f"column {column!r} holds a zero or non-finite vector")
+        # Renormalised so that slightly off-unit stored vectors still give a true cosine.
+        return vectors / norms[:, None]
+
+    def _targets(self, kwargs: dict[str, Any], prompts: list[Any], dim: int) -> np.ndarray:
+        """The unit vector each row is compared with: the sentence's or the true completion's."""
+        column = self.embedding_column if self.compare == "sentence" else self.completion_embedding_column
+        if column in kwargs:
+            return self._stored(kwargs, column, len(prompts), dim)
+        texts = [str(text) for text in dataset_column(kwargs, self.text_column, len(prompts), self.__name__)]
+        if self.compare == "completion":
+            texts = true_completions(prompts, texts, self.text_column, self.__name__)
+        return self._cached(texts)
+
+    def _scores(self, kwargs: dict[str, Any], size: int) -> np.ndarray:
+        if not self.scale_by_score:
+            return np.ones(size)
+        scores = dataset_column(kwargs, self.scores_column, size, self.__name__)
         for row, score in enumerate(scores):
             if not isinstance(score, numbers.Real) or not math.isfinite(score):
                 raise RlptError(f"column {self.scores_column!r} holds a non-finite value {score!r} (row {row})")
-        texts = [reader_text(prompt, completion) for prompt, completion in zip(prompts, completions, strict=True)]
-        generated = encode_normalized(self._load(), texts, self.batch_size)
-        targets = self._target_embeddings(kwargs, len(prompts), generated.shape[1])
-        cosines = np.clip(np.sum(generated * targets, axis=1, dtype=np.float64), -1.0, 1.0)
-        return (cosines * np.asarray(scores, dtype=np.float64)).tolist()
+        return np.asarray(scores, dtype=np.float64)
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float]:
+        scores = self._scores(kwargs, len(prompts))
+        if self.compare == "sentence":
+            texts = [reader_text(prompt, completion) for prompt, completion in zip(prompts, completions, strict=True)]
+        else:
+            texts = [message_text(completion) for completion in completions]
+        # The seed's reward pays a blank completion for its prompt's meaning; the variants pay it exactly 0, so it is
+        # not encoded (whatever the encoder makes of an empty text).
+        zero = np.zeros(len(prompts), dtype=bool)
+        if self.baseline is not None or self.compare == "completion":
+            zero = np.array([is_blank(message_text(completion)) for completion in completions], dtype=bool)
+        cosines = np.zeros(len(prompts))
+        if zero.all():
+            return cosines.tolist()
+        embedded = self._encode([text for text, skip in zip(texts, zero, strict=True) if not skip])
+        targets = self._targets(kwargs, prompts, embedded.shape[1])[~zero]
+        cosines[~zero] = _cosines(embedded, targets)
+        if self.baseline == "prompt":
+            kept = [message_text(prompt) for prompt, skip in zip(prompts, zero, strict=True) if not skip]
+            cosines[~zero] -= _cosines(self._cached(kept), targets)
+        return (cosines * scores).tolist()
 
 
 def get_embedding_cosine_reward(
@@ -120,16 +178,28 @@ def get_embedding_cosine_reward(
     text_column: str = "text",
     scores_column: str = "scores",
     embedding_column: str = "target_embedding",
+    baseline: str | None = None,
+    compare: str = "sentence",
+    scale_by_score: bool = True,
+    completion_embedding_column: str = "completion_embedding",
 ) -> EmbeddingCosineReward:
-    """The score-weighted embedding-cosine reward for `reward_funcs=` of a TRL trainer.
+    """The embedding-cosine reward for `reward_funcs=` of a TRL trainer; by default the seed's score-weighted
+    `cos(embed(prompt + completion), embed(text)) * score`.
 
     Args:
         model_name_or_path: sentence-transformers model (Hub id or local folder). Loaded on first call.
         batch_size: Sentences per encoding batch.
         device: `"auto"` (this process's accelerate device) or an explicit device.
-        text_column: Column with the original sentence (used when the embedding column is absent).
+        text_column: Column with the original sentence (`prompt + true completion`).
         scores_column: Column with the finite score each cosine is multiplied by.
         embedding_column: Column with the original sentence's precomputed L2-normalised embedding.
+        baseline: `"prompt"` subtracts `cos(embed(prompt), embed(text))`: the reward of the meaning a completion
+            adds (0 for an empty completion). `None`: no baseline.
+        compare: `"sentence"` embeds prompt + completion against the sentence; `"completion"` embeds the completion
+            against the true completion (the text without its prompt).
+        scale_by_score: Multiply by the scores column (turn off for data without human scores).
+        completion_embedding_column: Column with the true completion's precomputed L2-normalised embedding, used by
+            `compare="completion"` when present.
     """
     return EmbeddingCosineReward(
         model_name_or_path,
@@ -138,4 +208,8 @@ def get_embedding_cosine_reward(
         text_column=text_column,
         scores_column=scores_column,
         embedding_column=embedding_column,
+        baseline=baseline,
+        compare=compare,
+        scale_by_score=scale_by_score,
+        completion_embedding_column=completion_embedding_column,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,10 @@ class PerplexityReward:
     def __getstate__(self) -> dict[str, Any]:
         # The scorer reloads lazily wherever the object is unpickled.
         return {**self.__dict__, "_model": None, "_tokenizer": None}
+
+    def required_columns(self, column_names: Collection[str]) -> list[str]:
+        """The dataset columns this reward reads: none, it scores prompts and completions only."""
+        return []
 
     def _load(self) -> None:
         if self._model is None:

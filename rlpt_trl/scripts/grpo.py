@@ -29,9 +29,6 @@ if TYPE_CHECKING:
     from ..evaluation.runner import NextSegmentArguments
 
 
-EMBEDDING_REWARD = "embedding_cosine_reward"
-
-
 @dataclass
 class GRPOScriptArguments(ScriptArguments):
     """Script arguments of `rlpt-trl grpo` / `recipes/grpo.py`.
@@ -40,7 +37,7 @@ class GRPOScriptArguments(ScriptArguments):
     """
 
     reward_funcs: list[str] = field(
-        default_factory=lambda: ["perplexity_reward", EMBEDDING_REWARD],
+        default_factory=lambda: ["perplexity_reward", "embedding_cosine_reward"],
         metadata={"help": "Registered reward names (see rlpt_trl.rewards) or dotted import paths."},
     )
     scorer_model_name_or_path: str | None = field(
@@ -56,6 +53,21 @@ class GRPOScriptArguments(ScriptArguments):
     embedding_column: str = field(
         default="target_embedding", metadata={"help": "Column with the original sentence's L2-normalised embedding."}
     )
+    embedding_baseline: str | None = field(
+        default=None,
+        metadata={"help": "'prompt': the embedding reward pays only the meaning a completion adds to its prompt."},
+    )
+    embedding_compare: str = field(
+        default="sentence",
+        metadata={"help": "Embedding reward target: 'sentence' (prompt + completion) or 'completion' (true one)."},
+    )
+    scale_by_score: bool = field(
+        default=True, metadata={"help": "Multiply the embedding reward by the scores column."}
+    )
+    completion_embedding_column: str = field(
+        default="completion_embedding",
+        metadata={"help": "Column with the true completion's L2-normalised embedding (compare='completion')."},
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep the first N training rows."})
 
 
@@ -69,6 +81,10 @@ def reward_config(script_args: GRPOScriptArguments, training_args: GRPOConfig, p
         "text_column": script_args.text_column,
         "scores_column": script_args.scores_column,
         "embedding_column": script_args.embedding_column,
+        "embedding_baseline": script_args.embedding_baseline,
+        "embedding_compare": script_args.embedding_compare,
+        "scale_by_score": script_args.scale_by_score,
+        "completion_embedding_column": script_args.completion_embedding_column,
     }
 
 
@@ -84,17 +100,17 @@ def check_grpo_setup(
         )
     if len(dataset) == 0:
         raise RlptError(f"dataset {script_args.dataset_name} has no rows")
-    columns = set(dataset.column_names)
-    required = {"prompt"}
-    if EMBEDDING_REWARD in script_args.reward_funcs:
-        required.add(script_args.scores_column)
-        if script_args.embedding_column not in columns:
-            required.add(script_args.text_column)
-    missing = sorted(required - columns)
+    columns = dataset.column_names
+    needed_by = {"prompt": ["the trainer"]}
+    for reward in reward_funcs:
+        # rewards that do not declare their columns (imported callables) are trusted
+        for column in getattr(reward, "required_columns", lambda _: [])(columns):
+            needed_by.setdefault(column, []).append(getattr(reward, "__name__", type(reward).__name__))
+    missing = [column for column in needed_by if column not in columns]
     if missing:
+        needs = "; ".join(f"{column} for {', '.join(needed_by[column])}" for column in missing)
         raise RlptError(
-            f"dataset {script_args.dataset_name} lacks column(s) {', '.join(missing)} "
-            f"(has {', '.join(sorted(columns))})"
+            f"dataset {script_args.dataset_name} lacks column(s) {needs} (has {', '.join(sorted(columns))})"
         )
 
 
