@@ -58,6 +58,8 @@ def true_completions(prompts: list[Any], texts: list[Any], text_column: str, rew
                 f"{reward_name}: row {row}: column {text_column!r} ({text!r}) does not start with its prompt {prompt!r}"
             )
         if is_blank(text[len(prompt) :]):
-            raise RlptError(f"{reward_name}: row {row}: column {text_column!r} has nothing after its prompt {prompt!r}")
+            raise RlptError(
+                f"{reward_name}: row {row}: column {text_column!r} has nothing after its prompt {prompt!r}"
+            )
         completions.append(text[len(prompt) :])
     return completions
