@@ -1,9 +1,10 @@
 """Device and dtype choices, made at run time from the hardware the process runs on.
 
-One policy for the three places that pick a precision: loading a model (`resolve_dtype`), evaluating one
-(`evaluation_dtype`) and the `bf16` default of a TRL trainer config (`trainer_bf16_default`). bf16 is chosen
-where the hardware computes it natively: CUDA devices with bf16 support always; CPUs with AMX tiles for
-inference only (training on the CPU stays fp32, where transformers' mixed precision does not apply).
+One precision policy (`native_bf16`) for the places that pick one: evaluating a model or scoring with a frozen one
+(`evaluation_dtype`) and the `bf16` mixed-precision default of a TRL trainer (`trainer_precision_defaults`). bf16 is
+chosen where the hardware computes it natively: CUDA devices with bf16 support, and CPUs with AVX-512 BF16 or AMX
+instructions; fp32 elsewhere, where bf16 matmuls are emulated and several times slower than fp32. Weights loaded for
+training stay fp32 on a CPU (`resolve_dtype`): bf16 there is autocast around fp32 master weights.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ def resolve_device(device: str | None = "auto") -> torch.device:
     return torch.device(device)
 
 
-def _native_bf16(device: torch.device, *, cpu_amx: bool) -> bool:
-    """Whether `device` computes bf16 natively; a CPU counts only when `cpu_amx` asks and it has AMX tiles."""
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether `device` computes bf16 natively: CUDA with bf16 support, or a CPU with AVX-512 BF16 or AMX."""
+    device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    # torch has no public query for AMX; the private one is what its own CPU kernels dispatch on. Without AMX,
-    # CPU bf16 matmuls are emulated and several times slower than fp32.
-    return cpu_amx and device.type == "cpu" and torch.cpu._is_amx_tile_supported()
+    if device.type == "cpu":
+        # torch has no public query; these private ones are what its own CPU kernels dispatch on
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
 
 
 def resolve_dtype(dtype: str | torch.dtype = "auto", device: torch.device | str | None = None) -> torch.dtype:
@@ -40,7 +43,7 @@ def resolve_dtype(dtype: str | torch.dtype = "auto", device: torch.device | str 
         return dtype
     if dtype == "auto":
         device = resolve_device(device if device is not None else "auto")
-        return torch.bfloat16 if _native_bf16(device, cpu_amx=False) else torch.float32
+        return torch.bfloat16 if device.type == "cuda" and native_bf16(device) else torch.float32
     resolved = getattr(torch, dtype, None)
     if not isinstance(resolved, torch.dtype):
         raise RlptError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
@@ -48,16 +51,21 @@ def resolve_dtype(dtype: str | torch.dtype = "auto", device: torch.device | str 
 
 
 def evaluation_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """`"auto"`: bf16 where it is the fast path (CUDA with bf16, CPUs with AMX), fp32 elsewhere."""
-    if dtype == "auto" and _native_bf16(device, cpu_amx=True):
+    """`"auto"`: bf16 where the device computes it natively (`native_bf16`), fp32 elsewhere."""
+    if dtype == "auto" and native_bf16(device):
         return torch.bfloat16
     return resolve_dtype(dtype, device)
 
 
-def trainer_bf16_default() -> bool | None:
-    """The `bf16` default for a TRL trainer config: TRL's own (bf16 unless fp16 is set) where bf16 training is
-    supported, False elsewhere, where transformers would reject it (a CPU-only machine).
+def trainer_precision_defaults() -> dict[str, bool | None]:
+    """The `bf16` (and `use_cpu`) defaults of a TRL trainer config on this machine.
 
-    Set it before parsing, so a YAML or CLI value still wins: `parser.set_defaults(bf16=trainer_bf16_default())`.
+    With a GPU that trains in bf16: TRL's own default (`None`: bf16 unless fp16 is set). On a machine with no
+    accelerator: bf16 autocast where the CPU computes bf16 natively, with `use_cpu`, which transformers requires for
+    bf16 on a CPU; fp32 elsewhere. Set them before parsing, so a YAML or CLI value still wins.
     """
-    return None if is_torch_bf16_gpu_available() else False
+    if is_torch_bf16_gpu_available():
+        return {"bf16": None}
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        return {"bf16": False}
+    return {"bf16": native_bf16("cpu"), "use_cpu": True}

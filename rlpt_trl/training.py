@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .devices import trainer_bf16_default
+from .devices import trainer_precision_defaults
 
 
 if TYPE_CHECKING:
@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 
 
 def training_parser(dataclass_types: Sequence[type], prog: str | None = None) -> TrlParser:
-    """A `TrlParser` for a trainer script whose `bf16` default suits this machine (`trainer_bf16_default`).
+    """A `TrlParser` for a trainer script whose precision defaults suit this machine (`trainer_precision_defaults`).
 
     Set before parsing, so a YAML or command-line value still wins.
     """
     from trl import TrlParser
 
     parser = TrlParser(tuple(dataclass_types), prog=prog)
-    parser.set_defaults(bf16=trainer_bf16_default())
+    parser.set_defaults(**trainer_precision_defaults())
     return parser
 
 
