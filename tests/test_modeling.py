@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BertConfig, BertMo
 
 from rlpt_trl import RlptError, load_model_and_tokenizer, resolve_dtype
 from rlpt_trl.cli import main as cli_main
-from rlpt_trl.devices import resolve_device
+from rlpt_trl.devices import evaluation_dtype, native_bf16, resolve_device, trainer_precision_defaults
 
 
 def test_tiny_model_loads_with_pad_and_padding_side(tiny_model_dir: Path) -> None:
@@ -42,6 +42,33 @@ def test_dtype_and_device_resolution() -> None:
     assert resolve_device("auto").type == expected
     with pytest.raises(RlptError, match="unknown dtype 'float33'"):
         resolve_dtype("float33")
+
+
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "native"), [(False, False, False), (True, False, True), (False, True, True)]
+)
+def test_cpu_precision_follows_the_hardware(
+    monkeypatch: pytest.MonkeyPatch, avx512_bf16: bool, amx: bool, native: bool
+) -> None:
+    # the CPU's instruction sets, as torch reports them at run time, decide evaluation and training precision
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    cpu = torch.device("cpu")
+    assert native_bf16(cpu) is native
+    assert evaluation_dtype("auto", cpu) == (torch.bfloat16 if native else torch.float32)
+    assert evaluation_dtype("float32", cpu) == torch.float32  # always overridable
+    assert resolve_dtype("auto", cpu) == torch.float32  # weights a trainer updates stay fp32 on a CPU
+    if not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        assert trainer_precision_defaults() == {"bf16": native, "use_cpu": True}
+        from trl import SFTConfig
+
+        from rlpt_trl.training import training_parser
+
+        parser = training_parser([SFTConfig])
+        (config,) = parser.parse_args_and_config(["--output_dir", "out"])
+        assert (config.bf16, config.use_cpu) == (native, True)
+        (config,) = parser.parse_args_and_config(["--output_dir", "out", "--bf16", str(not native)])
+        assert config.bf16 is not native
 
 
 def test_dtype_override(tiny_model_dir: Path) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl.data_utils import apply_chat_template, is_conversational
 
+from ..devices import evaluation_dtype
 from ..errors import RlptError
 from ..modeling import load_model_and_tokenizer
 from ..scoring import ScoredTokens, completion_tokens, sequence_nll
@@ -71,7 +72,10 @@ class PerplexityReward:
             device = reward_device(self.device)
             with unpartitioned():
                 model, tokenizer = load_model_and_tokenizer(
-                    self.model_name_or_path, dtype=self.dtype, device=str(device), padding_side="left"
+                    self.model_name_or_path,
+                    dtype=evaluation_dtype(self.dtype, device),
+                    device=str(device),
+                    padding_side="left",
                 )
             self._model, self._tokenizer = model.eval().requires_grad_(False), tokenizer
 
@@ -130,7 +134,8 @@ def get_perplexity_reward(
             starting checkpoint). Loaded on first call.
         batch_size: Sequences per forward pass.
         device: `"auto"` (this process's accelerate device) or an explicit device.
-        dtype: `"auto"` (bf16 on capable CUDA, fp32 otherwise) or a torch dtype name.
+        dtype: `"auto"` (bf16 where the device computes it natively, see `rlpt_trl.devices`; fp32 otherwise) or a
+            torch dtype name.
         num_generations: The trainer's `num_generations`: groups are consecutive blocks of this size. `None`
             groups consecutive identical prompts instead.
     """
