@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, model_path: str) -> None:
     model.eval()
     prompts = build_next_segment_prompts(tokenizer, data_dir=args.data_dir, max_samples=args.max_samples)
     scorers = NextSegmentScorers.load(
-        model_path, args.embedding_model, device="cpu", batch_size=args.scorer_batch_size
+        model_path, args.embedding_model, device="cpu", dtype="float32", batch_size=args.scorer_batch_size
     )
     watch = Stopwatch()
     model.generate = watch.wrap("generate", model.generate)

@@ -41,7 +41,9 @@ def prompts(tiny, cola_sample_glue_dir: Path):
 
 @pytest.fixture(scope="module")
 def scorers(tiny_model_dir: Path, tiny_embedding_model_dir: Path) -> NextSegmentScorers:
-    return NextSegmentScorers.load(str(tiny_model_dir), str(tiny_embedding_model_dir), device="cpu", batch_size=8)
+    return NextSegmentScorers.load(
+        str(tiny_model_dir), str(tiny_embedding_model_dir), device="cpu", dtype="float32", batch_size=8
+    )
 
 
 def sentence_cut(text: str) -> str | None:

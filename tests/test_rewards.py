@@ -45,7 +45,8 @@ def scorer(tiny_model_dir: Path):
 
 @pytest.fixture(scope="module")
 def perplexity(tiny_model_dir: Path):
-    return get_perplexity_reward(str(tiny_model_dir), batch_size=5, device="cpu", num_generations=4)
+    # fp32 on every CPU, so that values compare with an fp32 forward pass at 1e-4
+    return get_perplexity_reward(str(tiny_model_dir), batch_size=5, device="cpu", dtype="float32", num_generations=4)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_perplexity_matches_direct_forward_and_zscores(perplexity, scorer):
 
 
 def test_perplexity_groups_without_num_generations(perplexity, scorer, tiny_model_dir):
-    by_run = get_perplexity_reward(str(tiny_model_dir), device="cpu")  # one batch: long and short rows padded
+    by_run = get_perplexity_reward(str(tiny_model_dir), device="cpu", dtype="float32")  # one padded batch
     prompts, completions = PROMPTS + ["A much longer prompt than the others"], COMPLETIONS + [" x."]
     expected = [direct_nll(scorer, p, p + c) for p, c in zip(prompts, completions, strict=True)]
     np.testing.assert_allclose(by_run.log_perplexities(prompts, completions), expected, atol=1e-4)
@@ -141,7 +142,7 @@ def _free_port() -> int:
 
 def test_rewards_same_on_two_processes(perplexity, embedding, tiny_model_dir, tiny_embedding_model_dir, tmp_path):
     batch = {"prompts": PROMPTS, "completions": COMPLETIONS}
-    scorer = {"scorer_model_name_or_path": str(tiny_model_dir), "reward_batch_size": 4}
+    scorer = {"scorer_model_name_or_path": str(tiny_model_dir), "reward_batch_size": 4, "scorer_dtype": "float32"}
     encoder = {"embedding_model_name_or_path": str(tiny_embedding_model_dir), "reward_batch_size": 4}
     targets = encode_normalized(load_embedding_model(str(tiny_embedding_model_dir), device="cpu"), TEXTS).tolist()
     perplexity_cases = [

@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl import RlptError
 from rlpt_trl.cli import run_script
+from rlpt_trl.devices import native_bf16, trainer_precision_defaults
 from rlpt_trl.logs import read_scalars
 from rlpt_trl.scripts import sft as sft_script
 from rlpt_trl.scripts.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
@@ -100,13 +101,20 @@ def test_bad_config_fails_before_model_loads(
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only bf16 default")
-def test_bf16_default_on_cpu(recipe: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_precision_default_follows_the_hardware(
+    recipe: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, training_args, _, _ = recipe.make_parser().parse_args_and_config(args=["--output_dir", str(tmp_path)])
-    assert training_args.bf16 is False  # TRL's default (True) would be rejected on this machine
-    argv = ["--output_dir", str(tmp_path), "--bf16", "true"]
-    assert run_script("sft.py", recipe.make_parser(), recipe.main, argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("sft.py: error: ") and "bf16" in err and "\n" not in err
+    defaults = trainer_precision_defaults()
+    assert training_args.bf16 is (True if defaults["bf16"] is None else defaults["bf16"])  # None: TRL's default
+    if "use_cpu" in defaults:
+        # no accelerator: bf16 autocast where this CPU computes bf16 natively, with use_cpu, which transformers
+        # requires for bf16 on a CPU; without it, one error line
+        assert (training_args.bf16, training_args.use_cpu) == (native_bf16("cpu"), True)
+        argv = ["--output_dir", str(tmp_path), "--bf16", "true", "--use_cpu", "false"]
+        assert run_script("sft.py", recipe.make_parser(), recipe.main, argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("sft.py: error: ") and "bf16" in err and "\n" not in err
 
 
 def test_sft_script_tiny_model(

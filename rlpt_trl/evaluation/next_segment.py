@@ -63,12 +63,16 @@ class NextSegmentScorers:
         embedding_model_name_or_path: str = DEFAULT_EMBEDDING_MODEL,
         *,
         device: str = "auto",
+        dtype: str = "auto",
         batch_size: int = 64,
     ) -> NextSegmentScorers:
         """The encoder (and the reward on it) from `embedding_model_name_or_path`, the scorer LM from
-        `scorer_model_name_or_path` (usually the run's first model), all on `device`."""
+        `scorer_model_name_or_path` (usually the run's first model), all on `device`; the scorer LM in `dtype` (`"auto"`:
+        `rlpt_trl.devices.evaluation_dtype`)."""
         device = str(resolve_device(device))
-        perplexity = get_perplexity_reward(scorer_model_name_or_path, batch_size=batch_size, device=device)
+        perplexity = get_perplexity_reward(
+            scorer_model_name_or_path, batch_size=batch_size, device=device, dtype=dtype
+        )
         perplexity.log_perplexities([], [])  # loads the scorer now: a bad path fails before any model is evaluated
         return cls(
             load_embedding_model(embedding_model_name_or_path, device=device),

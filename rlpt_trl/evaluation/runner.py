@@ -237,8 +237,12 @@ class NextSegmentRun:
     ) -> NextSegmentResult:
         """`evaluate_next_segment` of one model on the shared prompts."""
         if self.scorers is None:
+            # the scorer LM in the evaluated models' precision (`--dtype`)
             self.scorers = NextSegmentScorers.load(
-                self.scorer_model_name_or_path, self.embedding_model_name_or_path, device=str(device)
+                self.scorer_model_name_or_path,
+                self.embedding_model_name_or_path,
+                device=str(device),
+                dtype=str(model.dtype).removeprefix("torch."),
             )
         return evaluate_next_segment(
             model, tokenizer, self.prompts, scorers=self.scorers, batch_size=batch_size, **self.args.sampling()

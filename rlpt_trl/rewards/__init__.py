@@ -34,6 +34,7 @@ REWARD_SETTINGS: dict[str, dict[str, str]] = {
         "reward_batch_size": "batch_size",
         "num_generations": "num_generations",
         "device": "device",
+        "scorer_dtype": "dtype",
     },
     "embedding_cosine_reward": {
         "embedding_model_name_or_path": "model_name_or_path",
