@@ -30,6 +30,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from ..devices import resolve_device
 from ..embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
 from ..rewards import EmbeddingCosineReward, PerplexityReward, get_embedding_cosine_reward, get_perplexity_reward
+from ..rewards.embedding_cosine import unit_cosines
 from ..scoring import completion_nll
 from .next_segment_prompts import NextSegmentPrompts
 from .next_segment_result import NextSegmentResult, distinct_n, first_word, json_number, nanmean
@@ -99,11 +100,6 @@ class NextSegmentScorers:
         return np.array([self._nll[pair] for pair in pairs], dtype=np.float64)
 
 
-def _cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Row-wise cosines of unit vectors, in float64 and clipped to [-1, 1] as the reward computes them."""
-    return np.clip(np.sum(left * right, axis=1, dtype=np.float64), -1.0, 1.0)
-
-
 def _training_reward(
     reward: EmbeddingCosineReward,
     prompts: NextSegmentPrompts,
@@ -141,8 +137,8 @@ def _sample_scores(
     kept = np.flatnonzero(~blank)
     log_perplexity[kept] = scorers.log_perplexities([prompts.prompt[rows[j]] for j in kept], [flat[j] for j in kept])
     scores = {
-        "cosine_sentence": _cosines(joints, texts[rows]),
-        "cosine_completion": np.where(blank, 0.0, _cosines(sampled, completions[rows])),
+        "cosine_sentence": unit_cosines(joints, texts[rows]),
+        "cosine_completion": np.where(blank, 0.0, unit_cosines(sampled, completions[rows])),
         "reward": _training_reward(scorers.reward, prompts, rows, flat, texts),
         "next_word_correct": [
             truth[row] is not None and first_word(s) == truth[row] for row, s in zip(rows, flat, strict=True)
@@ -151,7 +147,7 @@ def _sample_scores(
         "blank": blank,
     }
     per_sample = {name: np.asarray(value, dtype=np.float64).reshape(n, k) for name, value in scores.items()}
-    return per_sample, _cosines(prompt_only, texts)
+    return per_sample, unit_cosines(prompt_only, texts)
 
 
 def evaluate_next_segment(

@@ -28,7 +28,8 @@ BASELINES = (None, "prompt")
 COMPARES = ("sentence", "completion")
 
 
-def _cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def unit_cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Row-wise cosines of unit vectors, in float64 and clipped to [-1, 1]."""
     return np.clip(np.sum(left * right, axis=1, dtype=np.float64), -1.0, 1.0)
 
 
@@ -163,10 +164,10 @@ class EmbeddingCosineReward:
             return cosines.tolist()
         embedded = self._encode([text for text, skip in zip(texts, zero, strict=True) if not skip])
         targets = self._targets(kwargs, prompts, embedded.shape[1])[~zero]
-        cosines[~zero] = _cosines(embedded, targets)
+        cosines[~zero] = unit_cosines(embedded, targets)
         if self.baseline == "prompt":
             kept = [message_text(prompt) for prompt, skip in zip(prompts, zero, strict=True) if not skip]
-            cosines[~zero] -= _cosines(self._cached(kept), targets)
+            cosines[~zero] -= unit_cosines(self._cached(kept), targets)
         return (cosines * scores).tolist()
 
 
