@@ -3,6 +3,7 @@ held-out next-segment task against the starting model.
 
     python benchmarks/reward_comparison.py --model_name_or_path SMOLLM2_DIR --dataset_name DATA_DIR \
         [--embedding_model MINILM_DIR] [--data_dir GLUE_ROOT] [--output_dir outputs/reward-comparison]
+        [--max_steps N --max_samples N]   # a quick plumbing check, not the comparison
 
 Each variant trains with `recipes/smollm2-135m/grpo_cpu.yaml` (125 steps of 8 prompts x 4 completions) and only its
 rewards changed:
@@ -86,6 +87,8 @@ def main() -> None:
     parser.add_argument("--embedding_model", default=os.environ.get(EMBEDDING_MODEL_ENV))
     parser.add_argument("--data_dir", default=os.environ.get(GLUE_DIR_ENV))
     parser.add_argument("--output_dir", default="outputs/reward-comparison")
+    parser.add_argument("--max_steps", type=int, help="GRPO steps instead of the config's (plumbing check)")
+    parser.add_argument("--max_samples", type=int, help="first N next-segment prompts only (plumbing check)")
     args = parser.parse_args()
     if not args.embedding_model or not args.data_dir:
         raise RlptError(
@@ -103,6 +106,7 @@ def main() -> None:
                 sys.executable, "-m", "rlpt_trl.cli", "grpo", "--config", str(CONFIG),
                 "--model_name_or_path", args.model_name_or_path, "--dataset_name", args.dataset_name,
                 "--embedding_model_name_or_path", args.embedding_model, "--output_dir", str(folder), *flags,
+                *(["--max_steps", str(args.max_steps)] if args.max_steps else []),
             ]
         )  # fmt: skip
     models = [args.model_name_or_path, *(str(output / variant) for variant in VARIANTS)]
@@ -111,6 +115,7 @@ def main() -> None:
             sys.executable, "-m", "rlpt_trl.cli", "eval", "--tasks", "next_segment", "--data_dir", args.data_dir,
             "--embedding_model_name_or_path", args.embedding_model, "--output_dir", str(output / "eval"),
             *(flag for model in models for flag in ("--model_name_or_path", model)),
+            *(["--max_samples", str(args.max_samples)] if args.max_samples else []),
         ]
     )  # fmt: skip
     metrics = json.loads((output / "eval" / "metrics.json").read_text())

@@ -6,6 +6,9 @@ continuations, so stopping wins it (README, "Rewards"). Two variants remove that
 
 - `baseline="prompt"` subtracts the prompt's own cosine, paying only the meaning a completion adds;
 - `compare="completion"` compares the completion with the true completion alone.
+
+The prompt's cosine is the same for every completion of a prompt, so under GRPO's or RLOO's group baselines it cancels:
+`baseline="prompt"` changes the logged reward, not those trainers' updates.
 """
 
 from __future__ import annotations
