@@ -354,7 +354,8 @@ def test_blank_samples(tiny, tiny_model_dir, tiny_embedding_model_dir, prompts, 
 def test_next_segment_on_smollm2_and_minilm(smollm2_dir, embedding_model_dir, glue_dir):
     model, tokenizer = load_model_and_tokenizer(str(smollm2_dir), device="cpu", dtype="float32")
     prompts = build_next_segment_prompts(tokenizer, data_dir=glue_dir, max_samples=32)
-    scorers = NextSegmentScorers.load(str(smollm2_dir), str(embedding_model_dir), device="cpu")
+    # the scorer in the evaluated model's fp32, so that its NLLs compare with the recomputation on any CPU
+    scorers = NextSegmentScorers.load(str(smollm2_dir), str(embedding_model_dir), device="cpu", dtype="float32")
     result = evaluate_next_segment(model.eval(), tokenizer, prompts, scorers=scorers, num_samples=4, batch_size=8)
     assert result.n == 32
     assert all(value is not None and math.isfinite(value) for value in result.metrics.values()), result.metrics
