@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from training_checks import TINY_RL_SETTINGS
 
 from rlpt_trl import RlptError, get_embedding_cosine_reward, get_prefix_match_reward, get_reward_funcs
 from rlpt_trl.rewards.prefix_match import prefix_match
@@ -218,18 +219,7 @@ def test_variants_drive_grpo_trainer(tiny_model_dir, tiny_embedding_model_dir, e
         make(tiny_embedding_model_dir, compare="completion"),
         get_prefix_match_reward(),
     ]
-    config = GRPOConfig(
-        output_dir=str(tmp_path),
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        per_device_train_batch_size=4,
-        num_generations=2,
-        max_completion_length=4,
-        max_steps=2,
-        logging_steps=1,
-        save_strategy="no",
-    )
+    config = GRPOConfig(output_dir=str(tmp_path), **TINY_RL_SETTINGS)
     trainer = GRPOTrainer(model=str(tiny_model_dir), reward_funcs=reward_funcs, args=config, train_dataset=dataset)
     trainer.train()
     logged = [entry for entry in trainer.state.log_history if "rewards/prefix_match_reward/mean" in entry]

@@ -15,6 +15,7 @@ import pytest
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
+from training_checks import TINY_RL_SETTINGS
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.integrations import deepspeed as hf_deepspeed
 
@@ -327,17 +328,6 @@ def test_rewards_drive_grpo_and_rloo_trainers(tiny_model_dir, tiny_embedding_mod
     from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
     dataset = _grpo_dataset(tiny_embedding_model_dir)
-    common = dict(
-        use_cpu=True,
-        bf16=False,
-        report_to="none",
-        per_device_train_batch_size=4,
-        num_generations=2,
-        max_completion_length=4,
-        max_steps=2,
-        logging_steps=1,
-        save_strategy="no",
-    )
     for trainer_class, config_class in ((GRPOTrainer, GRPOConfig), (RLOOTrainer, RLOOConfig)):
         reward_funcs = get_reward_funcs(
             ["perplexity_reward", "embedding_cosine_reward"],
@@ -348,7 +338,7 @@ def test_rewards_drive_grpo_and_rloo_trainers(tiny_model_dir, tiny_embedding_mod
         trainer = trainer_class(
             model=str(tiny_model_dir),
             reward_funcs=reward_funcs,
-            args=config_class(output_dir=str(tmp_path / trainer_class.__name__), **common),
+            args=config_class(output_dir=str(tmp_path / trainer_class.__name__), **TINY_RL_SETTINGS),
             train_dataset=dataset,
         )
         trainer.train()

@@ -11,6 +11,20 @@ import torch
 from safetensors.torch import load_file
 
 
+# Two steps of a GRPO-style trainer on the tiny model: 2 prompts x 2 completions of 4 tokens, in fp32 on any CPU.
+TINY_RL_SETTINGS = dict(
+    use_cpu=True,
+    bf16=False,
+    report_to="none",
+    per_device_train_batch_size=4,
+    num_generations=2,
+    max_completion_length=4,
+    max_steps=2,
+    logging_steps=1,
+    save_strategy="no",
+)
+
+
 def interrupt_after_checkpoint(command: list[str], output: Path, step: int, **popen: object) -> tuple[int, str]:
     """Run `command`, send SIGTERM once `output/checkpoint-<step>` is complete; return (exit status, stderr)."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **popen)
