@@ -90,12 +90,23 @@ def test_next_segment_alone_and_from_a_data_build(
     assert not any(key.endswith("_ci") for key in metrics["next_segment"])
 
 
+def test_next_segment_max_samples_apart_from_glue(
+    tiny_model_dir: Path, tiny_embedding_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
+) -> None:
+    extra = ["--tasks", "cola", "next_segment", "--data_dir", str(cola_sample_glue_dir), "--max_samples", "12"]
+    extra += ["--next_segment_max_samples", "5", "--embedding_model_name_or_path", str(tiny_embedding_model_dir)]
+    assert _eval((tiny_model_dir,), tmp_path / "out", *extra, "--bootstrap_iters", "0") == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())[str(tiny_model_dir)]
+    assert metrics["cola"]["n"] == 12 and metrics["next_segment"]["n"] == 5
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--next_segment_samples", "0"], "--next_segment_samples must be at least 1, got 0"),
         (["--next_segment_temperature", "0"], "--next_segment_temperature must be > 0"),
         (["--next_segment_data", "/nonexistent/data"], "/nonexistent/data"),
+        (["--next_segment_max_samples", "0"], "--next_segment_max_samples must be at least 1, got 0"),
     ],
 )
 def test_bad_next_segment_settings_are_one_line(

@@ -14,6 +14,7 @@ from ..errors import RlptError
 from .generate import generate_greedy
 from .loglik import predict_from_scores, score_continuations
 from .metrics import compute_glue_metrics, load_glue_metric
+from .prefix_cache import PrefixCacheMode, check_prefix_cache, split_after_prefix
 from .prompts import TaskPrompts
 
 
@@ -49,6 +50,8 @@ class TaskResult:
     prompt_version: str
     num_fewshot: int
     records: list[dict] = field(repr=False)
+    # with a reused few-shot prefix: its cached tokens and how many prompts were computed whole instead
+    prefix_cache: dict[str, int] | None = None
 
     def summary(self) -> dict:
         """The task's entry of `metrics.json`."""
@@ -59,6 +62,7 @@ class TaskResult:
             "scoring": self.scoring,
             "prompt_version": self.prompt_version,
             "num_fewshot": self.num_fewshot,
+            **({"prefix_cache": self.prefix_cache} if self.prefix_cache else {}),
         }
 
     @functools.cached_property
@@ -83,6 +87,7 @@ def evaluate_task(
     batch_size: int = 32,
     max_new_tokens: int = 5,
     desc: str | None = None,
+    prefix_cache: PrefixCacheMode = "auto",
 ) -> TaskResult:
     """Predict every prompt of `task` with `model` and compute the task's metrics.
 
@@ -91,10 +96,16 @@ def evaluate_task(
             text mapped through the task's label words; an unparseable text counts as invalid and is scored as
             `spec.invalid_prediction`).
         desc: Progress bar label; None hides the bar.
+        prefix_cache: `"auto"` computes the few-shot prefix that every prompt shares once and reuses its key/value
+            cache (`rlpt_trl.evaluation.prefix_cache`); `"off"` computes every prompt whole.
     """
     spec = task.spec
+    check_prefix_cache(prefix_cache)
+    shared_prefix = task.prefix if prefix_cache == "auto" else ""
     if scoring == "loglik":
-        scores = score_continuations(model, tokenizer, task.prompts, spec.choices, batch_size=batch_size, desc=desc)
+        scores = score_continuations(
+            model, tokenizer, task.prompts, spec.choices, batch_size=batch_size, desc=desc, shared_prefix=shared_prefix
+        )
         kind = float if spec.is_regression else int
         predictions = [kind(value) for value in predict_from_scores(spec, scores)]
         extras = [{"choices": dict(zip(spec.choices, map(float, row), strict=True))} for row in scores]
@@ -103,7 +114,13 @@ def evaluate_task(
         if max_new_tokens < 1:
             raise RlptError(f"--max_new_tokens must be at least 1, got {max_new_tokens}")
         texts = generate_greedy(
-            model, tokenizer, task.prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, desc=desc
+            model,
+            tokenizer,
+            task.prompts,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            desc=desc,
+            shared_prefix=shared_prefix,
         )
         parsed = [spec.parse(text) for text in texts]
         invalid = sum(value is None for value in parsed)
@@ -134,4 +151,12 @@ def evaluate_task(
         spec.prompt_version,
         len(task.fewshot_idx),
         records,
+        _prefix_use(tokenizer, task, shared_prefix),
     )
+
+
+def _prefix_use(tokenizer: PreTrainedTokenizerBase, task: TaskPrompts, shared_prefix: str) -> dict[str, int] | None:
+    """The cached prefix's length in tokens and the prompts computed whole instead (the scorers split the same way:
+    their sequences start with the prompts' tokens); None when no prefix was reused."""
+    split = split_after_prefix(tokenizer, shared_prefix, tokenizer(task.prompts)["input_ids"])
+    return {"tokens": len(split.prefix), "fallbacks": split.fallbacks} if split.prefix else None

@@ -8,7 +8,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..batching import left_pad, length_sorted_batches, padding_id
+from ..batching import padding_id
+from .prefix_cache import PrefixBatches
 
 
 @torch.inference_mode()
@@ -20,8 +21,10 @@ def generate_greedy(
     max_new_tokens: int,
     batch_size: int = 32,
     desc: str | None = None,
+    shared_prefix: str = "",
 ) -> list[str]:
-    """The greedy continuation of each prompt (at most `max_new_tokens` tokens, special tokens dropped)."""
+    """The greedy continuation of each prompt (at most `max_new_tokens` tokens, special tokens dropped); the key/value
+    cache of `shared_prefix`, a text every prompt starts with, is computed once and reused (see `score_continuations`)."""
     pad_id = padding_id(tokenizer)
     eos_id = model.generation_config.eos_token_id
     # an explicit config: the checkpoint's sampling settings must not leak into greedy decoding
@@ -33,13 +36,12 @@ def generate_greedy(
         use_cache=True,  # a trainer may have turned the model's cache off (gradient checkpointing)
     )
     token_lists = tokenizer(list(prompts))["input_ids"]
-    device = next(model.parameters()).device
     texts = [""] * len(prompts)
-    batches = list(length_sorted_batches([len(tokens) for tokens in token_lists], batch_size))
+    batches = PrefixBatches(model, tokenizer, token_lists, shared_prefix, batch_size)
     for batch in tqdm(batches, desc=desc, disable=desc is None, unit="batch"):
-        input_ids, attention_mask, _ = left_pad([token_lists[i] for i in batch], pad_id, device)
-        output = model.generate(input_ids=input_ids, attention_mask=attention_mask, generation_config=config)
-        new_tokens = output[:, input_ids.shape[1] :]
+        inputs = batches.generate_inputs(batch)
+        output = model.generate(**inputs, generation_config=config)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
         for index, text in zip(batch, tokenizer.batch_decode(new_tokens, skip_special_tokens=True), strict=True):
             texts[index] = text
     return texts

@@ -22,8 +22,8 @@ from scipy.special import logsumexp, softmax
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..batching import left_pad, length_sorted_batches, padding_id
 from ..errors import RlptError
+from .prefix_cache import PrefixBatches
 from .tasks import GlueTaskSpec
 
 
@@ -52,11 +52,14 @@ def score_continuations(
     *,
     batch_size: int = 32,
     desc: str | None = None,
+    shared_prefix: str = "",
 ) -> np.ndarray:
     """Summed log-probabilities of `" " + continuation` after each prompt, shape `(len(prompts), len(continuations))`.
 
     Args:
         desc: Progress bar label; None hides the bar.
+        shared_prefix: Text every prompt starts with (the few-shot examples): its key/value cache is computed once
+            and reused (`rlpt_trl.evaluation.prefix_cache`); "" computes every prompt whole.
     """
     contexts, tails = continuation_tokens(tokenizer, prompts, continuations)
     # one sequence per distinct (prompt, continuation minus its last token); each lists the continuations read from it
@@ -67,20 +70,11 @@ def score_continuations(
     keys = list(sequences)
     token_lists = [contexts[row] + list(prefix) for row, prefix in keys]
     scores = np.zeros((len(prompts), len(continuations)), dtype=np.float64)
-    device = next(model.parameters()).device
-    pad_id = padding_id(tokenizer)
-    batches = list(length_sorted_batches([len(tokens) for tokens in token_lists], batch_size))
+    batches = PrefixBatches(model, tokenizer, token_lists, shared_prefix, batch_size)
     for batch in tqdm(batches, desc=desc, disable=desc is None, unit="batch"):
-        input_ids, attention_mask, position_ids = left_pad([token_lists[i] for i in batch], pad_id, device)
         # the last continuation token is predicted at the last column, its first one `len(tail)` columns earlier
         keep = max(len(keys[i][1]) for i in batch) + 1
-        logits = model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            logits_to_keep=keep,
-            use_cache=False,
-        ).logits
+        logits = model(**batches.forward_inputs(batch), logits_to_keep=keep).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         # one gather for every continuation token read from this batch, then a sum per (prompt, continuation)
         batch_rows, positions, tokens, targets = [], [], [], []

@@ -27,6 +27,7 @@ class TaskPrompts:
     labels: list[float]
     idx: list[int]
     fewshot_idx: list[int]  # rows of the train split shown as examples, the same for every prompt
+    prefix: str = ""  # the solved examples' text that every prompt starts with
 
 
 def sample_fewshot(spec: GlueTaskSpec, num_fewshot: int, seed: int, data_dir: str | Path | None) -> Dataset:
@@ -70,4 +71,5 @@ def build_task_prompts(
     prefix = fewshot_prefix(spec, examples)
     prompts = [prefix + spec.render(row) for row in rows]
     labels = [round(float(label), 6) if spec.is_regression else int(label) for label in rows["label"]]
-    return TaskPrompts(spec, prompts, labels, [int(i) for i in rows["idx"]], [int(i) for i in examples["idx"]])
+    fewshot_idx = [int(i) for i in examples["idx"]]
+    return TaskPrompts(spec, prompts, labels, [int(i) for i in rows["idx"]], fewshot_idx, prefix)

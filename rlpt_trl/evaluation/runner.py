@@ -20,6 +20,7 @@ from .next_segment import NextSegmentScorers, evaluate_next_segment
 from .next_segment_prompts import NextSegmentPrompts, build_next_segment_prompts
 from .next_segment_result import NextSegmentResult
 from .next_segment_sampling import check_sampling
+from .prefix_cache import PrefixCacheMode, check_prefix_cache
 from .prompts import DEFAULT_FEWSHOT_SEED, TaskPrompts, build_task_prompts
 from .report import markdown_table, write_report
 from .tasks import DEFAULT_TASKS, select_tasks, task_names
@@ -73,8 +74,19 @@ class GlueEvalArguments:
     )
     num_fewshot: int = field(default=0, metadata={"help": "Solved train examples before each prompt."})
     fewshot_seed: int = field(default=DEFAULT_FEWSHOT_SEED, metadata={"help": "Seed drawing the few-shot examples."})
+    prefix_cache: PrefixCacheMode = field(
+        default="auto",
+        metadata={
+            "help": "auto: compute the few-shot examples that every prompt of a task starts with once and reuse their "
+            "key/value cache (a prompt whose tokens do not start with them is computed whole and counted in "
+            "metrics.json's prefix_cache.fallbacks); off: compute every prompt whole."
+        },
+    )
     batch_size: int = field(default=32, metadata={"help": "Prompts per forward pass."})
     max_samples: int | None = field(default=None, metadata={"help": "Evaluate the first N rows of each task."})
+    next_segment_max_samples: int | None = field(
+        default=None, metadata={"help": "next_segment: the first N held-out prompts. Default: --max_samples."}
+    )
     max_new_tokens: int = field(default=5, metadata={"help": "Generated tokens per prompt (generate scoring)."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA, MPS, else CPU) or a torch device."})
     dtype: Literal["auto", "float32", "bfloat16"] = field(
@@ -157,9 +169,12 @@ def run_glue_eval(
     specs = select_tasks(glue_names, args.task_config, default=() if names else DEFAULT_TASKS)
     if args.scoring not in SCORING_MODES:
         raise RlptError(f"unknown --scoring {args.scoring!r}; choose from {', '.join(SCORING_MODES)}")
+    check_prefix_cache(args.prefix_cache)
     for name, least in (("batch_size", 1), ("max_new_tokens", 1), ("bootstrap_iters", 0), ("bootstrap_seed", 0)):
         if getattr(args, name) < least:
             raise RlptError(f"--{name} must be at least {least}, got {getattr(args, name)}")
+    if args.next_segment_max_samples is not None and args.next_segment_max_samples < 1:
+        raise RlptError(f"--next_segment_max_samples must be at least 1, got {args.next_segment_max_samples}")
     models = list(dict.fromkeys(args.model_name_or_path))
     # every prompt is built (and every data problem found) before a model loads
     prompts: list[TaskPrompts] = [
@@ -194,6 +209,7 @@ def run_glue_eval(
                 batch_size=args.batch_size,
                 max_new_tokens=args.max_new_tokens,
                 desc=f"{task.spec.name} ({args.scoring})",
+                prefix_cache=args.prefix_cache,
             )
             results[model_name][task.spec.name] = result
             _print_result(model_name, result, start)
@@ -210,7 +226,9 @@ def run_glue_eval(
 
 def _print_result(model_name: str, result: TaskResult | NextSegmentResult, start: float) -> None:
     rate = result.n / (time.perf_counter() - start)
-    print(f"{model_name} {result.task}: {result.metrics} ({result.n} examples, {rate:.1f}/s)", flush=True)
+    reuse = getattr(result, "prefix_cache", None)
+    reused = f"; prefix cache: {reuse['tokens']} tokens, {reuse['fallbacks']} prompts computed whole" if reuse else ""
+    print(f"{model_name} {result.task}: {result.metrics} ({result.n} examples, {rate:.1f}/s{reused})", flush=True)
 
 
 @dataclass
@@ -228,7 +246,8 @@ class NextSegmentRun:
     def prepare(cls, models: list[str], args: GlueEvalArguments, settings: NextSegmentArguments) -> NextSegmentRun:
         """Check the settings and build the prompts with the first model's tokenizer (before any model loads)."""
         tokenizer = load_tokenizer(models[0], trust_remote_code=args.trust_remote_code)
-        prompts = settings.build_prompts(tokenizer, args.data_dir, args.max_samples)
+        max_samples = args.max_samples if args.next_segment_max_samples is None else args.next_segment_max_samples
+        prompts = settings.build_prompts(tokenizer, args.data_dir, max_samples)
         scorer = args.scorer_model_name_or_path or models[0]
         return cls(prompts, settings, args.embedding_model_name_or_path, scorer)
 
