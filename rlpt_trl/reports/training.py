@@ -21,6 +21,11 @@ REWARD_TAGS = (
 )
 
 
+# what the in-training callbacks log on held-out data: SFT's CoLA MCC, GRPO's next-segment objective
+SFT_HELDOUT_TAGS = ("eval/cola/matthews_correlation",)
+GRPO_HELDOUT_TAGS = ("eval/next_segment/reward", "eval/next_segment/cosine_sentence")
+
+
 def quarter_means(series: Series) -> dict[str, float]:
     """Mean of the first and of the last quarter of a logged series (at least one value each)."""
     values = [value for _, value in series]
@@ -59,6 +64,28 @@ def plot_rewards(runs: Mapping[str, Mapping[str, Series]], path: Path) -> None:
     plt.close(figure)
 
 
+def plot_heldout(sft: Mapping[str, Series], grpo: Mapping[str, Mapping[str, Series]], path: Path) -> None:
+    """One panel per held-out tag: SFT's, then the GRPO runs' (one line each), saved as `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(tag, {"sft": sft}) for tag in SFT_HELDOUT_TAGS] + [(tag, grpo) for tag in GRPO_HELDOUT_TAGS]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.5))
+    for axis, (tag, runs) in zip(axes, panels, strict=True):
+        for run, scalars in runs.items():
+            steps, values = zip(*scalars[tag], strict=True)
+            axis.plot(steps, values, marker="o", label=run)
+        axis.set_title(tag.removeprefix("eval/"), fontsize=9)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def _read_logged(output_dir: Path, tags: Sequence[str]) -> dict[str, Series]:
     """The scalars a run logged under `output_dir`, which must include every one of `tags`."""
     scalars = read_scalars(output_dir)
@@ -68,16 +95,25 @@ def _read_logged(output_dir: Path, tags: Sequence[str]) -> dict[str, Series]:
     return scalars
 
 
-def training_summary(sft_dir: Path, grpo_dirs: Mapping[str, Path], plot: Path) -> dict[str, dict]:
+def training_summary(sft_dir: Path, grpo_dirs: Mapping[str, Path], rewards_plot: Path, heldout_plot: Path) -> dict:
     """First- vs last-quarter means of the SFT training loss (with its last eval loss) and of each GRPO run's
-    `REWARD_TAGS`, from the TensorBoard events under each output folder; plots the rewards to `plot`.
+    `REWARD_TAGS`, and every held-out evaluation the runs logged as they trained, from the TensorBoard events under
+    each output folder; plots the rewards to `rewards_plot` and the held-out metrics to `heldout_plot`.
 
-    Keys: `"sft"`, then the GRPO runs as `grpo_dirs` names them.
+    Keys: `"sft"`, `"grpo"` (run, as `grpo_dirs` names them -> tag -> means) and `"heldout"` (run -> tag ->
+    [[step, value], ...]).
     """
-    sft = _read_logged(sft_dir, ("train/loss", "eval/loss"))
-    rewards = {run: _read_logged(output_dir, REWARD_TAGS) for run, output_dir in grpo_dirs.items()}
-    plot_rewards(rewards, plot)
+    sft = _read_logged(sft_dir, ("train/loss", "eval/loss", *SFT_HELDOUT_TAGS))
+    grpo = {run: _read_logged(output_dir, (*REWARD_TAGS, *GRPO_HELDOUT_TAGS)) for run, output_dir in grpo_dirs.items()}
+    plot_rewards(grpo, rewards_plot)
+    plot_heldout(sft, grpo, heldout_plot)
+    heldout = {"sft": {tag: sft[tag] for tag in SFT_HELDOUT_TAGS}}
+    heldout |= {run: {tag: scalars[tag] for tag in GRPO_HELDOUT_TAGS} for run, scalars in grpo.items()}
     return {
         "sft": {"train/loss": quarter_means(sft["train/loss"]), "eval/loss": sft["eval/loss"][-1][1]},
-        **{run: {tag: quarter_means(scalars[tag]) for tag in REWARD_TAGS} for run, scalars in rewards.items()},
+        "grpo": {run: {tag: quarter_means(scalars[tag]) for tag in REWARD_TAGS} for run, scalars in grpo.items()},
+        "heldout": {
+            run: {tag: [list(point) for point in series] for tag, series in tags.items()}
+            for run, tags in heldout.items()
+        },  # fmt: skip
     }
