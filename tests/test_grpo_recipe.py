@@ -307,3 +307,8 @@ def test_quickstart_runs_offline(tmp_path: Path) -> None:
     AutoModelForCausalLM.from_pretrained(output / "grpo")
     assert list((output / "grpo").glob("runs/*/events.out.tfevents.*"))
     assert f"tensorboard --logdir {output / 'grpo'}" in result.stdout
+    # it ends with base vs trained on both held-out tasks, each trained metric's paired difference with its CI
+    metrics = json.loads((output / "eval" / "metrics.json").read_text())
+    assert [list(tasks) for tasks in metrics.values()] == [["cola", "next_segment"]] * 2
+    moved = result.stdout.split("What the GRPO steps moved on held-out data")[1]
+    assert "| cola MCC |" in moved and "| next_segment reward |" in moved and "grpo - base-model" in moved
