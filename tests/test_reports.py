@@ -72,7 +72,7 @@ HARDWARE = {
     "memory_gib": 23.5,
     "device": "cpu",
     "torch_threads": 2,
-    "eval_dtype": "float32",
+    "eval_dtype": "bfloat16",
     "load_average_at_start": [0.18, 0.26, 0.6],
     "versions": {"python": "3.11.7", "torch": "2.13.0"},
 }
