@@ -265,9 +265,10 @@ def describe_run(args: argparse.Namespace, stages: list[Stage]) -> PipelineRun:
     )
 
 
-def collect_evaluations(evaluation: Path, staging: Path) -> dict[str, dict]:
+def collect_evaluations(evaluation: Path, staging: Path, args: argparse.Namespace) -> dict[str, dict]:
     """Each model's metrics from the evaluation where it is compared with its starting model (the first one it
-    appears in after that model), with the CoLA and next_segment prediction files copied to `staging`/predictions."""
+    appears in after that model), with the CoLA and next_segment prediction files copied to `staging`/predictions;
+    the embedding model is named by its asset variable, not by a machine path."""
     glue: dict[str, dict] = {}
     for name in EVALUATIONS:
         for model, tasks in json.loads((evaluation / name / "metrics.json").read_text()).items():
@@ -275,6 +276,8 @@ def collect_evaluations(evaluation: Path, staging: Path) -> dict[str, dict]:
                 continue
             for task, entry in tasks.items():
                 source = evaluation / name / entry.pop("predictions")
+                if entry.get("embedding_model") == str(args.embedding_model):
+                    entry["embedding_model"] = f"${EMBEDDING_MODEL_ENV}"
                 if task in COMMITTED_PREDICTIONS:
                     entry["predictions"] = f"predictions/{model}/{task}.json"
                     (staging / "predictions" / model).mkdir(parents=True, exist_ok=True)
@@ -310,7 +313,7 @@ def main() -> None:
             for suffix in (".md", ".png"):
                 shutil.copyfile(evaluation / name / f"comparison{suffix}", staging / f"comparison-{name}{suffix}")
             comparisons[name] = (staging / f"comparison-{name}.md").read_text()
-        glue = collect_evaluations(evaluation, staging)
+        glue = collect_evaluations(evaluation, staging, args)
         grpo_dirs = {run: models / run for run in GRPO_RUNS}
         training = training_summary(models / "sft", grpo_dirs, staging / "grpo_rewards.png", staging / "heldout.png")
         metrics = {
