@@ -12,8 +12,9 @@ alike), fp32, batch 32, bootstrap off, on CoLA dev (1043 sentences):
     same 5 solved examples in the same order (sampler `first_n` over them) and the same 1043 rows, run by
     --lm_eval_python (an environment with lm_eval==0.4.13 and the same torch and transformers).
 It checks that lm-eval's first prompt is this project's first 5-shot prompt and that auto and off give the same
-predictions. With --equivalence it also evaluates all five GLUE dev sets 5-shot with `auto` and with `off` in one
-process and reports the largest log-likelihood difference and the predictions that differ per task.
+predictions. With --equivalence it also evaluates the GLUE dev sets 5-shot (all five, or --equivalence_tasks) with
+`auto` and with `off` in one process and reports per task the largest log-likelihood difference (or, with
+--equivalence_scoring generate, the generated texts that differ) and the predictions that differ.
 `--model_name_or_path` defaults to an HF directory imported once from $RLPT_TEST_GGUF, `--data_dir` to
 $RLPT_GLUE_DIR (see `rlpt-trl assets`).
 """
@@ -40,7 +41,15 @@ from rlpt_trl.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.data.glue import load_glue  # noqa: E402
 from rlpt_trl.errors import RlptError  # noqa: E402
-from rlpt_trl.evaluation import DEFAULT_TASKS, build_task_prompts, evaluate_task, get_task  # noqa: E402
+from rlpt_trl.evaluation import (  # noqa: E402
+    DEFAULT_TASKS,
+    SCORING_MODES,
+    GlueTaskSpec,
+    build_task_prompts,
+    evaluate_task,
+    get_task,
+    select_tasks,
+)
 from rlpt_trl.modeling import import_gguf, load_model_and_tokenizer  # noqa: E402
 
 
@@ -114,23 +123,34 @@ def predictions(output: Path) -> list[int]:
     return [record["prediction"] for record in json.loads((output / model["cola"]["predictions"]).read_text())]
 
 
-def equivalence(model_path: str, data_dir: str, max_samples: int | None) -> dict[str, dict]:
-    """Per GLUE task (its first `max_samples` dev rows), 5-shot fp32: the largest |log-likelihood difference|
-    between auto and off, the predictions that differ (STS-B's expected scores: by more than 1e-4) and the largest
-    difference, and the prefix reuse."""
+def equivalence(
+    model_path: str, data_dir: str, max_samples: int | None, tasks: list[GlueTaskSpec], scoring: str
+) -> dict[str, dict]:
+    """Per GLUE task (its first `max_samples` dev rows), 5-shot fp32, `scoring` as in `evaluate_task`: what differs
+    between auto and off (loglik: the largest |log-likelihood difference|; generate: the generated texts), the
+    predictions that differ (STS-B's expected scores: by more than 1e-4) and the largest difference, and the prefix
+    reuse."""
     model, tokenizer = load_model_and_tokenizer(model_path, device="cpu", dtype="float32")
     report = {}
-    for name in DEFAULT_TASKS:
-        task = build_task_prompts(get_task(name), data_dir=data_dir, num_fewshot=SHOTS, max_samples=max_samples)
+    for spec in tasks:
+        task = build_task_prompts(spec, data_dir=data_dir, num_fewshot=SHOTS, max_samples=max_samples)
         start = time.perf_counter()
-        auto = evaluate_task(model, tokenizer, task, batch_size=32)
+        auto = evaluate_task(model, tokenizer, task, scoring=scoring, batch_size=32)
         middle = time.perf_counter()
-        off = evaluate_task(model, tokenizer, task, batch_size=32, prefix_cache="off")
+        off = evaluate_task(model, tokenizer, task, scoring=scoring, batch_size=32, prefix_cache="off")
         end = time.perf_counter()
         pairs = list(zip(auto.records, off.records, strict=True))
-        report[name] = {
+        if scoring == "loglik":
+            differs = {
+                "max_abs_loglik_diff": max(
+                    abs(a["choices"][c] - b["choices"][c]) for a, b in pairs for c in a["choices"]
+                )
+            }
+        else:
+            differs = {"generations_differ": sum(a["generated"] != b["generated"] for a, b in pairs)}
+        report[spec.name] = {
             "n": auto.n,
-            "max_abs_loglik_diff": max(abs(a["choices"][c] - b["choices"][c]) for a, b in pairs for c in a["choices"]),
+            **differs,
             # STS-B's prediction is an expected score, a float: compared within the log-likelihoods' tolerance
             "predictions_differ": sum(
                 not math.isclose(a["prediction"], b["prediction"], abs_tol=1e-4) for a, b in pairs
@@ -140,7 +160,7 @@ def equivalence(model_path: str, data_dir: str, max_samples: int | None) -> dict
             "seconds_auto": round(middle - start, 1),
             "seconds_off": round(end - middle, 1),
         }
-        print(name, report[name], flush=True)
+        print(spec.name, report[spec.name], flush=True)
     return report
 
 
@@ -190,13 +210,20 @@ def main() -> None:
     parser.add_argument("--data_dir", default=os.environ.get(GLUE_DIR_ENV))
     parser.add_argument("--lm_eval_python", help="a python with lm_eval==0.4.13 installed (the timed comparison)")
     parser.add_argument("--runs", type=int, default=2, help="timed runs of each command, in turns")
-    parser.add_argument("--equivalence", action="store_true", help="auto vs off on all five GLUE dev sets, 5-shot")
+    parser.add_argument("--equivalence", action="store_true", help="auto vs off on GLUE dev sets, 5-shot")
     parser.add_argument("--equivalence_rows", type=int, help="first N dev rows per task in --equivalence (all)")
+    parser.add_argument(
+        "--equivalence_tasks", nargs="+", default=list(DEFAULT_TASKS), help="tasks of --equivalence (all five)"
+    )
+    parser.add_argument(
+        "--equivalence_scoring", choices=SCORING_MODES, default="loglik", help="scoring of --equivalence (loglik)"
+    )
     parser.add_argument("--skip_timing", action="store_true", help="only --equivalence")
     parser.add_argument("--output", help="write the measurements to this JSON file")
     args = parser.parse_args()
     if not args.data_dir:
         raise RlptError(f"--data_dir is required (or set {GLUE_DIR_ENV})")
+    tasks = select_tasks(args.equivalence_tasks)  # an unknown name is an error before any model loads
     if not args.skip_timing and not args.lm_eval_python:
         raise RlptError("--lm_eval_python is required for the timed comparison (or pass --skip_timing)")
     with tempfile.TemporaryDirectory() as scratch_dir:
@@ -208,7 +235,9 @@ def main() -> None:
             model = str(import_gguf(os.environ[GGUF_ENV], scratch / "smollm2"))
         result = {} if args.skip_timing else timing(args, model, scratch)
         if args.equivalence:
-            result["equivalence"] = equivalence(model, args.data_dir, args.equivalence_rows)
+            result["equivalence"] = equivalence(
+                model, args.data_dir, args.equivalence_rows, tasks, args.equivalence_scoring
+            )
     print(json.dumps(result, indent=1))
     if args.output:
         Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
