@@ -42,9 +42,9 @@ from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.data.glue import load_glue  # noqa: E402
 from rlpt_trl.errors import RlptError  # noqa: E402
 from rlpt_trl.evaluation import (  # noqa: E402
-    DEFAULT_TASKS,
     SCORING_MODES,
     GlueTaskSpec,
+    Scoring,
     build_task_prompts,
     evaluate_task,
     get_task,
@@ -124,7 +124,7 @@ def predictions(output: Path) -> list[int]:
 
 
 def equivalence(
-    model_path: str, data_dir: str, max_samples: int | None, tasks: list[GlueTaskSpec], scoring: str
+    model_path: str, data_dir: str, max_samples: int | None, tasks: list[GlueTaskSpec], scoring: Scoring
 ) -> dict[str, dict]:
     """Per GLUE task (its first `max_samples` dev rows), 5-shot fp32, `scoring` as in `evaluate_task`: what differs
     between auto and off (loglik: the largest |log-likelihood difference|; generate: the generated texts), the
@@ -212,9 +212,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="timed runs of each command, in turns")
     parser.add_argument("--equivalence", action="store_true", help="auto vs off on GLUE dev sets, 5-shot")
     parser.add_argument("--equivalence_rows", type=int, help="first N dev rows per task in --equivalence (all)")
-    parser.add_argument(
-        "--equivalence_tasks", nargs="+", default=list(DEFAULT_TASKS), help="tasks of --equivalence (all five)"
-    )
+    parser.add_argument("--equivalence_tasks", nargs="+", help="tasks of --equivalence (the five GLUE tasks)")
     parser.add_argument(
         "--equivalence_scoring", choices=SCORING_MODES, default="loglik", help="scoring of --equivalence (loglik)"
     )
@@ -223,7 +221,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data_dir:
         raise RlptError(f"--data_dir is required (or set {GLUE_DIR_ENV})")
-    tasks = select_tasks(args.equivalence_tasks)  # an unknown name is an error before any model loads
+    # select_tasks' default is the five tasks; an unknown name is an error before any model loads
+    tasks = select_tasks(args.equivalence_tasks)
     if not args.skip_timing and not args.lm_eval_python:
         raise RlptError("--lm_eval_python is required for the timed comparison (or pass --skip_timing)")
     with tempfile.TemporaryDirectory() as scratch_dir:
