@@ -30,9 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from rlpt_trl.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.errors import RlptError  # noqa: E402
 from rlpt_trl.evaluation import (  # noqa: E402
     build_task_prompts,
     compute_glue_metrics,
@@ -41,8 +39,10 @@ from rlpt_trl.evaluation import (  # noqa: E402
     predict_from_scores,
     score_continuations,
 )
-from rlpt_trl.evaluation.generate import generate_greedy  # noqa: E402
-from rlpt_trl.modeling import import_gguf, load_model_and_tokenizer  # noqa: E402
+from rlpt_trl.evaluation.glue.generate import generate_greedy  # noqa: E402
+from rlpt_trl.models.loading import import_gguf, load_model_and_tokenizer  # noqa: E402
+from rlpt_trl.utils.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.utils.errors import RlptError  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,10 +37,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import yaml  # noqa: E402
 
-from rlpt_trl.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.data.glue import load_glue  # noqa: E402
-from rlpt_trl.errors import RlptError  # noqa: E402
 from rlpt_trl.evaluation import (  # noqa: E402
     SCORING_MODES,
     GlueTaskSpec,
@@ -50,7 +48,9 @@ from rlpt_trl.evaluation import (  # noqa: E402
     get_task,
     select_tasks,
 )
-from rlpt_trl.modeling import import_gguf, load_model_and_tokenizer  # noqa: E402
+from rlpt_trl.models.loading import import_gguf, load_model_and_tokenizer  # noqa: E402
+from rlpt_trl.utils.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.utils.errors import RlptError  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,16 +34,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.errors import RlptError  # noqa: E402
-from rlpt_trl.evaluation.next_segment_prompts import NextSegmentPrompts, build_next_segment_prompts  # noqa: E402
-from rlpt_trl.evaluation.next_segment_sampling import sample_completions  # noqa: E402
-from rlpt_trl.files import write_json  # noqa: E402
-from rlpt_trl.markdown import format_table  # noqa: E402
-from rlpt_trl.modeling import load_model_and_tokenizer  # noqa: E402
+from rlpt_trl.evaluation.next_segment.prompts import NextSegmentPrompts, build_next_segment_prompts  # noqa: E402
+from rlpt_trl.evaluation.next_segment.sampling import sample_completions  # noqa: E402
+from rlpt_trl.models.loading import load_model_and_tokenizer  # noqa: E402
 from rlpt_trl.rewards import get_embedding_cosine_reward, get_perplexity_reward, get_prefix_match_reward  # noqa: E402
-from rlpt_trl.words import normalized_words  # noqa: E402
+from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.utils.errors import RlptError  # noqa: E402
+from rlpt_trl.utils.files import write_json  # noqa: E402
+from rlpt_trl.utils.markdown import format_table  # noqa: E402
+from rlpt_trl.utils.words import normalized_words  # noqa: E402
 
 
 PROBES = ("empty", "repeat", "other_row", "samples", "true")

@@ -26,11 +26,15 @@ from datasets import Dataset  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
-from rlpt_trl import cola_sample_path, encode_normalized, import_gguf, load_embedding_model  # noqa: E402
-from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV  # noqa: E402
+from rlpt_trl import encode_normalized, import_gguf, load_embedding_model  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.errors import RlptError  # noqa: E402
 from rlpt_trl.rewards import get_embedding_cosine_reward, get_perplexity_reward  # noqa: E402
+from rlpt_trl.utils.assets import (  # noqa: E402
+    EMBEDDING_MODEL_ENV,
+    GGUF_ENV,
+    cola_sample_path,  # noqa: E402
+)
+from rlpt_trl.utils.errors import RlptError  # noqa: E402
 
 
 PROMPTS_PER_BATCH = 8

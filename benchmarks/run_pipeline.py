@@ -34,22 +34,22 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import yaml  # noqa: E402
-
-from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
-from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.errors import RlptError  # noqa: E402
-from rlpt_trl.evaluation.baselines import majority_baselines  # noqa: E402
-from rlpt_trl.evaluation.runner import NEXT_SEGMENT  # noqa: E402
-from rlpt_trl.evaluation.tasks import DEFAULT_TASKS  # noqa: E402
-from rlpt_trl.files import atomic_directory, write_json, write_text_atomic  # noqa: E402
-from rlpt_trl.reports.hardware import hardware_report  # noqa: E402
-from rlpt_trl.reports.results_readme import (  # noqa: E402
+from pipeline_report.baselines import majority_baselines  # noqa: E402
+from pipeline_report.hardware import hardware_report  # noqa: E402
+from pipeline_report.results_readme import (  # noqa: E402
     PipelineRun,
     StageSummary,
     kept_interpretation,
     render_results_readme,  # noqa: E402
 )
-from rlpt_trl.reports.training import training_summary  # noqa: E402
+from pipeline_report.training import training_summary  # noqa: E402
+
+from rlpt_trl.cli import run_with_errors  # noqa: E402
+from rlpt_trl.evaluation.glue.spec import DEFAULT_TASKS  # noqa: E402
+from rlpt_trl.evaluation.next_segment.result import TASK as NEXT_SEGMENT  # noqa: E402
+from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
+from rlpt_trl.utils.errors import RlptError  # noqa: E402
+from rlpt_trl.utils.files import atomic_directory, write_json, write_text_atomic  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,15 +22,15 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from rlpt_trl.assets import GLUE_DIR_ENV, cola_sample_path, find_minilm, find_smollm2_gguf
 from rlpt_trl.cli import run_with_errors
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
-from rlpt_trl.embeddings import DEFAULT_EMBEDDING_MODEL
-from rlpt_trl.errors import RlptError
+from rlpt_trl.evaluation.paired import paired_table
 from rlpt_trl.evaluation.report import model_slugs
-from rlpt_trl.modeling import import_gguf
-from rlpt_trl.reports.paired import paired_table
-from rlpt_trl.tiny_model import build_tiny_causal_lm
+from rlpt_trl.models.embeddings import DEFAULT_EMBEDDING_MODEL
+from rlpt_trl.models.loading import import_gguf
+from rlpt_trl.models.tiny import build_tiny_causal_lm
+from rlpt_trl.utils.assets import GLUE_DIR_ENV, cola_sample_path, find_minilm, find_smollm2_gguf
+from rlpt_trl.utils.errors import RlptError
 
 
 RECIPES = Path(__file__).resolve().parent

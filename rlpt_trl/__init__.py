@@ -2,46 +2,47 @@
 
 from typing import TYPE_CHECKING
 
-from .lazy import lazy_exports
+from .utils.lazy import lazy_exports
 
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "cola_sample_path": ".assets",
-    "find_minilm": ".assets",
-    "find_smollm2_gguf": ".assets",
     "ColaBuildArguments": ".data.cola_build",
     "build_cola_dataset": ".data.cola_build",
     "load_glue": ".data.glue",
+    "load_prompt_dataset": ".data.prompt_dataset",
     "load_seed_pair": ".data.seed_format",
-    "resolve_device": ".devices",
-    "resolve_dtype": ".devices",
-    "DEFAULT_EMBEDDING_MODEL": ".embeddings",
-    "encode_normalized": ".embeddings",
-    "load_embedding_model": ".embeddings",
-    "RlptError": ".errors",
-    "import_gguf": ".modeling",
-    "load_model_and_tokenizer": ".modeling",
-    "load_tokenizer": ".modeling",
-    "prepare_tokenizer": ".modeling",
+    "resolve_device": ".models.devices",
+    "resolve_dtype": ".models.devices",
+    "DEFAULT_EMBEDDING_MODEL": ".models.embeddings",
+    "encode_normalized": ".models.embeddings",
+    "load_embedding_model": ".models.embeddings",
+    "import_gguf": ".models.loading",
+    "load_model_and_tokenizer": ".models.loading",
+    "load_tokenizer": ".models.loading",
+    "prepare_tokenizer": ".models.loading",
     "get_embedding_cosine_reward": ".rewards",
     "get_perplexity_reward": ".rewards",
     "get_prefix_match_reward": ".rewards",
     "get_reward_funcs": ".rewards",
-    "build_tiny_causal_lm": ".tiny_model",
+    "RlptError": ".utils.errors",
 }
 __all__ = ["__version__", *_EXPORTS]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from .assets import cola_sample_path, find_minilm, find_smollm2_gguf
     from .data.cola_build import ColaBuildArguments, build_cola_dataset
     from .data.glue import load_glue
+    from .data.prompt_dataset import load_prompt_dataset
     from .data.seed_format import load_seed_pair
-    from .devices import resolve_device, resolve_dtype
-    from .embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
-    from .errors import RlptError
-    from .modeling import import_gguf, load_model_and_tokenizer, load_tokenizer, prepare_tokenizer
-    from .rewards import get_embedding_cosine_reward, get_perplexity_reward, get_prefix_match_reward, get_reward_funcs
-    from .tiny_model import build_tiny_causal_lm
+    from .models.devices import resolve_device, resolve_dtype
+    from .models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
+    from .models.loading import import_gguf, load_model_and_tokenizer, load_tokenizer, prepare_tokenizer
+    from .rewards import (
+        get_embedding_cosine_reward,
+        get_perplexity_reward,
+        get_prefix_match_reward,
+        get_reward_funcs,
+    )
+    from .utils.errors import RlptError

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from .errors import RlptError
+from .utils.errors import RlptError
 
 
 if TYPE_CHECKING:
@@ -50,14 +50,15 @@ def _parse(parser: TrlParser, argv: list[str]) -> tuple:
     """`parser.parse_args_and_config(argv)`, with an unreadable or malformed `--config` file as an `RlptError`."""
     import yaml
 
+    from .utils.yaml import yaml_problem
+
     try:
         return parser.parse_args_and_config(args=argv)
     except OSError as err:
         raise RlptError(f"cannot read --config {_config_path(argv)}: {err.strerror or err}") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err)
+        problem, line, column = yaml_problem(err)
+        where = f" (line {line}, column {column})" if line is not None else ""
         raise RlptError(f"--config {_config_path(argv)} is not valid YAML: {problem}{where}") from None
 
 
@@ -81,7 +82,7 @@ def run_script(prog: str, parser: TrlParser, main: Callable[..., object], argv: 
 
 
 def _import_gguf(argv: Sequence[str]) -> None:
-    from .modeling import import_gguf
+    from .models.loading import import_gguf
 
     parser = argparse.ArgumentParser(
         prog="rlpt-trl import-gguf",
@@ -95,7 +96,7 @@ def _import_gguf(argv: Sequence[str]) -> None:
 
 
 def _assets(argv: Sequence[str]) -> None:
-    from .assets import asset_environment
+    from .utils.assets import asset_environment
 
     parser = argparse.ArgumentParser(
         prog="rlpt-trl assets",

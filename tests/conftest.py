@@ -19,8 +19,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-from rlpt_trl.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sample_path  # noqa: E402
-from rlpt_trl.tiny_model import build_tiny_causal_lm, build_tiny_sentence_transformer  # noqa: E402
+from rlpt_trl.models.tiny import build_tiny_causal_lm, build_tiny_sentence_transformer  # noqa: E402
+from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sample_path  # noqa: E402
 
 
 def _unavailable(message: str) -> None:
@@ -47,7 +47,7 @@ def glue_dir() -> str | None:
     if os.environ.get(GLUE_DIR_ENV):
         return str(_asset(GLUE_DIR_ENV, "GLUE data folder"))
     from rlpt_trl.data.glue import load_glue
-    from rlpt_trl.errors import RlptError
+    from rlpt_trl.utils.errors import RlptError
 
     try:
         load_glue("wnli", "validation")

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rlpt_trl.evaluation import TaskResult, compute_glue_metrics
+from rlpt_trl.evaluation import GlueResult, compute_glue_metrics
 from rlpt_trl.evaluation.bootstrap import (
     bootstrap_indices,
     bootstrap_results,
@@ -41,7 +41,7 @@ class RowMeanResult(MeanResult):
         return {"mean": self.values}
 
 
-def _task_result(task: str, predictions: list, labels: list) -> TaskResult:
+def _task_result(task: str, predictions: list, labels: list) -> GlueResult:
     records = [
         {"label": label, "prediction": prediction} for prediction, label in zip(predictions, labels, strict=True)
     ]
@@ -49,7 +49,7 @@ def _task_result(task: str, predictions: list, labels: list) -> TaskResult:
         name: None if math.isnan(value) else value
         for name, value in compute_glue_metrics(task, predictions, labels).items()
     }
-    return TaskResult(task, task, metrics, len(records), 0, "loglik", f"{task}-v1-0", 0, records)
+    return GlueResult(task, task, metrics, len(records), 0, "loglik", f"{task}-v1-0", 0, records)
 
 
 def test_bootstrap_indices() -> None:

@@ -8,7 +8,7 @@ import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from rlpt_trl import RlptError
-from rlpt_trl.checkpoints import GracefulStopCallback, last_complete_checkpoint, resolve_resume_checkpoint
+from rlpt_trl.trainer.checkpoints import GracefulStopCallback, last_complete_checkpoint, resolve_resume_checkpoint
 
 
 def _checkpoint(root: Path, step: int, complete: bool) -> Path:

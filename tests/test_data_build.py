@@ -12,10 +12,11 @@ import pytest
 from datasets import Dataset, load_from_disk
 from transformers import AutoTokenizer
 
-from rlpt_trl import RlptError, cola_sample_path, encode_normalized, load_embedding_model, load_glue
+from rlpt_trl import RlptError, encode_normalized, load_embedding_model, load_glue
 from rlpt_trl.cli import main as cli_main
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
 from rlpt_trl.data.seed_format import SEED_CSV, SEED_EMBEDDINGS, load_seed_pair
+from rlpt_trl.utils.assets import cola_sample_path
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,7 +305,7 @@ def test_seed_pair_loader_file_errors(tmp_path: Path) -> None:
 
 
 def test_read_table_formats(tmp_path: Path) -> None:
-    from rlpt_trl.data.files import read_table
+    from rlpt_trl.data.tables import read_table
 
     rows = pd.DataFrame({"text": ['He said "hi" to NA.', "null"], "label": ["1", "0"]})
     # TSV: tabs only, no quote processing; "NA" and "null" stay text

@@ -22,24 +22,24 @@ from rlpt_trl.evaluation import (
     DEFAULT_TASKS,
     GLUE_EVAL_TASKS,
     SCORING_MODES,
-    GlueEvalArguments,
+    EvalArguments,
     GlueEvalCallbackArguments,
+    GlueResult,
     GlueTaskSpec,
-    TaskResult,
     build_task_prompts,
     compute_glue_metrics,
     evaluate_task,
     get_task,
     glue_eval_callback,
     markdown_table,
-    run_glue_eval,
+    run_eval,
     score_continuations,
 )
 from rlpt_trl.evaluation.bootstrap import BootstrapIntervals, bootstrap_results
-from rlpt_trl.evaluation.metrics import GLUE_METRIC_PATH
-from rlpt_trl.evaluation.tasks import TASK_CONFIG_DIR, select_tasks
-from rlpt_trl.logs import read_scalars
-from rlpt_trl.tiny_model import build_tiny_causal_lm
+from rlpt_trl.evaluation.glue.metrics import GLUE_METRIC_PATH
+from rlpt_trl.evaluation.glue.spec import TASK_CONFIG_DIR, select_tasks
+from rlpt_trl.models.tiny import build_tiny_causal_lm
+from rlpt_trl.utils.tensorboard import read_scalars
 
 
 def _official_metrics(task: str, predictions: list, labels: list) -> dict[str, float]:
@@ -90,8 +90,8 @@ def _direct_loglik(model, tokenizer, prompt: str, choice: str) -> float:
     return sum(logprobs[position - 1, whole[position]].item() for position in range(len(context), len(whole)))
 
 
-def _eval_args(**overrides) -> GlueEvalArguments:
-    return GlueEvalArguments(**{"dtype": "float32", "device": "cpu", **overrides})
+def _eval_args(**overrides) -> EvalArguments:
+    return EvalArguments(**{"dtype": "float32", "device": "cpu", **overrides})
 
 
 def _task_file(path: Path, **changes) -> Path:
@@ -232,14 +232,14 @@ def test_metric_module_equals_sklearn_scipy() -> None:
 
 
 def test_scoring_flags_offer_the_scoring_modes() -> None:
-    for arguments, flag in ((GlueEvalArguments, "--scoring"), (GlueEvalCallbackArguments, "--glue_eval_scoring")):
+    for arguments, flag in ((EvalArguments, "--scoring"), (GlueEvalCallbackArguments, "--glue_eval_scoring")):
         action = next(action for action in TrlParser((arguments,))._actions if flag in action.option_strings)
         assert tuple(action.choices) == SCORING_MODES == ("loglik", "generate")
 
 
-def _table_results() -> dict[str, dict[str, TaskResult]]:
-    def result(task: str, metrics: dict, invalid: int = 0) -> TaskResult:
-        return TaskResult(task, task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [])
+def _table_results() -> dict[str, dict[str, GlueResult]]:
+    def result(task: str, metrics: dict, invalid: int = 0) -> GlueResult:
+        return GlueResult(task, task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [])
 
     return {
         "base": {
@@ -301,7 +301,7 @@ def test_metrics_on_recomputes_the_metrics() -> None:
         computed = compute_glue_metrics(spec.source, predictions, labels)
         metrics = {metric: computed[metric] for metric in spec.metrics}
         records = [{"label": label, "prediction": value} for label, value in zip(labels, predictions, strict=True)]
-        result = TaskResult(name, spec.source, metrics, 50, 0, "generate", spec.prompt_version, 0, records)
+        result = GlueResult(name, spec.source, metrics, 50, 0, "generate", spec.prompt_version, 0, records)
         assert result.metrics_on(np.arange(50)) == metrics
         rows = rng.integers(0, 50, 50)
         expected = _official_metrics(name, [predictions[row] for row in rows], [labels[row] for row in rows])
@@ -313,7 +313,7 @@ def test_model_flag_repeats(tmp_path: Path) -> None:
     config.write_text("model_name_or_path: [base, sft]\noutput_dir: out\ntasks: [cola]\n")
 
     def models(argv: list[str]) -> list[str]:
-        return TrlParser((GlueEvalArguments,)).parse_args_and_config(args=argv)[0].model_name_or_path
+        return TrlParser((EvalArguments,)).parse_args_and_config(args=argv)[0].model_name_or_path
 
     repeated = ["--output_dir", "o", "--model_name_or_path", "a", "--model_name_or_path", "b", "c"]
     assert models(repeated) == ["a", "b", "c"]
@@ -387,7 +387,7 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
             num_fewshot=1,
             max_new_tokens=3,
         )
-        results = run_glue_eval(args)
+        results = run_eval(args)
         summary = _check_report(output, scoring)
         assert list(summary) == models and results[models[0]]["cola"].num_fewshot == 1
         first, second = (results[model]["cola"] for model in models)
@@ -412,7 +412,7 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
         image = imread(output / "comparison.png")
         assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 0
     one = tmp_path / "one"
-    run_glue_eval(
+    run_eval(
         _eval_args(
             model_name_or_path=models[:1],
             tasks=["cola"],
@@ -505,7 +505,7 @@ def test_callback_logs_to_tensorboard(tiny_model_dir: Path, cola_sample_glue_dir
     trainer.add_callback(glue_eval_callback(trainer, glue_args))
     task_file = _task_file(tmp_path / "short.yaml", name="cola_short")
     from_file = dataclasses.replace(glue_args, glue_eval_task_config=[str(task_file)])
-    assert [task.spec.name for task in glue_eval_callback(trainer, from_file).tasks] == ["cola", "cola_short"]
+    assert [task.name for task in glue_eval_callback(trainer, from_file).tasks] == ["cola", "cola_short"]
     assert glue_eval_callback(trainer, GlueEvalCallbackArguments()) is None  # off by default
     trainer.train()
     logged = [entry for entry in trainer.state.log_history if "eval_cola/matthews_correlation" in entry]
@@ -547,7 +547,7 @@ def test_fewshot_prompts_real_glue(glue_dir: str | None) -> None:
 def test_every_task_both_modes_tiny_real_glue(tiny_model_dir: Path, glue_dir: str | None, tmp_path: Path) -> None:
     for scoring in ("loglik", "generate"):
         output = tmp_path / scoring
-        run_glue_eval(
+        run_eval(
             _eval_args(
                 model_name_or_path=[str(tiny_model_dir)],
                 data_dir=glue_dir,
@@ -565,7 +565,7 @@ def test_every_task_both_modes_tiny_real_glue(tiny_model_dir: Path, glue_dir: st
 def test_smollm2_every_task_both_modes(smollm2_dir: Path, glue_dir: str | None, tmp_path: Path) -> None:
     for scoring in ("loglik", "generate"):
         output = tmp_path / scoring
-        results = run_glue_eval(
+        results = run_eval(
             _eval_args(
                 model_name_or_path=[str(smollm2_dir)],
                 data_dir=glue_dir,

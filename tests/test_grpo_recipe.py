@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from concurrent.futures import Future
@@ -17,12 +16,12 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, RepoUrl
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from training_checks import assert_parameters_changed, interrupt_after_checkpoint
+from training_checks import assert_parameters_changed, free_port, interrupt_after_checkpoint, log_by_step
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlpt_trl.assets import cola_sample_path
 from rlpt_trl.cli import run_command
-from rlpt_trl.logs import read_scalars
+from rlpt_trl.utils.assets import cola_sample_path
+from rlpt_trl.utils.tensorboard import read_scalars
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,12 +84,6 @@ def _text_tags(output: Path) -> list[str]:
     return accumulator.Tags()["tensors"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _run_main(argv: list[str]) -> int:
     """Run the GRPO script in this process, as recipes/grpo.py does (for stubs that a subprocess cannot see)."""
     return run_command("grpo", argv, prog="grpo.py")
@@ -127,7 +120,7 @@ def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_mo
     args = _recipe_args(
         tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "2", "--save_steps", "10"
     )
-    result = _launch("cpu_ddp.yaml", args, "--main_process_port", str(_free_port()))
+    result = _launch("cpu_ddp.yaml", args, "--main_process_port", str(free_port()))
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-2"]
     AutoModelForCausalLM.from_pretrained(output)
@@ -135,11 +128,6 @@ def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_mo
     logged = [entry for entry in state["log_history"] if "rewards/perplexity_reward/mean" in entry]
     assert [entry["step"] for entry in logged] == [1, 2]
     assert all("rewards/embedding_cosine_reward/mean" in entry for entry in logged)
-
-
-def _log_by_step(output: Path, step: int) -> dict[int, dict]:
-    state = json.loads((output / f"checkpoint-{step}" / "trainer_state.json").read_text())
-    return {entry["step"]: entry for entry in state["log_history"] if "loss" in entry}
 
 
 def test_resume_after_sigterm_matches_uninterrupted_run(
@@ -173,7 +161,7 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
         ),
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    expected, got = _log_by_step(reference, max_steps), _log_by_step(output, max_steps)
+    expected, got = log_by_step(reference, max_steps), log_by_step(output, max_steps)
     assert sorted(got) == list(range(1, max_steps + 1))
     for step in range(1, max_steps + 1):
         for key in ("learning_rate", "loss", "rewards/perplexity_reward/mean", "rewards/embedding_cosine_reward/mean"):

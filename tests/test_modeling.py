@@ -10,7 +10,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BertConfig, BertMo
 
 from rlpt_trl import RlptError, load_model_and_tokenizer, resolve_dtype
 from rlpt_trl.cli import main as cli_main
-from rlpt_trl.devices import evaluation_dtype, native_bf16, resolve_device, trainer_precision_defaults
+from rlpt_trl.models.devices import evaluation_dtype, native_bf16, resolve_device, trainer_precision_defaults
 
 
 def test_tiny_model_loads_with_pad_and_padding_side(tiny_model_dir: Path) -> None:
@@ -62,7 +62,7 @@ def test_cpu_precision_follows_the_hardware(
         assert trainer_precision_defaults() == {"bf16": native, "use_cpu": True}
         from trl import SFTConfig
 
-        from rlpt_trl.training import training_parser
+        from rlpt_trl.trainer.run import training_parser
 
         parser = training_parser([SFTConfig])
         (config,) = parser.parse_args_and_config(["--output_dir", "out"])

@@ -16,13 +16,13 @@ from scipy.stats import chisquare
 
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
 from rlpt_trl.data.glue import load_glue
-from rlpt_trl.embeddings import encode_normalized, load_embedding_model
-from rlpt_trl.errors import RlptError
-from rlpt_trl.evaluation.next_segment import NextSegmentScorers, evaluate_next_segment
-from rlpt_trl.evaluation.next_segment_prompts import build_next_segment_prompts
-from rlpt_trl.evaluation.next_segment_result import METRICS
-from rlpt_trl.evaluation.next_segment_sampling import GumbelMaxProcessor, sample_completions
-from rlpt_trl.modeling import load_model_and_tokenizer
+from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
+from rlpt_trl.evaluation.next_segment.result import METRICS
+from rlpt_trl.evaluation.next_segment.sampling import GumbelMaxProcessor, sample_completions
+from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment
+from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
+from rlpt_trl.models.loading import load_model_and_tokenizer
+from rlpt_trl.utils.errors import RlptError
 
 
 SAMPLING = {"num_samples": 3, "max_new_tokens": 4, "seed": 5}

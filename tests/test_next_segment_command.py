@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rlpt_trl.cli import run_command
-from rlpt_trl.evaluation.next_segment_result import METRICS
-from rlpt_trl.logs import read_scalars
+from rlpt_trl.evaluation.next_segment.result import METRICS
+from rlpt_trl.utils.tensorboard import read_scalars
 
 
 ROOT = Path(__file__).resolve().parents[1]

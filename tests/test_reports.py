@@ -9,16 +9,11 @@ from pathlib import Path
 
 import pytest
 from matplotlib.image import imread
-from torch.utils.tensorboard import SummaryWriter
-
-from rlpt_trl.errors import RlptError
-from rlpt_trl.evaluation.baselines import majority_baselines
-from rlpt_trl.evaluation.tasks import DEFAULT_TASKS
-from rlpt_trl.reports.glue_summary import summary_lines
-from rlpt_trl.reports.hardware import describe_hardware, hardware_report
-from rlpt_trl.reports.paired import PAIRED_NEXT_SEGMENT, paired_table
-from rlpt_trl.reports.reproducibility import compare_with_previous
-from rlpt_trl.reports.results_readme import (
+from pipeline_report.baselines import majority_baselines
+from pipeline_report.glue_summary import summary_lines
+from pipeline_report.hardware import describe_hardware, hardware_report
+from pipeline_report.reproducibility import compare_with_previous
+from pipeline_report.results_readme import (
     INTERPRETATION_PLACEHOLDER,
     SMOKE_NOTE,
     PipelineRun,
@@ -26,13 +21,19 @@ from rlpt_trl.reports.results_readme import (
     kept_interpretation,
     render_results_readme,
 )
-from rlpt_trl.reports.training import (
+from pipeline_report.training import (
     GRPO_HELDOUT_TAGS,
     REWARD_TAGS,
     SFT_HELDOUT_TAGS,
     quarter_means,
     training_summary,
 )
+from torch.utils.tensorboard import SummaryWriter
+
+from rlpt_trl.evaluation.glue.spec import DEFAULT_TASKS
+from rlpt_trl.evaluation.next_segment.result import HEADLINE_METRICS
+from rlpt_trl.evaluation.paired import paired_table
+from rlpt_trl.utils.errors import RlptError
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,4 +295,4 @@ def test_paired_table_reads_each_model_against_its_start() -> None:
     assert table[2] == "| cola MCC | +0.3500 [+0.260, +0.440]* | -0.0100 [-0.050, +0.030] |"
     # a metric the model lacks, or a difference without an interval
     assert table[3] == "| next_segment reward | n/a | +0.0090 |"
-    assert len(table) == 2 + 1 + len(PAIRED_NEXT_SEGMENT)
+    assert len(table) == 2 + 1 + len(HEADLINE_METRICS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import socket
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +15,16 @@ import pytest
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
-from training_checks import TINY_RL_SETTINGS
+from training_checks import TINY_RL_SETTINGS, free_port
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.integrations import deepspeed as hf_deepspeed
 
 from rlpt_trl import RlptError, get_embedding_cosine_reward, get_perplexity_reward, get_reward_funcs
-from rlpt_trl.embeddings import encode_normalized, load_embedding_model
+from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
+from rlpt_trl.models.shared import unpartitioned
+from rlpt_trl.models.tiny import TINY_EMBEDDING_DIM
 from rlpt_trl.rewards import REWARD_FUNCS
 from rlpt_trl.rewards.inputs import reader_text
-from rlpt_trl.rewards.loading import unpartitioned
-from rlpt_trl.tiny_model import TINY_EMBEDDING_DIM
 
 
 PROMPTS = ["The cat"] * 4 + ["John"] * 4 + ["Mary saw"] * 4
@@ -124,21 +124,19 @@ def test_perplexity_conversational(perplexity, scorer):
     np.testing.assert_allclose(perplexity(prompts=prompts, completions=completions), -zscores(expected), atol=1e-3)
 
 
+def _holds_a_model(reward: object) -> bool:
+    return any(isinstance(value, torch.nn.Module) for value in vars(reward).values())
+
+
 def test_perplexity_pickles_before_and_after_first_call(tiny_model_dir):
     reward = get_perplexity_reward(str(tiny_model_dir), device="cpu", num_generations=4)
     fresh = pickle.loads(pickle.dumps(reward))
     expected = reward(prompts=PROMPTS, completions=COMPLETIONS)
     used = pickle.loads(pickle.dumps(reward))
     assert fresh.__name__ == used.__name__ == "perplexity_reward"
-    assert used._model is None
+    assert not _holds_a_model(used)  # the scorer stays with the process, not the pickle
     assert fresh(prompts=PROMPTS, completions=COMPLETIONS) == pytest.approx(expected, abs=1e-9)
     assert used(prompts=PROMPTS, completions=COMPLETIONS) == pytest.approx(expected, abs=1e-9)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_rewards_same_on_two_processes(perplexity, embedding, tiny_model_dir, tiny_embedding_model_dir, tmp_path):
@@ -162,7 +160,7 @@ def test_rewards_same_on_two_processes(perplexity, embedding, tiny_model_dir, ti
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     script = Path(__file__).with_name("distributed_rewards.py")
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
-    command += ["--master_port", str(_free_port()), str(script), str(tmp_path / "cases.json")]
+    command += ["--master_port", str(free_port()), str(script), str(tmp_path / "cases.json")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([*command, str(tmp_path)], capture_output=True, text=True, env=env, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -176,7 +174,7 @@ def test_rewards_same_on_two_processes(perplexity, embedding, tiny_model_dir, ti
         np.testing.assert_allclose(per_rank[0][index] + per_rank[1][index], single[case["reward"]], atol=1e-4)
 
 
-def test_reward_models_load_whole_under_zero3(tiny_model_dir):
+def test_reward_models_load_whole_under_zero3(tiny_model_dir, tmp_path):
     class ZeroStage3Config:  # what transformers consults to partition models at load time
         def is_zero3(self) -> bool:
             return True
@@ -188,9 +186,10 @@ def test_reward_models_load_whole_under_zero3(tiny_model_dir):
             assert not hf_deepspeed.is_deepspeed_zero3_enabled()
         assert hf_deepspeed.is_deepspeed_zero3_enabled()
         # A plain load would now enter deepspeed.zero.Init; the reward's load does not.
-        reward = get_perplexity_reward(str(tiny_model_dir), device="cpu")
+        # a copy of the tiny model: one this process has not loaded (and shared) yet
+        reward = get_perplexity_reward(str(shutil.copytree(tiny_model_dir, tmp_path / "scorer")), device="cpu")
         assert reward(prompts=["The cat", "The cat"], completions=[" sat.", " q q"]) in ([1.0, -1.0], [-1.0, 1.0])
-        assert reward._model.model.embed_tokens.weight.numel() > 0
+        assert reward.scorer()[0].model.embed_tokens.weight.numel() > 0
         assert hf_deepspeed.is_deepspeed_zero3_enabled()
     finally:
         hf_deepspeed.unset_hf_deepspeed_config()
@@ -272,7 +271,7 @@ def test_embedding_cosine_conversational_and_pickling(embedding):
     np.testing.assert_allclose(rewards, standard, atol=1e-6)
     assert rewards[0] == pytest.approx(1.0, abs=1e-5) and rewards[1] < 1 - 1e-3
     copy = pickle.loads(pickle.dumps(embedding))
-    assert copy.__name__ == "embedding_cosine_reward" and copy._model is None and copy._embeddings == {}
+    assert copy.__name__ == "embedding_cosine_reward" and not _holds_a_model(copy) and copy._embeddings == {}
     np.testing.assert_allclose(copy(prompts=prompts, completions=completions, **columns), rewards, atol=1e-6)
 
 

@@ -9,15 +9,15 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
-from training_checks import assert_parameters_changed, interrupt_after_checkpoint
+from training_checks import assert_parameters_changed, interrupt_after_checkpoint, log_by_step
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl import RlptError
 from rlpt_trl.cli import run_script
-from rlpt_trl.devices import native_bf16, trainer_precision_defaults
-from rlpt_trl.logs import read_scalars
+from rlpt_trl.models.devices import native_bf16, trainer_precision_defaults
 from rlpt_trl.scripts import sft as sft_script
 from rlpt_trl.scripts.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
+from rlpt_trl.utils.tensorboard import read_scalars
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,11 +148,6 @@ def test_sft_script_tiny_model(
     assert state["global_step"] == 6 and state["log_history"][0]["step"] == 1
 
 
-def _log_by_step(output: Path, step: int) -> dict[int, dict]:
-    state = json.loads((output / f"checkpoint-{step}" / "trainer_state.json").read_text())
-    return {entry["step"]: entry for entry in state["log_history"] if "loss" in entry}
-
-
 def test_resume_after_sigterm_matches_uninterrupted_run(
     recipe: ModuleType, tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
 ) -> None:
@@ -172,7 +167,7 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
     assert 2 <= saved[-1] < max_steps and not (output / "model.safetensors").exists()
 
     _train(recipe, [*args, "--output_dir", str(output), "--resume_from_checkpoint", "true"])
-    expected, got = _log_by_step(tmp_path / "reference", max_steps), _log_by_step(output, max_steps)
+    expected, got = log_by_step(tmp_path / "reference", max_steps), log_by_step(output, max_steps)
     assert sorted(got) == list(range(1, max_steps + 1))
     for step in range(1, max_steps + 1):
         for key in ("learning_rate", "loss"):

@@ -1,8 +1,11 @@
-"""Checks shared by the SFT and GRPO script tests: an interrupted run, and weights that training moved."""
+"""Checks shared by the training script tests: an interrupted run, its per-step log, weights that training moved, and
+a free port for a multi-process launch."""
 
 from __future__ import annotations
 
+import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -44,3 +47,16 @@ def assert_parameters_changed(start: Path, trained: Path) -> None:
     assert before.keys() == after.keys()
     unchanged = [name for name, tensor in before.items() if torch.equal(tensor, after[name])]
     assert not unchanged, f"parameters not changed by training: {unchanged}"
+
+
+def log_by_step(output: Path, step: int) -> dict[int, dict]:
+    """The training log entries (those with a loss) of `output/checkpoint-<step>`, by step."""
+    state = json.loads((output / f"checkpoint-{step}" / "trainer_state.json").read_text())
+    return {entry["step"]: entry for entry in state["log_history"] if "loss" in entry}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_exports
+from ..utils.lazy import lazy_exports
 
 
 _EXPORTS = {
@@ -16,7 +16,7 @@ _EXPORTS = {
     "load_prompt_dataset": ".prompt_dataset",
     "load_seed_pair": ".seed_format",
     "write_seed_pair": ".seed_format",
-    "cola_prompt_completion": ".sft",
+    "cola_prompt_completion": ".sft_pairs",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -26,4 +26,4 @@ if TYPE_CHECKING:
     from .glue import GLUE_HUB_ID, GLUE_TASKS, glue_files, load_glue
     from .prompt_dataset import load_prompt_dataset
     from .seed_format import load_seed_pair, write_seed_pair
-    from .sft import cola_prompt_completion
+    from .sft_pairs import cola_prompt_completion

@@ -26,11 +26,10 @@ import numpy as np
 from datasets import ClassLabel, Dataset, Features, List, Value
 from transformers import PreTrainedTokenizerBase
 
-from ..embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
-from ..errors import RlptError
-from ..files import atomic_directory, write_json
-from ..modeling import load_tokenizer
-from .files import check_texts, read_table, read_text_lines
+from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
+from ..models.loading import load_tokenizer
+from ..utils.errors import RlptError
+from ..utils.files import atomic_directory, write_json
 from .glue import GLUE_HUB_ID, load_glue
 from .scores import (
     ACCEPTABLE,
@@ -44,6 +43,7 @@ from .scores import (
     parse_label,
 )
 from .seed_format import write_seed_pair
+from .tables import check_texts, read_table, read_text_lines
 
 
 STATS_FILE = "stats.json"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, Features, Value, load_dataset
 
-from ..errors import RlptError
+from ..utils.errors import RlptError
 
 
 GLUE_HUB_ID = "nyu-mll/glue"

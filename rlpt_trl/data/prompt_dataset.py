@@ -6,8 +6,8 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 
-from ..errors import RlptError
-from ..files import is_local_path
+from ..utils.errors import RlptError
+from ..utils.files import is_local_path
 
 
 def load_prompt_dataset(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from ..errors import RlptError
+from ..utils.errors import RlptError
 
 
 SCORE_RANGE = (-1.0, 1.0)

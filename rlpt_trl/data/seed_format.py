@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from datasets import Dataset
 
-from ..errors import RlptError
-from .files import check_texts, read_table
+from ..utils.errors import RlptError
 from .scores import check_scores
+from .tables import check_texts, read_table
 
 
 SEED_CSV = "cola_with_scores.csv"

@@ -10,29 +10,19 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..utils.files import json_number
+
+
+if TYPE_CHECKING:
+    from .task import EvalResult
 
 
 CI_LEVEL = 0.95
 Interval = tuple[float, float]
-
-
-class Resampleable(Protocol):
-    """What bootstrapping needs of an evaluation result (e.g. `TaskResult`).
-
-    A result whose metrics include means of per-row values may also define `row_values() -> Mapping[str, np.ndarray]`
-    (metric -> its `n` per-row values): those metrics are then resampled with one numpy mean over all resamples
-    instead of one `metrics_on` call per resample.
-    """
-
-    metrics: Mapping[str, float | None]
-    n: int
-
-    def metrics_on(self, indices: np.ndarray) -> Mapping[str, float | None]:
-        """The metrics recomputed on rows `indices` (repeats allowed); None where undefined."""
-        ...
 
 
 def bootstrap_indices(n: int, iters: int, seed: int) -> np.ndarray:
@@ -53,9 +43,14 @@ def percentile_ci(values: np.ndarray, level: float = CI_LEVEL) -> Interval:
     return float(low), float(high)
 
 
-def resample_metrics(result: Resampleable, indices: np.ndarray) -> dict[str, np.ndarray]:
+def resample_metrics(result: EvalResult, indices: np.ndarray) -> dict[str, np.ndarray]:
     """Each metric of `result` on every resample (row of `indices`): metric -> array of len(indices), NaN where
-    undefined."""
+    undefined.
+
+    A result whose metrics include means of per-row values may also define `row_values() -> Mapping[str, np.ndarray]`
+    (metric -> its `n` per-row values): those metrics are then resampled with one numpy mean over all resamples
+    instead of one `metrics_on` call per resample.
+    """
     row_values = getattr(result, "row_values", None)
     resampled = {
         name: np.asarray(values, dtype=float)[indices].mean(axis=1)
@@ -99,8 +94,8 @@ class BootstrapIntervals:
 
 
 def _json_interval(interval: Interval) -> list[float] | None:
-    # JSON has no NaN: an interval undefined on every resample is null
-    return None if math.isnan(interval[0]) else list(interval)
+    # an interval undefined on every resample is null
+    return None if json_number(interval[0]) is None else list(interval)
 
 
 def _difference(value: float | None, reference: float | None) -> float | None:
@@ -108,9 +103,9 @@ def _difference(value: float | None, reference: float | None) -> float | None:
 
 
 def compare_resampled(
-    result: Resampleable,
+    result: EvalResult,
     resampled: Mapping[str, np.ndarray],
-    reference: tuple[Resampleable, Mapping[str, np.ndarray]] | None = None,
+    reference: tuple[EvalResult, Mapping[str, np.ndarray]] | None = None,
     level: float = CI_LEVEL,
 ) -> BootstrapIntervals:
     """`result`'s intervals from its resampled metrics; given a reference result with its resampled metrics (on the
@@ -126,7 +121,7 @@ def compare_resampled(
 
 
 def bootstrap_results(
-    results: Mapping[str, Mapping[str, Resampleable]], iters: int, seed: int, level: float = CI_LEVEL
+    results: Mapping[str, Mapping[str, EvalResult]], iters: int, seed: int, level: float = CI_LEVEL
 ) -> dict[str, dict[str, BootstrapIntervals]]:
     """Intervals for a model -> task -> result mapping: every result's metric CIs and, for each model after the first,
     its paired differences from the first model. All models share one set of `iters` resamples per task drawn from

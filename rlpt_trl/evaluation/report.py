@@ -12,14 +12,18 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..files import write_json, write_text_atomic
-from ..markdown import format_table
+from ..utils.files import write_json, write_text_atomic
+from ..utils.markdown import format_table
 from .bootstrap import CI_LEVEL, BootstrapIntervals
-from .evaluator import TaskResult
 
 
-Results = Mapping[str, Mapping[str, TaskResult]]  # model -> task -> result
+if TYPE_CHECKING:
+    from .task import EvalResult
+
+
+Results = Mapping[str, Mapping[str, "EvalResult"]]  # model -> task -> result
 Intervals = Mapping[str, Mapping[str, BootstrapIntervals]]  # model -> task -> bootstrap intervals
 METRIC_LABELS = {
     "matthews_correlation": "MCC",
@@ -74,7 +78,10 @@ def markdown_table(results: Results, intervals: Intervals | None = None) -> str:
     `intervals`, each value shows its CI, a `*` marks a difference from the first model beyond resampling noise, and
     a legend follows the table."""
     columns = _columns(results)
-    show_invalid = any(result.invalid for tasks in results.values() for result in tasks.values())
+    invalid = {
+        model: {task: r.summary().get("invalid", 0) for task, r in tasks.items()} for model, tasks in results.items()
+    }
+    show_invalid = any(count for counts in invalid.values() for count in counts.values())
     header = ["model", *(f"{task} {METRIC_LABELS.get(metric, metric)}" for task, metric in columns)]
     header += ["invalid"] if show_invalid else []
     rows = []
@@ -84,7 +91,8 @@ def markdown_table(results: Results, intervals: Intervals | None = None) -> str:
             value = tasks[task].metrics.get(metric) if task in tasks else None
             cells.append(_cell(value, _intervals_of(intervals, model, task), metric))
         if show_invalid:
-            cells.append(", ".join(f"{task} {r.invalid}/{r.n}" for task, r in tasks.items() if r.invalid) or "0")
+            counts = invalid[model]
+            cells.append(", ".join(f"{task} {counts[task]}/{r.n}" for task, r in tasks.items() if counts[task]) or "0")
         rows.append(cells)
     table = format_table(header, rows)
     if not intervals:
@@ -190,7 +198,8 @@ def write_report(output_dir: str | Path, results: Results, intervals: Intervals 
     }
     written["metrics"] = write_json(output / "metrics.json", summary)
     if len(results) > 1:
-        settings = sorted({(r.scoring, r.num_fewshot) for tasks in results.values() for r in tasks.values()})
+        entries = [result.summary() for tasks in results.values() for result in tasks.values()]
+        settings = sorted({(entry["scoring"], entry["num_fewshot"]) for entry in entries})
         described = "; ".join(f"scoring {scoring}, {shots}-shot" for scoring, shots in settings)
         table = markdown_table(results, intervals)
         text = f"# GLUE comparison\n\n{described}\n\n{table}\n\n![comparison](comparison.png)\n"

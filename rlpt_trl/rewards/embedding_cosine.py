@@ -16,15 +16,16 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sentence_transformers import SentenceTransformer
 
-from ..embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
-from ..errors import RlptError
+from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized
+from ..models.shared import shared_encoder
+from ..utils.errors import RlptError
 from .inputs import dataset_column, is_blank, message_text, reader_text, true_completions
-from .loading import reward_device, unpartitioned
+from .options import BATCH_SIZE_HELP, DEVICE_HELP, private_state, reward_option
 
 
 BASELINES = (None, "prompt")
@@ -36,6 +37,7 @@ def unit_cosines(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.clip(np.sum(left * right, axis=1, dtype=np.float64), -1.0, 1.0)
 
 
+@dataclass(eq=False)
 class EmbeddingCosineReward:
     """TRL reward function: the cosine between the embedding of a generated text and a target, times the row's score.
 
@@ -50,47 +52,59 @@ class EmbeddingCosineReward:
     computed once per distinct text and cached. No group statistics: each process scores its own slice.
     """
 
-    def __init__(
-        self,
-        model_name_or_path: str = DEFAULT_EMBEDDING_MODEL,
-        *,
-        batch_size: int = 64,
-        device: str | None = "auto",
-        text_column: str = "text",
-        scores_column: str = "scores",
-        embedding_column: str = "target_embedding",
-        baseline: str | None = None,
-        compare: str = "sentence",
-        scale_by_score: bool = True,
-        completion_embedding_column: str = "completion_embedding",
-    ):
-        if batch_size < 1:
-            raise RlptError(f"embedding_cosine_reward batch_size must be >= 1, got {batch_size}")
-        if baseline not in BASELINES:
-            raise RlptError(f"embedding_cosine_reward baseline must be None or 'prompt', got {baseline!r}")
-        if compare not in COMPARES:
-            raise RlptError(f"embedding_cosine_reward compare must be one of {', '.join(COMPARES)}, got {compare!r}")
-        if baseline is not None and compare != "sentence":
+    model_name_or_path: str = reward_option(
+        DEFAULT_EMBEDDING_MODEL,
+        help="sentence-transformers model of the embedding reward (Hub id or local folder); loaded on first call.",
+        setting="embedding_model_name_or_path",
+        kw_only=False,
+    )
+    batch_size: int = reward_option(64, help=BATCH_SIZE_HELP, setting="reward_batch_size")
+    device: str | None = reward_option("auto", help=DEVICE_HELP, flag=False)
+    text_column: str = reward_option("text", help="Column with the original sentence (prompt + true completion).")
+    scores_column: str = reward_option(
+        "scores", help="Column with the finite score the embedding reward multiplies its cosine by."
+    )
+    embedding_column: str = reward_option(
+        "target_embedding", help="Column with the original sentence's precomputed L2-normalised embedding."
+    )
+    baseline: str | None = reward_option(
+        None,
+        help="'prompt': the embedding reward pays only the meaning a completion adds to its prompt "
+        "(cos(prompt + completion) - cos(prompt)); unset: no baseline.",
+        setting="embedding_baseline",
+    )
+    compare: str = reward_option(
+        "sentence",
+        help="Embedding reward target: 'sentence' (prompt + completion against the sentence) or 'completion' "
+        "(the completion against the true completion).",
+        setting="embedding_compare",
+    )
+    scale_by_score: bool = reward_option(True, help="Multiply the embedding reward by the scores column.")
+    completion_embedding_column: str = reward_option(
+        "completion_embedding",
+        help="Column with the true completion's L2-normalised embedding (compare='completion'), used when present.",
+    )
+    _embeddings: dict[str, np.ndarray] = private_state(dict)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise RlptError(f"embedding_cosine_reward batch_size must be >= 1, got {self.batch_size}")
+        if self.baseline not in BASELINES:
+            raise RlptError(f"embedding_cosine_reward baseline must be None or 'prompt', got {self.baseline!r}")
+        if self.compare not in COMPARES:
+            raise RlptError(
+                f"embedding_cosine_reward compare must be one of {', '.join(COMPARES)}, got {self.compare!r}"
+            )
+        if self.baseline is not None and self.compare != "sentence":
             raise RlptError("embedding_cosine_reward baseline='prompt' applies to compare='sentence' only")
-        self.model_name_or_path = str(model_name_or_path)
-        self.batch_size = batch_size
-        self.device = device
-        self.text_column = text_column
-        self.scores_column = scores_column
-        self.embedding_column = embedding_column
-        self.baseline = baseline
-        self.compare = compare
-        self.scale_by_score = scale_by_score
-        self.completion_embedding_column = completion_embedding_column
+        self.model_name_or_path = str(self.model_name_or_path)
         # TRL logs each reward under its `__name__`: the variants get their own, so they can be trained side by side
-        variant = ["prompt_baseline"] * (baseline == "prompt") + ["completion"] * (compare == "completion")
-        self.__name__ = "_".join(["embedding_cosine_reward", *variant, *["unscaled"] * (not scale_by_score)])
-        self._model: SentenceTransformer | None = None
-        self._embeddings: dict[str, np.ndarray] = {}
+        variant = ["prompt_baseline"] * (self.baseline == "prompt") + ["completion"] * (self.compare == "completion")
+        self.__name__ = "_".join(["embedding_cosine_reward", *variant, *["unscaled"] * (not self.scale_by_score)])
 
     def __getstate__(self) -> dict[str, Any]:
-        # The encoder reloads lazily wherever the object is unpickled; the cache is cheap to rebuild.
-        return {**self.__dict__, "_model": None, "_embeddings": {}}
+        # the cache of dataset-text embeddings is cheap to rebuild wherever the object is unpickled
+        return {**self.__dict__, "_embeddings": {}}
 
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads from a dataset with `column_names` (a precomputed embedding column
@@ -98,14 +112,8 @@ class EmbeddingCosineReward:
         target = self.embedding_column if self.compare == "sentence" else self.completion_embedding_column
         return [*[self.scores_column] * self.scale_by_score, target if target in column_names else self.text_column]
 
-    def _load(self) -> SentenceTransformer:
-        if self._model is None:
-            with unpartitioned():
-                self._model = load_embedding_model(self.model_name_or_path, device=str(reward_device(self.device)))
-        return self._model
-
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return encode_normalized(self._load(), texts, self.batch_size)
+        return encode_normalized(shared_encoder(self.model_name_or_path, self.device), texts, self.batch_size)
 
     def _cached(self, texts: list[str]) -> np.ndarray:
         """Embeddings of dataset texts, each encoded once per process."""
@@ -174,46 +182,7 @@ class EmbeddingCosineReward:
         return (cosines * scores).tolist()
 
 
-def get_embedding_cosine_reward(
-    model_name_or_path: str = DEFAULT_EMBEDDING_MODEL,
-    *,
-    batch_size: int = 64,
-    device: str | None = "auto",
-    text_column: str = "text",
-    scores_column: str = "scores",
-    embedding_column: str = "target_embedding",
-    baseline: str | None = None,
-    compare: str = "sentence",
-    scale_by_score: bool = True,
-    completion_embedding_column: str = "completion_embedding",
-) -> EmbeddingCosineReward:
-    """The embedding-cosine reward for `reward_funcs=` of a TRL trainer; by default the seed's score-weighted
-    `cos(embed(prompt + completion), embed(text)) * score`.
-
-    Args:
-        model_name_or_path: sentence-transformers model (Hub id or local folder). Loaded on first call.
-        batch_size: Sentences per encoding batch.
-        device: `"auto"` (this process's accelerate device) or an explicit device.
-        text_column: Column with the original sentence (`prompt + true completion`).
-        scores_column: Column with the finite score each cosine is multiplied by.
-        embedding_column: Column with the original sentence's precomputed L2-normalised embedding.
-        baseline: `"prompt"` subtracts `cos(embed(prompt), embed(text))`: the reward of the meaning a completion
-            adds (0 for an empty completion). `None`: no baseline.
-        compare: `"sentence"` embeds prompt + completion against the sentence; `"completion"` embeds the completion
-            against the true completion (the text without its prompt).
-        scale_by_score: Multiply by the scores column (turn off for data without human scores).
-        completion_embedding_column: Column with the true completion's precomputed L2-normalised embedding, used by
-            `compare="completion"` when present.
-    """
-    return EmbeddingCosineReward(
-        model_name_or_path,
-        batch_size=batch_size,
-        device=device,
-        text_column=text_column,
-        scores_column=scores_column,
-        embedding_column=embedding_column,
-        baseline=baseline,
-        compare=compare,
-        scale_by_score=scale_by_score,
-        completion_embedding_column=completion_embedding_column,
-    )
+# The Python factory is the class: its fields are the settings.
+get_embedding_cosine_reward = EmbeddingCosineReward
+# The ready reward (the seed's, with all-MiniLM-L6-v2 loaded on first call), at a dotted path for TRL's own script.
+embedding_cosine_reward = EmbeddingCosineReward()

@@ -15,7 +15,7 @@ import numpy as np
 from accelerate import PartialState
 from accelerate.utils import gather_object
 
-from ..errors import RlptError
+from ..utils.errors import RlptError
 
 
 # Spreads below this are float noise (the same text scored in differently padded batches), not a signal.

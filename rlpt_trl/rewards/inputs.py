@@ -12,7 +12,7 @@ from typing import Any
 
 from trl.data_utils import is_conversational
 
-from ..errors import RlptError
+from ..utils.errors import RlptError
 
 
 # What TRL passes besides the dataset columns.

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl.data_utils import apply_chat_template, is_conversational
 
-from ..devices import evaluation_dtype
-from ..errors import RlptError
-from ..modeling import load_model_and_tokenizer
-from ..scoring import ScoredTokens, completion_tokens, sequence_nll
+from ..models.likelihood import ScoredTokens, completion_tokens, sequence_nll
+from ..models.shared import shared_scorer
+from ..utils.errors import RlptError
 from .groups import gather_batch, group_ids, negated_group_zscores
-from .loading import reward_device, unpartitioned
+from .options import BATCH_SIZE_HELP, DEVICE_HELP, reward_option
 
 
+@dataclass(eq=False)
 class PerplexityReward:
     """TRL reward function: `-z(log-perplexity)` of each completion given its prompt, within the prompt's group.
 
@@ -38,50 +39,52 @@ class PerplexityReward:
 
     __name__ = "perplexity_reward"
 
-    def __init__(
-        self,
-        model_name_or_path: str,
-        *,
-        batch_size: int = 32,
-        device: str | None = "auto",
-        dtype: str = "auto",
-        num_generations: int | None = None,
-    ):
-        if batch_size < 1:
-            raise RlptError(f"perplexity_reward batch_size must be >= 1, got {batch_size}")
-        if num_generations is not None and num_generations < 1:
-            raise RlptError(f"perplexity_reward num_generations must be >= 1, got {num_generations}")
-        self.model_name_or_path = str(model_name_or_path)
-        self.batch_size = batch_size
-        self.device = device
-        self.dtype = dtype
-        self.num_generations = num_generations
-        self._model: PreTrainedModel | None = None
-        self._tokenizer: PreTrainedTokenizerBase | None = None
+    model_name_or_path: str | None = reward_option(
+        None,
+        help="Frozen scorer LM of the perplexity reward (Hub id, local folder or .gguf); loaded on first call. The GRPO "
+        "command defaults it to the policy's starting checkpoint.",
+        setting="scorer_model_name_or_path",
+        required=True,
+        kw_only=False,
+    )
+    batch_size: int = reward_option(32, help=BATCH_SIZE_HELP, setting="reward_batch_size")
+    device: str | None = reward_option("auto", help=DEVICE_HELP, flag=False)
+    dtype: str = reward_option(
+        "auto",
+        help="Scorer precision: 'auto' (bf16 where the device computes it natively, else fp32) or a torch dtype name.",
+        setting="scorer_dtype",
+    )
+    num_generations: int | None = reward_option(
+        None,
+        help="The trainer's num_generations: groups are consecutive blocks of this size; unset groups consecutive "
+        "identical prompts.",
+        from_trainer=True,
+    )
 
-    def __getstate__(self) -> dict[str, Any]:
-        # The scorer reloads lazily wherever the object is unpickled.
-        return {**self.__dict__, "_model": None, "_tokenizer": None}
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise RlptError(f"perplexity_reward batch_size must be >= 1, got {self.batch_size}")
+        if self.num_generations is not None and self.num_generations < 1:
+            raise RlptError(f"perplexity_reward num_generations must be >= 1, got {self.num_generations}")
+        if self.model_name_or_path is not None:
+            self.model_name_or_path = str(self.model_name_or_path)
 
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads: none, it scores prompts and completions only."""
         return []
 
-    def _load(self) -> None:
-        if self._model is None:
-            device = reward_device(self.device)
-            with unpartitioned():
-                model, tokenizer = load_model_and_tokenizer(
-                    self.model_name_or_path,
-                    dtype=evaluation_dtype(self.dtype, device),
-                    device=str(device),
-                    padding_side="left",
-                )
-            self._model, self._tokenizer = model.eval().requires_grad_(False), tokenizer
+    def scorer(self) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        """The frozen scorer LM and its tokenizer, shared by everything in this process that scores with it."""
+        if self.model_name_or_path is None:
+            raise RlptError(
+                "perplexity_reward needs a scorer LM: use get_perplexity_reward('MODEL') (Python) or "
+                "rlpt-trl grpo --scorer_model_name_or_path MODEL, or embedding_cosine_reward / prefix_match_reward, "
+                "which need none"
+            )
+        return shared_scorer(self.model_name_or_path, self.device, self.dtype)
 
-    def _scored_tokens(self, prompt: Any, completion: Any) -> ScoredTokens:
+    def _scored_tokens(self, tokenizer: PreTrainedTokenizerBase, prompt: Any, completion: Any) -> ScoredTokens:
         """Token ids of prompt + completion, and the index of the first completion token."""
-        tokenizer = self._tokenizer
         if is_conversational({"prompt": prompt}):
             try:
                 texts = apply_chat_template({"prompt": prompt, "completion": completion}, tokenizer)
@@ -94,12 +97,12 @@ class PerplexityReward:
 
     def log_perplexities(self, prompts: list[Any], completions: list[Any]) -> np.ndarray:
         """Mean NLL (nats/token) of each completion given its prompt; NaN for a completion with no token."""
-        self._load()
+        model, tokenizer = self.scorer()
         keys = [repr(pair) for pair in zip(prompts, completions, strict=True)]
         # identical pairs (frequent among a group's short samples) are tokenized once
         pairs = dict(zip(keys, zip(prompts, completions, strict=True), strict=True))
-        tokens = {key: self._scored_tokens(*pair) for key, pair in pairs.items()}
-        return sequence_nll(self._model, self._tokenizer, [tokens[key] for key in keys], self.batch_size)
+        tokens = {key: self._scored_tokens(tokenizer, *pair) for key, pair in pairs.items()}
+        return sequence_nll(model, tokenizer, [tokens[key] for key in keys], self.batch_size)
 
     def __call__(
         self,
@@ -119,26 +122,7 @@ class PerplexityReward:
         return rewards[own].tolist()
 
 
-def get_perplexity_reward(
-    model_name_or_path: str,
-    *,
-    batch_size: int = 32,
-    device: str | None = "auto",
-    dtype: str = "auto",
-    num_generations: int | None = None,
-) -> PerplexityReward:
-    """The z-scored perplexity reward for `reward_funcs=` of a TRL trainer.
-
-    Args:
-        model_name_or_path: Frozen scorer LM: Hub id, local HF directory or `.gguf` file (usually the policy's
-            starting checkpoint). Loaded on first call.
-        batch_size: Sequences per forward pass.
-        device: `"auto"` (this process's accelerate device) or an explicit device.
-        dtype: `"auto"` (bf16 where the device computes it natively, see `rlpt_trl.devices`; fp32 otherwise) or a
-            torch dtype name.
-        num_generations: The trainer's `num_generations`: groups are consecutive blocks of this size. `None`
-            groups consecutive identical prompts instead.
-    """
-    return PerplexityReward(
-        model_name_or_path, batch_size=batch_size, device=device, dtype=dtype, num_generations=num_generations
-    )
+# The Python factory is the class: its fields are the settings.
+get_perplexity_reward = PerplexityReward
+# At a dotted path for TRL's own script, where no scorer can be named: its first call says what to use instead.
+perplexity_reward = PerplexityReward()

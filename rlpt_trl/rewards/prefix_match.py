@@ -4,10 +4,12 @@ next-token reward, at word level)."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
-from ..words import normalized_words
+from ..utils.words import normalized_words
 from .inputs import dataset_column, message_text, true_completions
+from .options import reward_option
 
 
 def prefix_match(completion: str, true_completion: str) -> float:
@@ -22,6 +24,7 @@ def prefix_match(completion: str, true_completion: str) -> float:
     return matched / len(truth)
 
 
+@dataclass(eq=False)
 class PrefixMatchReward:
     """TRL reward function: `prefix_match(completion, true completion)` for each completion.
 
@@ -32,8 +35,7 @@ class PrefixMatchReward:
 
     __name__ = "prefix_match_reward"
 
-    def __init__(self, *, text_column: str = "text"):
-        self.text_column = text_column
+    text_column: str = reward_option("text", help="Column with the original sentence (prompt + true completion).")
 
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads."""
@@ -45,10 +47,7 @@ class PrefixMatchReward:
         return [prefix_match(message_text(c), truth) for c, truth in zip(completions, truths, strict=True)]
 
 
-def get_prefix_match_reward(*, text_column: str = "text") -> PrefixMatchReward:
-    """The word-level prefix-match reward for `reward_funcs=` of a TRL trainer.
-
-    Args:
-        text_column: Column with the original sentence (`prompt + true completion`).
-    """
-    return PrefixMatchReward(text_column=text_column)
+# The Python factory is the class: its fields are the settings.
+get_prefix_match_reward = PrefixMatchReward
+# The ready reward, at a dotted path for TRL's own script (`trl grpo --reward_funcs rlpt_trl.rewards.NAME`).
+prefix_match_reward = PrefixMatchReward()

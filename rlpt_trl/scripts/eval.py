@@ -5,9 +5,9 @@ next-segment prediction (`--tasks next_segment`, see `rlpt_trl.evaluation.next_s
     python recipes/evaluate_glue.py --model_name_or_path MODEL_DIR --model_name_or_path runs/grpo \
         --tasks cola rte --data_dir GLUE_ROOT --scoring loglik --num_fewshot 5 --output_dir eval/compare
 
-Every field of `GlueEvalArguments` and `NextSegmentArguments` (`rlpt_trl.evaluation.runner`) is a flag (or a key of
-a `--config` YAML). Writes metrics.json, predictions/<model>/<task>.json and, with several models, comparison.md /
-comparison.png.
+Every field of `rlpt_trl.evaluation.EvalArguments` and of the task kinds' own arguments
+(`rlpt_trl.evaluation.registry.task_arguments`) is a flag (or a key of a `--config` YAML); `--help` lists them.
+Writes metrics.json, predictions/<model>/<task>.json and, with several models, comparison.md / comparison.png.
 """
 
 from __future__ import annotations
@@ -18,25 +18,26 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from trl import TrlParser
 
-    from ..evaluation.evaluator import TaskResult
-    from ..evaluation.runner import GlueEvalArguments, NextSegmentArguments
+    from ..evaluation.arguments import EvalArguments
+    from ..evaluation.task import EvalResult
 
 
-def main(args: GlueEvalArguments, next_segment_args: NextSegmentArguments) -> dict[str, dict[str, TaskResult]]:
+def main(args: EvalArguments, *options: object) -> dict[str, dict[str, EvalResult]]:
     """Evaluate every model on every task and write the report; return the results."""
-    from ..evaluation.runner import run_glue_eval
+    from ..evaluation.runner import run_eval
 
-    return run_glue_eval(args, next_segment_args)
+    return run_eval(args, options)
 
 
 def make_parser(prog: str | None = None) -> TrlParser:
     """The parser of `rlpt-trl eval` and `recipes/evaluate_glue.py`."""
     from trl import TrlParser
 
-    from ..evaluation.runner import GlueEvalArguments, NextSegmentArguments
+    from ..evaluation.arguments import EvalArguments
+    from ..evaluation.registry import task_arguments
 
     return TrlParser(
-        (GlueEvalArguments, NextSegmentArguments),
+        (EvalArguments, *task_arguments()),
         prog=prog,
         description="Evaluate models on GLUE tasks and on held-out next-segment prediction.",
     )

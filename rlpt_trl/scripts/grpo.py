@@ -3,89 +3,45 @@
     rlpt-trl grpo --config recipes/quickstart/grpo.yaml
     accelerate launch --config_file accelerate_configs/cpu.yaml recipes/grpo.py --config recipes/quickstart/grpo.yaml
 
-Every flag of `GRPOScriptArguments`, `trl.GRPOConfig`, `trl.ModelConfig`, `GlueEvalCallbackArguments`,
-`NextSegmentCallbackArguments` and `NextSegmentArguments` works in the YAML or on the command line (the command line
-wins). `--model_name_or_path` takes a Hub id, a local directory
-or a `.gguf` file. SIGTERM / SIGINT stop after the current step with a checkpoint (exit status 128 + signal);
-`--resume_from_checkpoint true` continues from the latest complete one.
+Every flag of `GRPOScriptArguments`, the rewards' settings (`rlpt_trl.rewards.RewardArguments`), `trl.GRPOConfig`,
+`trl.ModelConfig`, the in-training GLUE and next-segment evaluations (`GlueEvalCallbackArguments`,
+`NextSegmentCallbackArguments`, `NextSegmentArguments`) works in the YAML or on the command line (the command line
+wins); `--help` lists them. `--model_name_or_path` takes a Hub id, a local directory or a `.gguf` file. SIGTERM /
+SIGINT stop after the current step with a checkpoint (exit status 128 + signal); `--resume_from_checkpoint true`
+continues from the latest complete one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trl import ScriptArguments
 
-from ..embeddings import DEFAULT_EMBEDDING_MODEL
-from ..errors import RlptError
+from ..utils.errors import RlptError
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from trl import GRPOConfig, ModelConfig, TrlParser
 
-    from ..evaluation.callback import GlueEvalCallbackArguments, NextSegmentCallbackArguments
-    from ..evaluation.runner import NextSegmentArguments
+    from ..evaluation.glue.callback import GlueEvalCallbackArguments
+    from ..evaluation.next_segment.arguments import NextSegmentArguments, NextSegmentCallbackArguments
+    from ..rewards import RewardArguments
 
 
 @dataclass
 class GRPOScriptArguments(ScriptArguments):
     """Script arguments of `rlpt-trl grpo` / `recipes/grpo.py`.
 
-    `dataset_name` is a folder written by `rlpt-trl data` (`save_to_disk`) or a Hub dataset id.
+    `dataset_name` is a folder written by `rlpt-trl data` or a Hub dataset id.
     """
 
     reward_funcs: list[str] = field(
         default_factory=lambda: ["perplexity_reward", "embedding_cosine_reward"],
         metadata={"help": "Registered reward names (see rlpt_trl.rewards) or dotted import paths."},
     )
-    scorer_model_name_or_path: str | None = field(
-        default=None,
-        metadata={"help": "Frozen LM of the perplexity reward (Hub id, dir or .gguf); default: the policy's start."},
-    )
-    embedding_model_name_or_path: str = field(
-        default=DEFAULT_EMBEDDING_MODEL, metadata={"help": "sentence-transformers model of the embedding reward."}
-    )
-    reward_batch_size: int = field(default=32, metadata={"help": "Batch size of the reward models' forward passes."})
-    text_column: str = field(default="text", metadata={"help": "Column with the original sentence."})
-    scores_column: str = field(default="scores", metadata={"help": "Column with the acceptability score."})
-    embedding_column: str = field(
-        default="target_embedding", metadata={"help": "Column with the original sentence's L2-normalised embedding."}
-    )
-    embedding_baseline: str | None = field(
-        default=None,
-        metadata={"help": "'prompt': the embedding reward pays only the meaning a completion adds to its prompt."},
-    )
-    embedding_compare: str = field(
-        default="sentence",
-        metadata={"help": "Embedding reward target: 'sentence' (prompt + completion) or 'completion' (true one)."},
-    )
-    scale_by_score: bool = field(
-        default=True, metadata={"help": "Multiply the embedding reward by the scores column."}
-    )
-    completion_embedding_column: str = field(
-        default="completion_embedding",
-        metadata={"help": "Column with the true completion's L2-normalised embedding (compare='completion')."},
-    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep the first N training rows."})
-
-
-def reward_config(script_args: GRPOScriptArguments, training_args: GRPOConfig, policy: str) -> dict:
-    """The settings `rlpt_trl.rewards.get_reward_funcs` takes, from the script and training arguments."""
-    return {
-        "scorer_model_name_or_path": script_args.scorer_model_name_or_path or policy,
-        "embedding_model_name_or_path": script_args.embedding_model_name_or_path,
-        "reward_batch_size": script_args.reward_batch_size,
-        "num_generations": training_args.num_generations,
-        "text_column": script_args.text_column,
-        "scores_column": script_args.scores_column,
-        "embedding_column": script_args.embedding_column,
-        "embedding_baseline": script_args.embedding_baseline,
-        "embedding_compare": script_args.embedding_compare,
-        "scale_by_score": script_args.scale_by_score,
-        "completion_embedding_column": script_args.completion_embedding_column,
-    }
 
 
 def check_grpo_setup(
@@ -114,45 +70,61 @@ def check_grpo_setup(
         )
 
 
+def reward_settings(reward_args: RewardArguments, training_args: GRPOConfig, policy: str) -> dict[str, Any]:
+    """The `get_reward_funcs` settings of the run: the reward flags and the trainer's, the scorer defaulting to the
+    policy's starting checkpoint."""
+    from ..rewards.registry import reward_settings_from
+
+    settings = reward_settings_from(reward_args, training_args)
+    settings["scorer_model_name_or_path"] = settings["scorer_model_name_or_path"] or policy
+    return settings
+
+
 def main(
     script_args: GRPOScriptArguments,
     training_args: GRPOConfig,
     model_args: ModelConfig,
+    reward_args: RewardArguments,
     eval_args: GlueEvalCallbackArguments,
     next_segment_eval_args: NextSegmentCallbackArguments,
     next_segment_args: NextSegmentArguments,
 ) -> int:
-    """Train with GRPO and save (or push) the model; return the exit status (`rlpt_trl.training.finish_training`)."""
+    """Train with GRPO and save (or push) the model; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
     from trl import get_peft_config
 
-    from ..callbacks import CompletionSamplesCallback
-    from ..checkpoints import GracefulStopCallback, resolve_resume_checkpoint
     from ..data.prompt_dataset import load_prompt_dataset
-    from ..evaluation.callback import glue_eval_callback, next_segment_eval_callback
-    from ..grpo_trainer import RLPTGRPOTrainer
-    from ..modeling import load_model_and_tokenizer
+    from ..evaluation.glue.callback import glue_eval_callback
+    from ..evaluation.next_segment.callback import next_segment_eval_callback
+    from ..models.loading import load_model_and_tokenizer
     from ..rewards import get_reward_funcs
-    from ..training import finish_training
+    from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
+    from ..trainer.completion_samples import CompletionSamplesCallback
+    from ..trainer.grpo_trainer import RLPTGRPOTrainer
+    from ..trainer.run import finish_training
 
     # everything that can be wrong with the configuration is checked before a model loads
+    policy = model_args.model_name_or_path
+    if not policy:
+        raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
     dataset = load_prompt_dataset(
         script_args.dataset_name,
         split=script_args.dataset_train_split,
         config=script_args.dataset_config,
         max_samples=script_args.max_train_samples,
     )
-    policy = model_args.model_name_or_path
-    reward_funcs = get_reward_funcs(script_args.reward_funcs, **reward_config(script_args, training_args, policy))
+    settings = reward_settings(reward_args, training_args, policy)
+    reward_funcs = get_reward_funcs(script_args.reward_funcs, **settings)
     check_grpo_setup(script_args, training_args, dataset, reward_funcs)
     resume = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
 
     model, tokenizer = load_model_and_tokenizer(
         policy, dtype=model_args.dtype or "auto", device=None, trust_remote_code=training_args.trust_remote_code
     )
+    samples = CompletionSamplesCallback()
     trainer = RLPTGRPOTrainer(
         model=model,
         processing_class=tokenizer,
-        reward_funcs=reward_funcs,
+        reward_funcs=samples.record(reward_funcs),
         args=training_args,
         train_dataset=dataset,
         peft_config=get_peft_config(model_args),
@@ -161,15 +133,18 @@ def main(
     )
     stop = GracefulStopCallback()
     trainer.add_callback(stop)
-    trainer.add_callback(CompletionSamplesCallback(trainer))
+    samples.trainer = trainer
+    trainer.add_callback(samples)
     if (glue_eval := glue_eval_callback(trainer, eval_args)) is not None:
         trainer.add_callback(glue_eval)
     next_segment_eval = next_segment_eval_callback(
         trainer,
         next_segment_eval_args,
         next_segment_args,
-        scorer_model_name_or_path=script_args.scorer_model_name_or_path or policy,
-        embedding_model_name_or_path=script_args.embedding_model_name_or_path,
+        # the training rewards' own models: one scorer LM and one sentence encoder in the process
+        scorer_model_name_or_path=settings["scorer_model_name_or_path"],
+        embedding_model_name_or_path=settings["embedding_model_name_or_path"],
+        scorer_dtype=settings["scorer_dtype"],
         data_dir=eval_args.glue_eval_data_dir,
     )
     if next_segment_eval is not None:
@@ -179,17 +154,19 @@ def main(
 
 
 def make_parser(prog: str | None = None) -> TrlParser:
-    """The parser of `rlpt-trl grpo` and `recipes/grpo.py`: script, GRPO, model and GLUE-callback arguments."""
+    """The parser of `rlpt-trl grpo` and `recipes/grpo.py`: script, GRPO, model, reward and evaluation arguments."""
     from trl import GRPOConfig, ModelConfig
 
-    from ..evaluation.callback import GlueEvalCallbackArguments, NextSegmentCallbackArguments
-    from ..evaluation.runner import NextSegmentArguments
-    from ..training import training_parser
+    from ..evaluation.glue.callback import GlueEvalCallbackArguments
+    from ..evaluation.next_segment.arguments import NextSegmentArguments, NextSegmentCallbackArguments
+    from ..rewards import RewardArguments
+    from ..trainer.run import training_parser
 
     dataclass_types = (
         GRPOScriptArguments,
         GRPOConfig,
         ModelConfig,
+        RewardArguments,
         GlueEvalCallbackArguments,
         NextSegmentCallbackArguments,
         NextSegmentArguments,

@@ -16,15 +16,15 @@ import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..data.sft import DEFAULT_LABEL_WORDS, DEFAULT_PROMPT_TEMPLATE
-from ..errors import RlptError
+from ..data.sft_pairs import DEFAULT_LABEL_WORDS, DEFAULT_PROMPT_TEMPLATE
+from ..utils.errors import RlptError
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from trl import ModelConfig, SFTConfig, TrlParser
 
-    from ..evaluation.callback import GlueEvalCallbackArguments
+    from ..evaluation.glue.callback import GlueEvalCallbackArguments
 
 
 TAGS = ["rlpt_trl", "cola"]
@@ -76,7 +76,7 @@ def check_sft_arguments(args: SFTScriptArguments) -> None:
 def load_sft_datasets(args: SFTScriptArguments) -> tuple[Dataset, Dataset]:
     """CoLA train and validation (through `load_glue`) as prompt / completion datasets, cut to the sample limits."""
     from ..data.glue import load_glue
-    from ..data.sft import cola_prompt_completion
+    from ..data.sft_pairs import cola_prompt_completion
 
     splits = []
     for split, limit in (("train", args.max_train_samples), ("validation", args.max_eval_samples)):
@@ -97,11 +97,11 @@ def main(
     from peft import PeftModel
     from trl import SFTTrainer, get_peft_config
 
-    from ..checkpoints import GracefulStopCallback, resolve_resume_checkpoint
     from ..data.glue import GLUE_HUB_ID
-    from ..evaluation.callback import glue_eval_callback
-    from ..modeling import load_model_and_tokenizer
-    from ..training import finish_training
+    from ..evaluation.glue.callback import glue_eval_callback
+    from ..models.loading import load_model_and_tokenizer
+    from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
+    from ..trainer.run import finish_training
 
     # configuration and data problems surface before a model loads
     if not model_args.model_name_or_path:
@@ -140,7 +140,7 @@ def make_parser(prog: str | None = None) -> TrlParser:
     """The parser of `rlpt-trl sft` and `recipes/sft.py`: script, SFT, model and GLUE-callback arguments."""
     from trl import ModelConfig, SFTConfig
 
-    from ..evaluation.callback import GlueEvalCallbackArguments
-    from ..training import training_parser
+    from ..evaluation.glue.callback import GlueEvalCallbackArguments
+    from ..trainer.run import training_parser
 
     return training_parser((SFTScriptArguments, SFTConfig, ModelConfig, GlueEvalCallbackArguments), prog=prog)

@@ -1,0 +1,100 @@
+"""The result of the next-segment evaluation: per-prompt metric values, their means, and the word-level measures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...utils.files import json_number
+from ...utils.words import normalized_words
+
+
+TASK = "next_segment"
+METRICS = (
+    "cosine_sentence",
+    "cosine_prompt_only",
+    "cosine_gain",
+    "cosine_completion",
+    "reward",
+    "next_word_accuracy",
+    "greedy_next_word_accuracy",
+    "completion_log_perplexity",
+    "true_completion_nll",
+    "distinct_1",
+    "distinct_2",
+    "empty_rate",
+    "mean_new_tokens",
+)
+# the metrics a paired-difference table shows: the objective, what it costs, and whether the model stops
+HEADLINE_METRICS = (
+    "reward", "cosine_sentence", "cosine_gain", "next_word_accuracy", "true_completion_nll", "distinct_2", "empty_rate",
+)  # fmt: skip
+# a GLUE result entry's fields, then the sample count (the sampling settings follow)
+SUMMARY_FIELDS = ("n", "invalid", "scoring", "prompt_version", "num_fewshot", "samples")
+
+
+def nanmean(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """The mean of the values that are not NaN (along `axis`); NaN, without a warning, where there is none."""
+    values = np.asarray(values, dtype=np.float64)
+    counts = (~np.isnan(values)).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nansum(values, axis=axis) / counts
+
+
+def first_word(text: str) -> str | None:
+    """The first of `normalized_words(text)`; None for a blank text."""
+    words = normalized_words(text)
+    return words[0] if words else None
+
+
+def distinct_n(texts: list[str], n: int) -> float:
+    """Distinct word n-grams over all n-grams of `texts`; NaN when they hold none."""
+    ngrams = [tuple(words[i : i + n]) for words in map(str.split, texts) for i in range(len(words) - n + 1)]
+    return len(set(ngrams)) / len(ngrams) if ngrams else math.nan
+
+
+@dataclass
+class NextSegmentResult:
+    """Metrics of the next-segment task plus one record per prompt (the content of its predictions file).
+
+    An `EvalResult` (`rlpt_trl.evaluation.task`) with the fields of a GLUE result entry (`invalid`, `scoring`,
+    `prompt_version`, `num_fewshot`), plus `samples` (K), the sampling `settings`, and `values`: metric -> the `n`
+    per-prompt values that each metric is the mean of (NaN where a prompt has none, left out of the mean), which
+    bootstraps resample directly (`row_values`).
+    """
+
+    task: str
+    metrics: dict[str, float | None]
+    n: int
+    invalid: int
+    scoring: str
+    prompt_version: str
+    num_fewshot: int
+    records: list[dict] = field(repr=False)
+    samples: int
+    settings: dict
+    values: dict[str, np.ndarray] = field(repr=False)
+
+    @classmethod
+    def from_values(
+        cls, values: dict[str, np.ndarray], records: list[dict], samples: int, settings: dict
+    ) -> NextSegmentResult:
+        """The result whose metrics are the means of `values` over all prompts."""
+        version = f"{TASK}-k{samples}-t{settings['temperature']:g}-n{settings['max_new_tokens']}-s{settings['seed']}"
+        result = cls(TASK, {}, len(records), 0, "sample", version, 0, records, samples, settings, values)
+        result.metrics = result.metrics_on(np.arange(result.n))
+        return result
+
+    def metrics_on(self, indices: np.ndarray) -> dict[str, float | None]:
+        """Each metric's mean over the rows `indices` (repeats allowed); None where no row has a value."""
+        return {name: json_number(nanmean(self.values[name][indices])) for name in METRICS}
+
+    def row_values(self) -> dict[str, np.ndarray]:
+        """The per-prompt values of the metrics that every prompt has (a plain mean resamples them)."""
+        return {name: values for name, values in self.values.items() if not np.isnan(values).any()}
+
+    def summary(self) -> dict:
+        """The task's entry of `metrics.json`."""
+        return {**self.metrics, **{name: getattr(self, name) for name in SUMMARY_FIELDS}, **self.settings}

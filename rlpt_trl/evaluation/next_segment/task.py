@@ -1,0 +1,291 @@
+"""The next-segment evaluation: how well a model continues held-out sentences from their first tokens, the skill GRPO
+trains on the data build's prompt / completion rows (`rlpt_trl.data.cola_build`).
+
+Each held-out sentence is cut into a prompt and its true completion as the data build cuts training sentences; the
+model draws K seeded samples and one greedy continuation of each prompt (`next_segment_sampling`), and each is scored
+against the sentence. Per-prompt values (the task's metrics are their means over the prompts):
+
+- `cosine_sentence`: cos(embed(prompt + sample), embed(text)), mean over the K samples;
+- `cosine_prompt_only`: cos(embed(prompt), embed(text)), the same for every model; `cosine_gain`: the difference;
+- `cosine_completion`: cos(embed(sample), embed(true completion)), 0 for a blank sample;
+- `reward`: the training reward `embedding_cosine_reward`, cos(embed(prompt + sample), embed(text)) x score, fed as
+  GRPOTrainer feeds it from a data build (prompts, completions, the `text`, `scores` and `target_embedding` columns);
+- `next_word_accuracy` / `greedy_next_word_accuracy`: share of the samples / whether the greedy continuation starts
+  with the true completion's first word (lower-cased, surrounding punctuation stripped);
+- `completion_log_perplexity`: mean NLL (nats/token) of each sample under the frozen scorer LM; a blank sample has
+  none and is left out of its prompt's mean (nanmean), a prompt with only blank samples out of the task's mean;
+- `true_completion_nll`: the evaluated model's own mean NLL (nats/token) of the true completion given the prompt;
+- `distinct_1` / `distinct_2`: distinct / all word n-grams over the K samples (a prompt without any is left out);
+- `empty_rate`: share of blank samples (no visible character); `mean_new_tokens`: tokens generated before eos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ...models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized
+from ...models.likelihood import completion_nll
+from ...models.shared import shared_encoder
+from ...rewards import EmbeddingCosineReward, PerplexityReward
+from ...rewards.embedding_cosine import unit_cosines
+from ...utils.errors import RlptError
+from ...utils.files import json_number
+from .arguments import NextSegmentArguments, NextSegmentEvalArguments
+from .prompts import NextSegmentPrompts
+from .result import TASK, NextSegmentResult, distinct_n, first_word, nanmean
+from .sampling import sample_completions
+
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from ..task import EvalSetup
+
+
+@dataclass
+class NextSegmentScorers:
+    """The frozen models that score every evaluated model (`load`): the sentence encoder, the training reward on the
+    same encoder, and the perplexity reward whose `log_perplexities` is the scorer LM.
+
+    Embeddings and scorer NLLs are cached by text: models that draw the same samples (frequent under the shared random
+    numbers) are scored once.
+    """
+
+    embedding_model: SentenceTransformer
+    reward: EmbeddingCosineReward
+    perplexity: PerplexityReward
+    batch_size: int = 64
+    _embeddings: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _nll: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def load(
+        cls,
+        scorer_model_name_or_path: str,
+        embedding_model_name_or_path: str = DEFAULT_EMBEDDING_MODEL,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 64,
+    ) -> NextSegmentScorers:
+        """The process's shared encoder `embedding_model_name_or_path` (and the reward on it) and scorer LM
+        `scorer_model_name_or_path` (usually the run's first model; `rlpt_trl.models.shared`) on `device` (`"auto"`:
+        this process's accelerate device), the scorer LM in `dtype` (`"auto"`: `evaluation_dtype`)."""
+        perplexity = PerplexityReward(scorer_model_name_or_path, batch_size=batch_size, device=device, dtype=dtype)
+        perplexity.scorer()  # loads it now: a bad path fails before any model is evaluated
+        return cls(
+            shared_encoder(embedding_model_name_or_path, device),
+            EmbeddingCosineReward(embedding_model_name_or_path, batch_size=batch_size, device=device),
+            perplexity,
+            batch_size,
+        )
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """L2-normalised embeddings of `texts`, one row each."""
+        missing = list(dict.fromkeys(text for text in texts if text not in self._embeddings))
+        if missing:
+            encoded = encode_normalized(self.embedding_model, missing, self.batch_size)
+            self._embeddings.update(zip(missing, encoded, strict=True))
+        return np.stack([self._embeddings[text] for text in texts])
+
+    def log_perplexities(self, prompts: list[str], completions: list[str]) -> np.ndarray:
+        """The scorer LM's mean NLL (nats/token) of each completion given its prompt."""
+        pairs = list(zip(prompts, completions, strict=True))
+        missing = list(dict.fromkeys(pair for pair in pairs if pair not in self._nll))
+        if missing:
+            values = self.perplexity.log_perplexities([prompt for prompt, _ in missing], [text for _, text in missing])
+            self._nll.update(zip(missing, values.tolist(), strict=True))
+        return np.array([self._nll[pair] for pair in pairs], dtype=np.float64)
+
+
+def _training_reward(
+    reward: EmbeddingCosineReward,
+    prompts: NextSegmentPrompts,
+    rows: np.ndarray,
+    samples: list[str],
+    targets: np.ndarray,
+) -> np.ndarray:
+    """The reward of each sample (of prompt `rows[j]`), computed once per distinct (prompt, sample)."""
+    pairs = list(dict.fromkeys(zip(rows.tolist(), samples, strict=True)))
+    picked = [row for row, _ in pairs]
+    values = reward(
+        prompts=[prompts.prompt[row] for row in picked],
+        completions=[sample for _, sample in pairs],
+        text=[prompts.text[row] for row in picked],
+        scores=[prompts.score[row] for row in picked],
+        target_embedding=targets[picked],
+    )
+    lookup = dict(zip(pairs, values, strict=True))
+    return np.array([lookup[pair] for pair in zip(rows.tolist(), samples, strict=True)], dtype=np.float64)
+
+
+def _sample_scores(
+    prompts: NextSegmentPrompts, samples: list[list[str]], truth: list[str | None], scorers: NextSegmentScorers
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each sample's scores (name -> `(n, K)` array) and `cosine_prompt_only` (one value a prompt); `truth` holds the
+    true completions' first words."""
+    n, k = len(samples), len(samples[0])
+    rows = np.repeat(np.arange(n), k)
+    flat = [sample for row in samples for sample in row]
+    joint = [prompts.prompt[row] + sample for row, sample in zip(rows, flat, strict=True)]
+    embedded = scorers.embed([*prompts.text, *prompts.prompt, *prompts.completion, *joint, *flat])
+    texts, prompt_only, completions, joints, sampled = np.split(embedded, np.cumsum([n, n, n, n * k]))
+    blank = np.array([not sample.strip() for sample in flat])
+    log_perplexity = np.full(n * k, np.nan)
+    kept = np.flatnonzero(~blank)
+    log_perplexity[kept] = scorers.log_perplexities([prompts.prompt[rows[j]] for j in kept], [flat[j] for j in kept])
+    scores = {
+        "cosine_sentence": unit_cosines(joints, texts[rows]),
+        "cosine_completion": np.where(blank, 0.0, unit_cosines(sampled, completions[rows])),
+        "reward": _training_reward(scorers.reward, prompts, rows, flat, texts),
+        "next_word_correct": [
+            truth[row] is not None and first_word(s) == truth[row] for row, s in zip(rows, flat, strict=True)
+        ],
+        "completion_log_perplexity": log_perplexity,
+        "blank": blank,
+    }
+    per_sample = {name: np.asarray(value, dtype=np.float64).reshape(n, k) for name, value in scores.items()}
+    return per_sample, unit_cosines(prompt_only, texts)
+
+
+def evaluate_next_segment(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: NextSegmentPrompts,
+    *,
+    scorers: NextSegmentScorers,
+    num_samples: int = 4,
+    temperature: float = 0.9,
+    max_new_tokens: int = 4,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> NextSegmentResult:
+    """Sample continuations of every prompt with `model` and score them (the metrics of the module docstring).
+
+    Args:
+        scorers: The frozen scoring models, loaded once per run and shared by every evaluated model.
+        batch_size: Prompts per `generate` call (each call holds `num_samples + 1` rows a prompt), and sequences per
+            forward pass of the true completions' NLL.
+    """
+    samples, greedy, new_tokens = sample_completions(
+        model,
+        tokenizer,
+        prompts.prompt,
+        keys=prompts.idx,
+        num_samples=num_samples,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        batch_size=batch_size,
+    )
+    truth = [first_word(completion) for completion in prompts.completion]
+    per_sample, cosine_prompt = _sample_scores(prompts, samples, truth, scorers)
+    true_nll = completion_nll(model, tokenizer, prompts.prompt, prompts.completion, batch_size=batch_size)
+    greedy_correct = [truth[i] is not None and first_word(text) == truth[i] for i, text in enumerate(greedy)]
+    means = {name: value.mean(axis=1) for name, value in per_sample.items()}
+    values = {
+        "cosine_sentence": means["cosine_sentence"],
+        "cosine_prompt_only": cosine_prompt,
+        "cosine_gain": means["cosine_sentence"] - cosine_prompt,
+        "cosine_completion": means["cosine_completion"],
+        "reward": means["reward"],
+        "next_word_accuracy": means["next_word_correct"],
+        "greedy_next_word_accuracy": np.array(greedy_correct, dtype=np.float64),
+        "completion_log_perplexity": nanmean(per_sample["completion_log_perplexity"], axis=1),
+        "true_completion_nll": true_nll,
+        "distinct_1": np.array([distinct_n(row, 1) for row in samples]),
+        "distinct_2": np.array([distinct_n(row, 2) for row in samples]),
+        "empty_rate": means["blank"],
+        "mean_new_tokens": np.array(new_tokens, dtype=np.float64).mean(axis=1),
+    }
+    records = [
+        {
+            "idx": prompts.idx[i],
+            "prompt": prompts.prompt[i],
+            "completion": prompts.completion[i],
+            "text": prompts.text[i],
+            "score": prompts.score[i],
+            "samples": samples[i],
+            "greedy": greedy[i],
+            "new_tokens": new_tokens[i],
+            "cosine_sentence": per_sample["cosine_sentence"][i].tolist(),
+            "cosine_prompt_only": float(cosine_prompt[i]),
+            "cosine_completion": per_sample["cosine_completion"][i].tolist(),
+            "reward": per_sample["reward"][i].tolist(),
+            "next_word_correct": per_sample["next_word_correct"][i].astype(int).tolist(),
+            "greedy_next_word_correct": int(greedy_correct[i]),
+            "completion_log_perplexity": [json_number(v) for v in per_sample["completion_log_perplexity"][i]],
+            "true_completion_nll": json_number(true_nll[i]),
+            "distinct_1": json_number(values["distinct_1"][i]),
+            "distinct_2": json_number(values["distinct_2"][i]),
+        }
+        for i in range(len(prompts))
+    ]
+    settings = {
+        "temperature": temperature,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+        "source": prompts.source,
+        "embedding_model": scorers.reward.model_name_or_path,
+        "scorer_model": scorers.perplexity.model_name_or_path,
+    }
+    return NextSegmentResult.from_values(values, records, len(samples[0]), settings)
+
+
+@dataclass
+class NextSegmentTask:
+    """The next-segment evaluation ready to evaluate any model (`rlpt_trl.evaluation.task.EvalTask`): the held-out
+    prompts, the sampling settings of `evaluate_next_segment`, and the frozen scorers, loaded at the first evaluation
+    and kept for the next models (their caches too)."""
+
+    prompts: NextSegmentPrompts
+    scorer_model_name_or_path: str
+    embedding_model_name_or_path: str = DEFAULT_EMBEDDING_MODEL
+    sampling: dict[str, int | float] = field(default_factory=dict)  # num_samples, temperature, max_new_tokens, seed
+    batch_size: int = 16
+    device: str = "auto"
+    scorer_dtype: str = "auto"
+    name: str = field(default=TASK, init=False)
+    scorers: NextSegmentScorers | None = field(default=None, init=False, repr=False)
+
+    def load_scorers(self) -> NextSegmentScorers:
+        """The frozen scorers, loaded at the first call."""
+        if self.scorers is None:
+            self.scorers = NextSegmentScorers.load(
+                self.scorer_model_name_or_path,
+                self.embedding_model_name_or_path,
+                device=self.device,
+                dtype=self.scorer_dtype,
+            )
+        return self.scorers
+
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> NextSegmentResult:
+        return evaluate_next_segment(
+            model, tokenizer, self.prompts, scorers=self.load_scorers(), batch_size=self.batch_size, **self.sampling
+        )
+
+
+def build_next_segment_tasks(names: list[str], setup: EvalSetup) -> list[NextSegmentTask]:
+    """The next-segment task when `names` asks for it: its prompts cut with the first model's tokenizer, its scorers
+    (default: the first model) in the run's device and dtype."""
+    if not names:
+        return []
+    args, own, settings = setup.args, setup.option(NextSegmentEvalArguments), setup.option(NextSegmentArguments)
+    if own.next_segment_max_samples is not None and own.next_segment_max_samples < 1:
+        raise RlptError(f"--next_segment_max_samples must be at least 1, got {own.next_segment_max_samples}")
+    max_samples = args.max_samples if own.next_segment_max_samples is None else own.next_segment_max_samples
+    return [
+        NextSegmentTask(
+            settings.build_prompts(setup.tokenizer(), args.data_dir, max_samples),
+            own.scorer_model_name_or_path or setup.models[0],
+            own.embedding_model_name_or_path,
+            settings.sampling(),
+            batch_size=args.batch_size,
+            device=str(setup.device),
+            scorer_dtype=str(setup.dtype).removeprefix("torch."),
+        )
+    ]

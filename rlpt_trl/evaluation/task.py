@@ -1,0 +1,70 @@
+"""What an evaluation task is to the runner, the in-training callback, the bootstrap and the reports, whatever its
+kind (`rlpt_trl.evaluation.registry`): something that evaluates a model into a result with per-row records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from ..models.loading import load_tokenizer
+
+
+if TYPE_CHECKING:
+    from .arguments import EvalArguments
+
+T = TypeVar("T")
+
+
+class EvalResult(Protocol):
+    """One model's result on one task."""
+
+    task: str  # the task's name: its key in metrics.json and its predictions file name
+    metrics: Mapping[str, float | None]  # None where a metric is undefined
+    n: int  # evaluated rows
+    records: list[dict]  # one per row: the content of the predictions file
+
+    def metrics_on(self, indices: np.ndarray) -> Mapping[str, float | None]:
+        """The metrics recomputed on rows `indices` (repeats allowed), for bootstrap resamples."""
+        ...
+
+    def summary(self) -> dict:
+        """The task's entry of metrics.json: the metrics, `n`, and the settings that produced them."""
+        ...
+
+
+class EvalTask(Protocol):
+    """A task ready to evaluate any model: its rows are fixed, so results of several models are paired."""
+
+    name: str
+
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> EvalResult:
+        """The result of `model` (in eval mode) on the task."""
+        ...
+
+
+@dataclass
+class EvalSetup:
+    """What a task kind builds its tasks from, before any model loads: the eval command's arguments and each kind's
+    own (`options`, by dataclass), the models in order, and the device and dtype they are evaluated in."""
+
+    args: EvalArguments
+    options: Mapping[type, object]
+    models: list[str]
+    device: torch.device
+    dtype: torch.dtype
+    _tokenizer: PreTrainedTokenizerBase | None = field(default=None, init=False, repr=False)
+
+    def option(self, arguments: type[T]) -> T:
+        """The parsed instance of a kind's arguments dataclass, or its defaults."""
+        return self.options.get(arguments) or arguments()
+
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The first model's tokenizer, loaded once: tasks that cut text cut it with it, so every model is paired."""
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.models[0], trust_remote_code=self.args.trust_remote_code)
+        return self._tokenizer

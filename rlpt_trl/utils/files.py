@@ -1,0 +1,65 @@
+"""Local files: telling a path from a Hub id, outputs that are complete or absent (atomic writes), JSON values."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def is_local_path(name_or_path: str) -> bool:
+    """Whether `name_or_path` is written as a filesystem path (`./x`, `../x`, `/x`, `~/x`) rather than a Hub id."""
+    return str(name_or_path).startswith((".", "/", "~"))
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` through a temporary sibling renamed over `path`, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def json_number(value: float) -> float | None:
+    """`value` for a JSON file: NaN (undefined, e.g. a correlation of constant predictions) is null, as JSON has no
+    NaN."""
+    return None if math.isnan(value) else float(value)
+
+
+def write_json(path: str | Path, content: object, indent: int = 1) -> Path:
+    """`content` as UTF-8 JSON (non-ASCII kept as is), written atomically."""
+    return write_text_atomic(path, json.dumps(content, indent=indent, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def atomic_directory(output_dir: str | Path) -> Iterator[Path]:
+    """Yield an empty staging folder beside `output_dir`; on success it replaces `output_dir` whole.
+
+    On any error (or interrupt) the staging folder is removed and `output_dir` is left as it was.
+    """
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = output_dir.with_name(f".{output_dir.name}.{uuid.uuid4().hex[:12]}.partial")
+    staging.mkdir()
+    try:
+        yield staging
+        if output_dir.exists():
+            replaced = staging.with_suffix(".replaced")
+            output_dir.rename(replaced)
+            staging.rename(output_dir)
+            shutil.rmtree(replaced)
+        else:
+            staging.rename(output_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
