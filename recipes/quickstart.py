@@ -143,7 +143,7 @@ def main(args: QuickstartArguments) -> None:
     print(paired_table({"grpo": metrics[str(grpo_dir)]}, {"grpo": model_slugs([policy])[policy]}))
 
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Outputs in {output}:")
-    print(f"  data      {data_dir}  (save_to_disk dataset, stats.json)")
+    print(f"  data      {data_dir}  (Parquet + dataset card: load_dataset(folder); stats.json)")
     print(f"  model     {grpo_dir}  (safetensors; checkpoints in checkpoint-*)")
     print(f"  eval      {eval_dir}  (metrics.json, predictions/)")
     print(f"TensorBoard: tensorboard --logdir {grpo_dir}")

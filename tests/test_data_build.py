@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from datasets import Dataset, load_from_disk
+from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from transformers import AutoTokenizer
 
 from rlpt_trl import RlptError, encode_normalized, load_embedding_model, load_glue
 from rlpt_trl.cli import main as cli_main
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
+from rlpt_trl.data.prompt_dataset import load_prompt_dataset
 from rlpt_trl.data.seed_format import SEED_CSV, SEED_EMBEDDINGS, load_seed_pair
 from rlpt_trl.utils.assets import cola_sample_path
 
@@ -38,8 +39,10 @@ def _assert_nothing_written(tmp_path: Path) -> None:
 
 def _check_build(output: Path, tokenizer, min_prompt: int, min_completion: int) -> Dataset:
     """Check every invariant of a build on all of its rows."""
-    dataset = load_from_disk(str(output))
+    dataset = load_dataset(str(output), split="train")
     assert dataset.column_names == COLUMNS
+    card = (output / "README.md").read_text()
+    assert card.startswith("---\nconfigs:\n") and all(f"| `{column}` |" in card for column in COLUMNS)
     stats = json.loads((output / "stats.json").read_text())
     assert len(dataset) == stats["rows_out"] == stats["rows_in"] - sum(stats["dropped"].values())
     labels = Counter(dataset["label"])
@@ -135,11 +138,11 @@ def test_sample_build_extras_push_and_determinism(
     [(dataset, repo_id, kwargs)] = pushed
     assert repo_id == "user/cola-rlpt" and kwargs == {"private": False} and dataset.column_names == COLUMNS
 
-    second = load_from_disk(str(tmp_path / "a"))  # same seed: same cuts
+    second = load_dataset(str(tmp_path / "a"), split="train")  # same seed: same cuts
     build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "b"), **common))
-    assert load_from_disk(str(tmp_path / "b"))["prompt"] == second["prompt"]
+    assert load_dataset(str(tmp_path / "b"), split="train")["prompt"] == second["prompt"]
     build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "c"), seed=7, **common))
-    other = load_from_disk(str(tmp_path / "c"))["prompt"]
+    other = load_dataset(str(tmp_path / "c"), split="train")["prompt"]
     assert other != second["prompt"] and len(other) == len(second)
 
     # a failure while writing leaves neither the output nor a partial directory
@@ -319,3 +322,15 @@ def test_read_table_formats(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(read_table(tmp_path / "data.jsonl"), rows)
     cola = read_table(cola_sample_path())  # CoLA's raw layout: no header, 4 columns
     assert list(cola.columns) == ["sentence", "label"] and len(cola) == 64
+
+
+def test_folders_of_earlier_builds_still_load(tiny_cola_data: Path, tmp_path: Path) -> None:
+    """A folder written with `save_to_disk` (earlier versions of the build) reads as the Parquet folder does."""
+    built = load_dataset(str(tiny_cola_data), split="train")
+    built.save_to_disk(str(tmp_path / "saved"))
+    assert load_prompt_dataset(str(tmp_path / "saved")).to_dict() == built.to_dict()
+    assert load_prompt_dataset(str(tiny_cola_data), max_samples=3).to_dict() == built.select(range(3)).to_dict()
+    assert load_from_disk(str(tmp_path / "saved")).features == built.features
+    DatasetDict({"validation": built}).save_to_disk(str(tmp_path / "splits"))
+    with pytest.raises(RlptError, match="has no split 'train'"):
+        load_prompt_dataset(str(tmp_path / "splits"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +17,17 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, RepoUrl
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from training_checks import assert_parameters_changed, free_port, interrupt_after_checkpoint, log_by_step
+from training_checks import (
+    TINY_RL_SETTINGS,
+    assert_parameters_changed,
+    free_port,
+    interrupt_after_checkpoint,
+    log_by_step,
+)
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.cli import run_command
+from rlpt_trl.models.embeddings import DEFAULT_EMBEDDING_MODEL
 from rlpt_trl.utils.assets import cola_sample_path
 from rlpt_trl.utils.tensorboard import read_scalars
 
@@ -300,3 +308,39 @@ def test_quickstart_runs_offline(tmp_path: Path) -> None:
     assert [list(tasks) for tasks in metrics.values()] == [["cola", "next_segment"]] * 2
     moved = result.stdout.split("What the GRPO steps moved on held-out data")[1]
     assert "| cola MCC |" in moved and "| next_segment reward |" in moved and "grpo - base-model" in moved
+
+
+def _hub_cache(folder: Path, repo_id: str, cache: Path) -> Path:
+    """A Hugging Face Hub cache (`HF_HUB_CACHE`) holding `folder` as the latest revision of `repo_id`: how an offline
+    machine gets the models that code loads by Hub id."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    revision = "0" * 40
+    shutil.copytree(folder, repo / "snapshots" / revision, symlinks=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return cache
+
+
+@pytest.mark.slow  # the ready embedding reward loads its default model, the real MiniLM
+def test_trl_grpo_trains_with_the_dotted_rewards_and_the_data_build(
+    tiny_model_dir: Path, minilm_grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    """TRL's own `trl grpo` command, given rlpt_trl's ready rewards by dotted path and a data-build folder."""
+    cache = _hub_cache(embedding_model_dir, DEFAULT_EMBEDDING_MODEL, tmp_path / "hub")
+    output = tmp_path / "trl-grpo"
+    command = [
+        sys.executable, "-c", "import sys; from trl.cli import main; sys.exit(main())", "grpo",
+        "--model_name_or_path", str(tiny_model_dir),
+        "--dataset_name", str(minilm_grpo_data),
+        "--reward_funcs", "rlpt_trl.rewards.prefix_match_reward", "rlpt_trl.rewards.embedding_cosine_reward",
+        "--output_dir", str(output),
+        *(f"--{name}={value}" for name, value in TINY_RL_SETTINGS.items()),
+        "--activation_checkpointing", "false",
+    ]  # fmt: skip
+    env = {**_env(), "HF_HUB_CACHE": str(cache), "ACCELERATE_USE_CPU": "true"}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the trainer prints each step's log: both rewards were computed at both steps
+    logged = [line for line in result.stdout.splitlines() if "'rewards/prefix_match_reward/mean'" in line]
+    assert len(logged) == 2 and all("'rewards/embedding_cosine_reward/mean'" in line for line in logged), result.stdout
+    assert_parameters_changed(tiny_model_dir, output)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from datasets import Dataset, load_from_disk
+from datasets import Dataset, load_dataset
 from scipy.stats import chisquare
 
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
@@ -170,7 +170,7 @@ def test_prompts_from_a_data_build_folder(
         seed=3,
     )
     build_cola_dataset(arguments)
-    rows = load_from_disk(str(output))
+    rows = load_dataset(str(output), split="train")
     prompts = build_next_segment_prompts(tiny[1], data=output, max_samples=10)
     assert prompts.idx == list(range(10))
     assert (prompts.prompt, prompts.completion) == (list(rows["prompt"][:10]), list(rows["completion"][:10]))

@@ -9,9 +9,10 @@ cut are dropped and counted by reason. Every row carries a score (see `rlpt_trl.
 L2-normalised embeddings of the original sentence and of its completion.
 
 The output directory is written whole or not at all (built in a temporary sibling, then renamed):
-- the dataset (`save_to_disk`; `datasets.load_from_disk(output_dir)` reads it) with columns `prompt`,
-  `completion`, `text`, `label` (1, 0, or -1 for unlabeled text), `scores`, `target_embedding`, and
-  `completion_embedding` (the completion's, for `embedding_cosine_reward(compare="completion")`);
+- the dataset as a Parquet shard with a dataset card (`README.md`, `rlpt_trl.data.dataset_folder`;
+  `datasets.load_dataset(output_dir)` reads it) with columns `prompt`, `completion`, `text`, `label` (1, 0, or -1
+  for unlabeled text), `scores`, `target_embedding`, and `completion_embedding` (the completion's, for
+  `embedding_cosine_reward(compare="completion")`);
 - `cola_with_scores.csv` + `text_embeddings.npy`, the seed's format (`rlpt_trl.data.seed_format`);
 - `stats.json`: rows in / out, drops by reason, label balance, token-length percentiles, settings.
 """
@@ -30,6 +31,7 @@ from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load
 from ..models.loading import load_tokenizer
 from ..utils.errors import RlptError
 from ..utils.files import atomic_directory, write_json
+from .dataset_folder import write_dataset_folder
 from .glue import GLUE_HUB_ID, load_glue
 from .scores import (
     ACCEPTABLE,
@@ -42,7 +44,7 @@ from .scores import (
     label_scores,
     parse_label,
 )
-from .seed_format import write_seed_pair
+from .seed_format import SEED_CSV, SEED_EMBEDDINGS, write_seed_pair
 from .tables import check_texts, read_table, read_text_lines
 
 
@@ -228,9 +230,84 @@ def _percentiles(values: list[int]) -> dict[str, float]:
     return {name: round(float(value), 3) for name, value in {**stats, "mean": np.mean(values)}.items()}
 
 
+# the card's metadata for the Hub; CoLA's text is excerpted from published works (see `card_body`)
+CARD_YAML = """license: other
+language:
+- en
+task_categories:
+- text-generation
+tags:
+- rlpt_trl
+- grpo
+- cola
+pretty_name: Sentences cut into prompt / completion for GRPO (rlpt_trl data build)
+"""
+COLA_PROVENANCE = (
+    "CoLA, the Corpus of Linguistic Acceptability (Warstadt, Singh and Bowman 2019, TACL 7:625-641; in GLUE, "
+    "Wang et al. 2018). Its text is excerpted from published linguistics works; copyright, where applicable, remains "
+    "with their authors or publishers, and the corpus is released for research use."
+)
+
+
+def card_body(stats: dict) -> str:
+    """The dataset card's Markdown: how to load the folder, its columns, the cut rule, the scores and the provenance,
+    from the build's `stats`."""
+    args, tokens = stats["arguments"], stats["tokens"]
+    dim, dropped, labels = stats["embedding_dim"], stats["dropped"], stats["labels_out"]
+    sources = "; ".join(f"{source} ({rows} rows)" for source, rows in stats["sources"].items())
+    provenance = COLA_PROVENANCE if args["dataset_path"] is None else f"The input file {args['dataset_path']}."
+    return f"""# Sentences cut into prompt / completion for GRPO
+
+{stats["rows_out"]} of {stats["rows_in"]} sentences, each cut into a prompt and its true completion, written by
+`rlpt-trl data` (rlpt_trl). Input: {sources}.
+
+```python
+from datasets import load_dataset
+
+dataset = load_dataset("PATH/TO/THIS/FOLDER", split="train")
+```
+
+`rlpt-trl grpo --dataset_name FOLDER` and TRL's own `trl grpo --dataset_name FOLDER` train on it.
+
+## Columns
+
+| column | type | content |
+|---|---|---|
+| `prompt` | string | the sentence's first tokens (never ending in whitespace) |
+| `completion` | string | the rest of the sentence: `prompt + completion == text` |
+| `text` | string | the original sentence |
+| `label` | class: 0 unacceptable, 1 acceptable | the human acceptability judgment; -1 for unlabeled text |
+| `scores` | float64 in [-1, 1] | the weight of the embedding reward |
+| `target_embedding` | {dim} x float32 | L2-normalised embedding of `text` ({args["embedding_model_name_or_path"]}) |
+| `completion_embedding` | {dim} x float32 | L2-normalised embedding of `completion` (same model) |
+
+## The cut
+
+Each sentence is tokenised with `{args["tokenizer_name_or_path"]}` and cut at a random token boundary (seed
+{args["seed"]}; row i draws from the generator `(seed, i)`) with at least {args["min_prompt_tokens"]} prompt and
+{args["min_completion_tokens"]} completion tokens, where the prompt re-tokenises to the sentence's leading tokens
+and does not end in whitespace (the completion starts with the space). Dropped: {dropped[DROP_TOO_SHORT]} too short,
+{dropped[DROP_NO_CUT]} without such a boundary. Median tokens: sentence {tokens["text"]["p50"]:g}, prompt
+{tokens["prompt"]["p50"]:g}, completion {tokens["completion"]["p50"]:g}.
+
+## Scores
+
+Acceptable (label 1) {args["acceptable_score"]:g}, unacceptable (0) {args["unacceptable_score"]:g}, unlabeled
+{args["unlabeled_score"]:g}, unless the input had a `{args["score_column"]}` column. Rows: {labels["acceptable"]}
+acceptable, {labels["unacceptable"]} unacceptable, {labels["unlabeled"]} unlabeled.
+
+## Provenance
+
+{provenance}
+
+Also in the folder: `{SEED_CSV}` + `{SEED_EMBEDDINGS}` (the seed project's format) and `{STATS_FILE}` (the
+statistics and every argument of the build).
+"""
+
+
 def _write_output(output_dir: Path, dataset: Dataset, embeddings: np.ndarray, stats: dict) -> None:
     with atomic_directory(output_dir) as staging:
-        dataset.save_to_disk(str(staging))
+        write_dataset_folder(staging, dataset, CARD_YAML, card_body(stats))
         write_seed_pair(staging, dataset, embeddings)
         write_json(staging / STATS_FILE, stats, indent=2)
 

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+from datasets import Dataset, load_dataset
 
 from ..utils.errors import RlptError
 from ..utils.files import is_local_path
+from .dataset_folder import load_dataset_folder
 
 
 def load_prompt_dataset(
     name: str | None, *, split: str = "train", config: str | None = None, max_samples: int | None = None
 ) -> Dataset:
-    """Load `split` of a `save_to_disk` folder (written by `rlpt-trl data`) or of a Hub dataset.
+    """Load `split` of a local dataset folder (written by `rlpt-trl data`, see `load_dataset_folder`) or of a Hub
+    dataset.
 
     Args:
         name: Folder or Hub dataset id.
-        split: Split of a `DatasetDict` folder or of the Hub dataset; a folder holding one `Dataset` ignores it.
+        split: Split of the folder or of the Hub dataset; a `save_to_disk` folder holding one `Dataset` ignores it.
         config: Hub dataset configuration name.
         max_samples: Keep the first N rows.
     """
@@ -25,14 +27,7 @@ def load_prompt_dataset(
         raise RlptError("--dataset_name is required: a folder written by `rlpt-trl data` or a Hub dataset id")
     path = Path(name).expanduser()
     if path.is_dir():
-        try:
-            dataset = load_from_disk(str(path))
-        except FileNotFoundError as err:
-            raise RlptError(f"not a dataset saved with save_to_disk: {name} ({err})") from None
-        if isinstance(dataset, DatasetDict):
-            if split not in dataset:
-                raise RlptError(f"{name} has no split {split!r} (splits: {', '.join(dataset)})")
-            dataset = dataset[split]
+        dataset = load_dataset_folder(path, split)
     elif is_local_path(name):
         raise RlptError(f"dataset path does not exist: {name}")
     else:

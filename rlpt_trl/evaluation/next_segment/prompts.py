@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset, load_from_disk
 from transformers import PreTrainedTokenizerBase
 
 from ...data.cola_build import ColaBuildArguments, split_prompt_completion
+from ...data.dataset_folder import load_dataset_folder
 from ...data.glue import load_glue
 from ...data.scores import check_scores, label_scores
 from ...data.tables import check_texts
@@ -40,15 +40,7 @@ def _data_build_default(name: str) -> float:
 
 
 def _from_data_folder(folder: str | Path) -> NextSegmentPrompts:
-    try:
-        rows = load_from_disk(str(folder))
-    # datasets fails with an IndexError on a saved dataset of 0 rows
-    except (OSError, ValueError, IndexError) as err:
-        raise RlptError(
-            f"{folder}: cannot read a dataset written by rlpt-trl data ({type(err).__name__}: {err})"
-        ) from None
-    if not isinstance(rows, Dataset):
-        raise RlptError(f"{folder}: holds several splits ({', '.join(rows)}); pass the folder of one")
+    rows = load_dataset_folder(folder)
     missing = [name for name in DATA_COLUMNS if name not in rows.column_names]
     if missing:
         raise RlptError(

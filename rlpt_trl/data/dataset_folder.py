@@ -1,0 +1,59 @@
+"""The data build's folder as a dataset: a Parquet shard and a dataset card, which `datasets.load_dataset(folder)`,
+`trl grpo --dataset_name folder` and the Hub's dataset viewer read; folders that earlier versions wrote with
+`save_to_disk` are still read by `load_dataset_folder` (and by `datasets.load_from_disk`, not by `load_dataset`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
+
+from ..utils.errors import RlptError
+
+
+TRAIN_SPLIT = "train"
+PARQUET_FILE = f"data/{TRAIN_SPLIT}-00000-of-00001.parquet"
+CARD_FILE = "README.md"
+# what `save_to_disk` writes: a Dataset's info, or a DatasetDict's split list
+SAVED_TO_DISK = ("dataset_info.json", "dataset_dict.json")
+# the card's YAML header: which files make the train split (the folder holds other files too: CSV, .npy, stats)
+CARD_HEADER = f"""---
+configs:
+- config_name: default
+  data_files:
+  - split: {TRAIN_SPLIT}
+    path: data/{TRAIN_SPLIT}-*.parquet
+"""
+
+
+def write_dataset_folder(folder: Path, dataset: Dataset, card_yaml: str, card_body: str) -> None:
+    """Write `dataset` as the train split's Parquet shard of `folder` and the dataset card: `CARD_HEADER` plus
+    `card_yaml` (more YAML metadata lines), then the Markdown `card_body`."""
+    dataset.to_parquet(str(folder / PARQUET_FILE))
+    (folder / CARD_FILE).write_text(f"{CARD_HEADER}{card_yaml}---\n\n{card_body}", encoding="utf-8")
+
+
+def load_dataset_folder(folder: str | Path, split: str = TRAIN_SPLIT) -> Dataset:
+    """The split `split` of a local dataset folder: one written by `rlpt-trl data` (or any folder that
+    `datasets.load_dataset` reads), or one written by `save_to_disk` (a `Dataset`, or a `DatasetDict` holding
+    `split`)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RlptError(f"{folder}: cannot read a dataset written by rlpt-trl data (no such folder)")
+    try:
+        if any((folder / name).is_file() for name in SAVED_TO_DISK):
+            dataset = load_from_disk(str(folder))
+        else:
+            return load_dataset(str(folder), split=split)
+    # datasets fails with an IndexError on a saved dataset of 0 rows
+    except (OSError, ValueError, IndexError) as err:
+        message = " ".join(str(err).split())
+        raise RlptError(
+            f"{folder}: cannot read a dataset written by rlpt-trl data ({type(err).__name__}: {message})"
+        ) from None
+    if isinstance(dataset, DatasetDict):
+        if split not in dataset:
+            raise RlptError(f"{folder} has no split {split!r} (splits: {', '.join(dataset)})")
+        dataset = dataset[split]
+    return dataset
