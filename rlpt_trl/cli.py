@@ -26,11 +26,16 @@ def run_with_errors(prog: str, main: Callable[[], object]) -> int:
     try:
         status = main()
     except RlptError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return 1
     finally:
         _destroy_process_group()
     return status if isinstance(status, int) else 0
+
+
+def one_line(err: Exception) -> str:
+    """An error's message on one line: the messages of the libraries underneath may span several."""
+    return str(err).replace("\n", " ")
 
 
 def _destroy_process_group() -> None:
@@ -73,10 +78,10 @@ def run_script(prog: str, parser: TrlParser, main: Callable[..., object], argv: 
     try:
         parsed = _parse(parser, argv)
     except RlptError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return 1
     except ValueError as err:
-        print(f"{prog}: error: {err}".replace("\n", " "), file=sys.stderr)
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return 2
     return run_with_errors(prog, lambda: main(*parsed))
 

@@ -77,3 +77,47 @@ def test_recipe_reports_a_bad_config_without_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().startswith(f"grpo.py: error: --config {malformed} is not valid YAML: ")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+UNREACHABLE_MODEL = "nobody/no-such-model"  # neither a local path nor in the Hub cache; the tests run offline
+
+
+def _command_args(command: str, tmp_path: Path, tiny_model_dir: Path, tiny_cola_data: Path, glue: Path) -> list[str]:
+    out = ["--output_dir", str(tmp_path / "out")]
+    return {
+        "eval": ["--model_name_or_path", UNREACHABLE_MODEL, "--tasks", "cola", "--data_dir", str(glue), *out],
+        "sft": ["--model_name_or_path", UNREACHABLE_MODEL, "--data_dir", str(glue), "--max_steps", "1", *out],
+        "grpo": ["--model_name_or_path", UNREACHABLE_MODEL, "--dataset_name", str(tiny_cola_data), *out]
+        + ["--reward_funcs", "prefix_match_reward"],
+        "data": ["--tokenizer_name_or_path", UNREACHABLE_MODEL, "--data_dir", str(glue), *out],
+        "data-encoder": ["--tokenizer_name_or_path", str(tiny_model_dir), "--data_dir", str(glue), *out]
+        + ["--embedding_model_name_or_path", UNREACHABLE_MODEL],
+    }[command]
+
+
+@pytest.mark.parametrize(
+    ("command", "what"),
+    [
+        ("eval", "model"),
+        ("sft", "model"),
+        ("grpo", "model"),
+        ("data", "tokenizer"),
+        ("data-encoder", "sentence encoder"),
+    ],
+)
+def test_unreachable_model_is_one_line_naming_where_it_was_looked_for(
+    command: str,
+    what: str,
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    tiny_cola_data: Path,
+    cola_sample_glue_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = _command_args(command, tmp_path, tiny_model_dir, tiny_cola_data, cola_sample_glue_dir)
+    name = command.split("-")[0]
+    assert run_command(name, args) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"rlpt-trl {name}: error: cannot load the {what} {UNREACHABLE_MODEL}: no local path ")
+    assert "not in the Hugging Face Hub cache" in err and "HF_HUB_OFFLINE" in err
+    assert not (tmp_path / "out").exists()

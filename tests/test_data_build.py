@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -334,3 +335,18 @@ def test_folders_of_earlier_builds_still_load(tiny_cola_data: Path, tmp_path: Pa
     DatasetDict({"validation": built}).save_to_disk(str(tmp_path / "splits"))
     with pytest.raises(RlptError, match="has no split 'train'"):
         load_prompt_dataset(str(tmp_path / "splits"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
+def test_a_table_without_rows_is_one_line(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"empty{suffix}"
+    frame = pd.DataFrame({"text": pd.Series([], dtype=str), "label": pd.Series([], dtype=str)})
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix == ".jsonl":
+        path.write_text("\n")
+    else:
+        path.write_text("text,label\n".replace(",", "\t" if suffix == ".tsv" else ","))
+    with pytest.raises(RlptError, match=rf"{re.escape(str(path))}: (no rows \(columns: text, label\)|empty file)$"):
+        build_cola_dataset(_args(tmp_path, dataset_path=str(path)))
+    _assert_nothing_written(tmp_path)

@@ -28,7 +28,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.cli import run_command
 from rlpt_trl.models.embeddings import DEFAULT_EMBEDDING_MODEL
-from rlpt_trl.utils.assets import cola_sample_path
+from rlpt_trl.utils.assets import GLUE_DIR_ENV, cola_sample_path
 from rlpt_trl.utils.tensorboard import read_scalars
 
 
@@ -293,11 +293,13 @@ def test_bad_config_exit_status_from_the_command_line(
 
 @pytest.mark.slow  # the quickstart scores with the real MiniLM
 def test_quickstart_runs_offline(tmp_path: Path) -> None:
-    """`python recipes/quickstart.py` on the tiny model: data build, GRPO, checkpoint, eval when present."""
+    """`python recipes/quickstart.py` on the tiny model as a newcomer runs it (no GLUE folder, the Hub unreachable):
+    data build from the shipped sample, GRPO, checkpoint, eval, and the warning that the sample is too small."""
     output = tmp_path / "quickstart"
     command = [sys.executable, str(ROOT / "recipes" / "quickstart.py"), "--model", "tiny", "--max_steps", "2"]
     command += ["--output_dir", str(output), "--eval_samples", "16"]
-    result = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
+    env = {name: value for name, value in _env().items() if name != GLUE_DIR_ENV}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (output / "data" / "stats.json").is_file()
     AutoModelForCausalLM.from_pretrained(output / "grpo")
@@ -308,6 +310,10 @@ def test_quickstart_runs_offline(tmp_path: Path) -> None:
     assert [list(tasks) for tasks in metrics.values()] == [["cola", "next_segment"]] * 2
     moved = result.stdout.split("What the GRPO steps moved on held-out data")[1]
     assert "| cola MCC |" in moved and "| next_segment reward |" in moved and "grpo - base-model" in moved
+    # the sample is named before training and again under the table, with the command of the real run
+    before = result.stdout.split("[2/3] GRPO")[0]
+    for part in (before, moved):
+        assert "64-sentence CoLA sample shipped with rlpt_trl" in part and "--data_dir GLUE_ROOT" in part
 
 
 def _hub_cache(folder: Path, repo_id: str, cache: Path) -> Path:

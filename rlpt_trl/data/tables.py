@@ -38,11 +38,19 @@ def _is_cola_raw(text: str) -> bool:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a `.csv`, `.tsv`, `.jsonl` or `.parquet` file; CSV and TSV cells are kept as strings ("NA" is text)."""
+    """Read a `.csv`, `.tsv`, `.jsonl` or `.parquet` file of at least one row; CSV and TSV cells are kept as strings
+    ("NA" is text)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise RlptError(f"{path}: unknown file type {suffix or '(none)'!r}; use one of {', '.join(TABLE_SUFFIXES)}")
+    frame = _read_table(path, suffix)
+    if frame.empty:
+        raise RlptError(f"{path}: no rows (columns: {', '.join(map(str, frame.columns)) or 'none'})")
+    return frame
+
+
+def _read_table(path: Path, suffix: str) -> pd.DataFrame:
     try:
         if suffix == ".parquet":
             if not path.is_file():

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..utils.errors import RlptError
 from ..utils.files import is_local_path
+from ..utils.hub import loading
 from .devices import resolve_device
 
 
@@ -28,10 +29,8 @@ def load_embedding_model(
     path = Path(model_name_or_path).expanduser()
     if is_local_path(model_name_or_path) and not path.exists():
         raise RlptError(f"embedding model path does not exist: {model_name_or_path}")
-    try:
+    with loading("sentence encoder", model_name_or_path):
         model = SentenceTransformer(model_name_or_path, device=str(resolve_device(device)))
-    except OSError as err:
-        raise RlptError(f"cannot load embedding model {model_name_or_path}: {err}") from None
     return model.eval()
 
 

@@ -21,6 +21,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 
 from ..utils.errors import RlptError
 from ..utils.files import is_local_path
+from ..utils.hub import loading
 from .devices import resolve_device, resolve_dtype
 
 
@@ -50,13 +51,14 @@ def _causal_lm_classes() -> set[str]:
 
 def _check_causal_lm(model_name_or_path: str, trust_remote_code: bool) -> None:
     """Reject checkpoints saved as something other than a causal LM (e.g. a sentence encoder)."""
-    try:
-        config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
-    except ValueError as err:
-        # transformers says "Unrecognized model ... Should have a `model_type` key" over several sentences
-        raise RlptError(
-            f"cannot read the model config of {model_name_or_path}: {' '.join(str(err).split())}"
-        ) from None
+    with loading("model", model_name_or_path):
+        try:
+            config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+        except ValueError as err:
+            # transformers says "Unrecognized model ... Should have a `model_type` key" over several sentences
+            raise RlptError(
+                f"cannot read the model config of {model_name_or_path}: {' '.join(str(err).split())}"
+            ) from None
     if getattr(config, "auto_map", None) and trust_remote_code:
         return
     architectures = getattr(config, "architectures", None) or []
@@ -119,10 +121,8 @@ def load_tokenizer(
         with _gguf_errors(name_or_path):
             tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
     else:
-        try:
+        with loading("tokenizer", name_or_path):
             tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
-        except OSError as err:
-            raise RlptError(f"cannot load a tokenizer from {name_or_path}: {err}") from None
     return prepare_tokenizer(tokenizer, padding_side)
 
 
@@ -153,9 +153,10 @@ def load_model_and_tokenizer(
     else:
         _check_causal_lm(model_name_or_path, trust_remote_code)
         tokenizer = load_tokenizer(model_name_or_path, padding_side=padding_side, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            model_name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code
-        )
+        with loading("model", model_name_or_path):
+            model = AutoModelForCausalLM.from_pretrained(
+                model_name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            )
     # saved checkpoints must stop generation where the tokenizer does
     if model.generation_config.eos_token_id is None:
         model.generation_config.eos_token_id = tokenizer.eos_token_id
