@@ -1,9 +1,9 @@
-# make install | quickstart | test | test-fast | quality | style
+# make install | quickstart | test | test-fast | quality | style | docs
 # `make quickstart` and `make test` create the virtual environment first when it is missing.
 # RLPT_GLUE_DIR (a GLUE root folder) points the GLUE tests at local files; without it they load nyu-mll/glue from
 # the Hub and skip, with their reason, when the Hub is unreachable.
 
-.PHONY: install quickstart test test-fast quality style
+.PHONY: install quickstart test test-fast quality style docs
 
 VENV := .venv
 ACTIVATE := . $(VENV)/bin/activate
@@ -32,3 +32,7 @@ quality: $(VENV)/bin/rlpt-trl
 
 style: $(VENV)/bin/rlpt-trl
 	$(ACTIVATE) && ruff check --fix $(CHECK_DIRS) && ruff format $(CHECK_DIRS)
+
+# the guides under docs/ (mkdocs.yml); --strict: a broken link or a page missing from the nav fails
+docs: $(VENV)/bin/rlpt-trl
+	$(ACTIVATE) && mkdocs build --strict --quiet

@@ -4,7 +4,7 @@ CoLA predictions bf16 changes, with the real SmolLM2-135M.
     python benchmarks/cpu_precision.py [--model_name_or_path MODEL] [--data_dir GLUE_ROOT] [--steps 6] [--rounds 2]
 
 Each measurement runs in fp32 and in bf16 (`--rounds` times, alternating, so that a shared machine's changing load hits
-both alike) and prints the medians and the fp32 / bf16 ratio, with what `rlpt_trl.devices` picks here by default:
+both alike) and prints the medians and the fp32 / bf16 ratio, with what `rlpt_trl.models.devices` picks here by default:
 
 - SFT: `trl.SFTTrainer` on CoLA train as the SFT recipe builds it, 16 rows a step, bf16 = autocast around fp32
   weights (the trainer's `bf16` flag), activation checkpointing off; median step time after the first step;

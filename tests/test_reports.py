@@ -37,7 +37,7 @@ from rlpt_trl.utils.errors import RlptError
 
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "docs" / "results"
+RESULTS = ROOT / "results" / "pipeline"
 # the pipeline's stages as timings.json keys them: (name, title, the setting that counts its optimizer steps)
 STAGES = (
     ("import", "Import the GGUF", None),

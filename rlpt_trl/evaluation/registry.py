@@ -28,7 +28,7 @@ class TaskKind:
 
 TASK_KINDS: dict[str, TaskKind] = {
     "glue": TaskKind(tuple(GLUE_EVAL_TASKS), build_glue_tasks, lambda name: get_task(name).metrics[:1]),
-    "next_segment": TaskKind(
+    TASK: TaskKind(
         (TASK,),
         build_next_segment_tasks,
         lambda name: HEADLINE_METRICS,

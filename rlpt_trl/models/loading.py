@@ -130,7 +130,7 @@ def load_model_and_tokenizer(
     model_name_or_path: str,
     *,
     dtype: str | torch.dtype = "auto",
-    device: str | None = "auto",
+    device: str | torch.device | None = "auto",
     padding_side: Literal["left", "right"] = "left",
     trust_remote_code: bool = False,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -138,8 +138,10 @@ def load_model_and_tokenizer(
 
     Args:
         model_name_or_path: Hub id (`HuggingFaceTB/SmolLM2-135M`), local directory or `.gguf` file.
-        dtype: `"auto"` (bf16 on capable CUDA, fp32 otherwise) or a torch dtype name.
-        device: `"auto"`, an explicit device, or `None` to leave the model on the CPU for a trainer to place.
+        dtype: `"auto"` (bf16 on capable CUDA, fp32 otherwise, for training), a torch dtype name, or a resolved
+            `torch.dtype` (an evaluation's, `evaluation_dtype`), used as is.
+        device: `"auto"`, an explicit device (a resolved `torch.device` is used as is), or `None` to leave the model
+            on the CPU for a trainer to place.
         padding_side: `"left"` for generation, `"right"` for scoring.
         trust_remote_code: Run modelling code from the checkpoint; off unless asked for.
     """

@@ -109,7 +109,7 @@ def build_tiny_encoder_tokenizer(texts: list[str], vocab_size: int = 384) -> Pre
 
 def build_tiny_sentence_transformer(output_dir: str | Path, seed: int = 0) -> Path:
     """Write a randomly initialised 2-layer BERT encoder (~0.03M parameters) with mean pooling to `output_dir` as a
-    sentence-transformers folder, for `rlpt_trl.embeddings.load_embedding_model`.
+    sentence-transformers folder, for `rlpt_trl.models.embeddings.load_embedding_model`.
 
     It has no `Normalize` module, unlike all-MiniLM-L6-v2: its raw embeddings are not unit-norm, so tests run on it
     catch code that relies on the model to normalise.

@@ -93,7 +93,7 @@ def main(
     model_args: ModelConfig,
     eval_args: GlueEvalCallbackArguments,
 ) -> int:
-    """Fine-tune and save (or push) the model; return the exit status (`rlpt_trl.training.finish_training`)."""
+    """Fine-tune and save (or push) the model; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
     from peft import PeftModel
     from trl import SFTTrainer, get_peft_config
 

@@ -59,7 +59,7 @@ def score_continuations(
     Args:
         desc: Progress bar label; None hides the bar.
         shared_prefix: Text every prompt starts with (the few-shot examples): its key/value cache is computed once
-            and reused (`rlpt_trl.evaluation.prefix_cache`); "" computes every prompt whole.
+            and reused (`rlpt_trl.evaluation.glue.prefix_cache`); "" computes every prompt whole.
     """
     contexts, tails = continuation_tokens(tokenizer, prompts, continuations)
     # one sequence per distinct (prompt, continuation minus its last token); each lists the continuations read from it

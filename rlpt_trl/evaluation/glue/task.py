@@ -88,12 +88,12 @@ def evaluate_task(
     """Predict every prompt of `task` with `model` and compute the task's metrics.
 
     Args:
-        scoring: `"loglik"` (choice log-likelihoods, see `rlpt_trl.evaluation.loglik`) or `"generate"` (greedy
+        scoring: `"loglik"` (choice log-likelihoods, see `rlpt_trl.evaluation.glue.loglik`) or `"generate"` (greedy
             text mapped through the task's label words; an unparseable text counts as invalid and is scored as
             `spec.invalid_prediction`).
         desc: Progress bar label; None hides the bar.
         prefix_cache: `"auto"` computes the few-shot prefix that every prompt shares once and reuses its key/value
-            cache (`rlpt_trl.evaluation.prefix_cache`); `"off"` computes every prompt whole.
+            cache (`rlpt_trl.evaluation.glue.prefix_cache`); `"off"` computes every prompt whole.
     """
     spec = task.spec
     check_prefix_cache(prefix_cache)
