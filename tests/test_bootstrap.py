@@ -49,7 +49,7 @@ def _task_result(task: str, predictions: list, labels: list) -> GlueResult:
         name: None if math.isnan(value) else value
         for name, value in compute_glue_metrics(task, predictions, labels).items()
     }
-    return GlueResult(task, task, metrics, len(records), 0, "loglik", f"{task}-v1-0", 0, records)
+    return GlueResult(task, metrics, len(records), 0, "loglik", f"{task}-v1-0", 0, records, task)
 
 
 def test_bootstrap_indices() -> None:

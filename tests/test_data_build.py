@@ -43,7 +43,7 @@ def _check_build(output: Path, tokenizer, min_prompt: int, min_completion: int) 
     dataset = load_dataset(str(output), split="train")
     assert dataset.column_names == COLUMNS
     card = (output / "README.md").read_text()
-    assert card.startswith("---\nconfigs:\n") and all(f"| `{column}` |" in card for column in COLUMNS)
+    assert card.startswith("---\nlicense: other\n") and all(f"| `{column}` |" in card for column in COLUMNS)
     stats = json.loads((output / "stats.json").read_text())
     assert len(dataset) == stats["rows_out"] == stats["rows_in"] - sum(stats["dropped"].values())
     labels = Counter(dataset["label"])
@@ -350,3 +350,21 @@ def test_a_table_without_rows_is_one_line(tmp_path: Path, suffix: str) -> None:
     with pytest.raises(RlptError, match=rf"{re.escape(str(path))}: (no rows \(columns: text, label\)|empty file)$"):
         build_cola_dataset(_args(tmp_path, dataset_path=str(path)))
     _assert_nothing_written(tmp_path)
+
+
+def test_builds_in_folders_of_the_same_name_read_back_as_built(
+    tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    """`load_dataset` caches local folders: each build must still read back its own rows."""
+    for parent, rows in (("first", 20), ("second", 30)):
+        build_cola_dataset(
+            ColaBuildArguments(
+                output_dir=str(tmp_path / parent / "data"),
+                dataset_path=str(cola_sample_path()),
+                tokenizer_name_or_path=str(tiny_model_dir),
+                embedding_model_name_or_path=str(tiny_embedding_model_dir),
+                max_samples=rows,
+            )
+        )
+    for parent, rows in (("first", 20), ("second", 30)):
+        assert len(load_dataset(str(tmp_path / parent / "data"), split="train")) == rows

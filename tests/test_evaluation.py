@@ -239,7 +239,7 @@ def test_scoring_flags_offer_the_scoring_modes() -> None:
 
 def _table_results() -> dict[str, dict[str, GlueResult]]:
     def result(task: str, metrics: dict, invalid: int = 0) -> GlueResult:
-        return GlueResult(task, task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [])
+        return GlueResult(task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [], task)
 
     return {
         "base": {
@@ -301,7 +301,7 @@ def test_metrics_on_recomputes_the_metrics() -> None:
         computed = compute_glue_metrics(spec.source, predictions, labels)
         metrics = {metric: computed[metric] for metric in spec.metrics}
         records = [{"label": label, "prediction": value} for label, value in zip(labels, predictions, strict=True)]
-        result = GlueResult(name, spec.source, metrics, 50, 0, "generate", spec.prompt_version, 0, records)
+        result = GlueResult(name, metrics, 50, 0, "generate", spec.prompt_version, 0, records, spec.source)
         assert result.metrics_on(np.arange(50)) == metrics
         rows = rng.integers(0, 50, 50)
         expected = _official_metrics(name, [predictions[row] for row in rows], [labels[row] for row in rows])

@@ -275,6 +275,13 @@ def test_bad_config_fails_before_any_model_loads(
     assert not (tmp_path / "bad").exists()
 
 
+def test_missing_model_names_the_flag(grpo_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run_main(["--dataset_name", str(grpo_data), "--output_dir", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "grpo.py: error: --model_name_or_path is required (Hub id, local directory or .gguf file)"
+    )
+
+
 def test_bad_config_exit_status_from_the_command_line(
     grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path
 ) -> None:

@@ -22,6 +22,8 @@ from rlpt_trl.evaluation.next_segment.sampling import GumbelMaxProcessor, sample
 from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment
 from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
 from rlpt_trl.models.loading import load_model_and_tokenizer
+from rlpt_trl.models.shared import shared_encoder
+from rlpt_trl.rewards import get_reward_funcs
 from rlpt_trl.utils.errors import RlptError
 
 
@@ -366,3 +368,17 @@ def test_next_segment_on_smollm2_and_minilm(smollm2_dir, embedding_model_dir, gl
     encoder = load_embedding_model(str(embedding_model_dir), device="cpu")
     # 30 float32 layers over left-padded batches: the NLLs agree with the float64 recomputation to about 1e-4
     check_recomputable(result, model, tokenizer, encoder, (model, tokenizer), nll_tolerance=1e-3)
+
+
+def test_scorers_are_the_training_rewards_models(scorers, tiny_model_dir, tiny_embedding_model_dir):
+    """One scorer LM and one sentence encoder per process: the evaluation's are the rewards' own objects."""
+    perplexity, embedding = get_reward_funcs(
+        ["perplexity_reward", "embedding_cosine_reward"],
+        scorer_model_name_or_path=str(tiny_model_dir),
+        scorer_dtype="float32",
+        embedding_model_name_or_path=str(tiny_embedding_model_dir),
+        device="cpu",
+    )
+    assert perplexity.scorer()[0] is scorers.perplexity.scorer()[0]
+    embedding(prompts=["The cat"], completions=[" sat."], text=["The cat sat."], scores=[1.0])
+    assert shared_encoder(str(tiny_embedding_model_dir), "cpu") is scorers.embedding_model

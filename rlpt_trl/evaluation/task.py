@@ -37,6 +37,32 @@ class EvalResult(Protocol):
         ...
 
 
+@dataclass
+class ResultEntry:
+    """The fields that every result's metrics.json entry holds after its metrics: a result dataclass of any kind
+    starts with them and extends `summary`."""
+
+    task: str
+    metrics: dict[str, float | None]
+    n: int
+    invalid: int  # rows whose answer could not be read
+    scoring: str
+    prompt_version: str
+    num_fewshot: int
+    records: list[dict] = field(repr=False)
+
+    def summary(self) -> dict:
+        """The task's entry of `metrics.json`."""
+        return {
+            **self.metrics,
+            "n": self.n,
+            "invalid": self.invalid,
+            "scoring": self.scoring,
+            "prompt_version": self.prompt_version,
+            "num_fewshot": self.num_fewshot,
+        }
+
+
 class EvalTask(Protocol):
     """A task ready to evaluate any model: its rows are fixed, so results of several models are paired."""
 

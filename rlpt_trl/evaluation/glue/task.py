@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
@@ -12,6 +12,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ...utils.errors import RlptError
 from ...utils.files import json_number
+from ..task import ResultEntry
 from .generate import generate_greedy
 from .loglik import predict_from_scores, score_continuations
 from .metrics import compute_glue_metrics, load_glue_metric
@@ -33,33 +34,16 @@ def _reported(computed: Mapping[str, float], names: Iterable[str]) -> dict[str, 
 
 
 @dataclass
-class GlueResult:
+class GlueResult(ResultEntry):
     """Metrics of one GLUE task plus one record per example (the content of its predictions file); `source` is the
     GLUE task whose metric scores it."""
 
-    task: str
     source: str
-    metrics: dict[str, float | None]
-    n: int
-    invalid: int
-    scoring: str
-    prompt_version: str
-    num_fewshot: int
-    records: list[dict] = field(repr=False)
     # with a reused few-shot prefix: its cached tokens and how many prompts were computed whole instead
     prefix_cache: dict[str, int] | None = None
 
     def summary(self) -> dict:
-        """The task's entry of `metrics.json`."""
-        return {
-            **self.metrics,
-            "n": self.n,
-            "invalid": self.invalid,
-            "scoring": self.scoring,
-            "prompt_version": self.prompt_version,
-            "num_fewshot": self.num_fewshot,
-            **({"prefix_cache": self.prefix_cache} if self.prefix_cache else {}),
-        }
+        return {**super().summary(), **({"prefix_cache": self.prefix_cache} if self.prefix_cache else {})}
 
     @functools.cached_property
     def _predictions_and_labels(self) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +123,6 @@ def evaluate_task(
     ]
     return GlueResult(
         spec.name,
-        spec.source,
         metrics,
         len(records),
         invalid,
@@ -147,6 +130,7 @@ def evaluate_task(
         spec.prompt_version,
         len(task.fewshot_idx),
         records,
+        spec.source,
         _prefix_use(tokenizer, task, shared_prefix),
     )
 

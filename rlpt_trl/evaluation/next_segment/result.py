@@ -9,6 +9,7 @@ import numpy as np
 
 from ...utils.files import json_number
 from ...utils.words import normalized_words
+from ..task import ResultEntry
 
 
 TASK = "next_segment"
@@ -31,8 +32,6 @@ METRICS = (
 HEADLINE_METRICS = (
     "reward", "cosine_sentence", "cosine_gain", "next_word_accuracy", "true_completion_nll", "distinct_2", "empty_rate",
 )  # fmt: skip
-# a GLUE result entry's fields, then the sample count (the sampling settings follow)
-SUMMARY_FIELDS = ("n", "invalid", "scoring", "prompt_version", "num_fewshot", "samples")
 
 
 def nanmean(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
@@ -56,23 +55,15 @@ def distinct_n(texts: list[str], n: int) -> float:
 
 
 @dataclass
-class NextSegmentResult:
+class NextSegmentResult(ResultEntry):
     """Metrics of the next-segment task plus one record per prompt (the content of its predictions file).
 
-    An `EvalResult` (`rlpt_trl.evaluation.task`) with the fields of a GLUE result entry (`invalid`, `scoring`,
-    `prompt_version`, `num_fewshot`), plus `samples` (K), the sampling `settings`, and `values`: metric -> the `n`
+    An `EvalResult` (`rlpt_trl.evaluation.task`) with the fields of every result entry (`ResultEntry`), plus
+    `samples` (K), the sampling `settings`, and `values`: metric -> the `n`
     per-prompt values that each metric is the mean of (NaN where a prompt has none, left out of the mean), which
     bootstraps resample directly (`row_values`).
     """
 
-    task: str
-    metrics: dict[str, float | None]
-    n: int
-    invalid: int
-    scoring: str
-    prompt_version: str
-    num_fewshot: int
-    records: list[dict] = field(repr=False)
     samples: int
     settings: dict
     values: dict[str, np.ndarray] = field(repr=False)
@@ -96,5 +87,4 @@ class NextSegmentResult:
         return {name: values for name, values in self.values.items() if not np.isnan(values).any()}
 
     def summary(self) -> dict:
-        """The task's entry of `metrics.json`."""
-        return {**self.metrics, **{name: getattr(self, name) for name in SUMMARY_FIELDS}, **self.settings}
+        return {**super().summary(), "samples": self.samples, **self.settings}
