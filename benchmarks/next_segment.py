@@ -30,7 +30,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.evaluation import next_segment  # noqa: E402
+from rlpt_trl.evaluation.next_segment import task as next_segment  # noqa: E402
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts  # noqa: E402
 from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment  # noqa: E402
 from rlpt_trl.models.loading import load_model_and_tokenizer  # noqa: E402
