@@ -131,7 +131,7 @@ def main() -> None:
     prompts = build_next_segment_prompts(
         tokenizer, data_dir=args.data_dir, seed=args.seed, max_samples=args.max_samples
     )
-    samples, _, _ = sample_completions(
+    samples = sample_completions(
         model.eval(),
         tokenizer,
         prompts.prompt,
@@ -140,7 +140,7 @@ def main() -> None:
         temperature=TEMPERATURE,
         max_new_tokens=MAX_NEW_TOKENS,
         seed=args.seed,
-    )
+    ).samples
     probes = probe_completions(prompts, samples, args.seed)
     embedding = {"model_name_or_path": args.embedding_model, "device": "cpu"}
     rewards = {

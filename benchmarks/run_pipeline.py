@@ -7,10 +7,10 @@ From the SmolLM2-135M-Instruct GGUF, CoLA train and the GLUE dev sets, with fixe
 Hugging Face directory (`rlpt-trl import-gguf`), (2) build the GRPO dataset from CoLA train
 (`recipes/create_data.py`), (3) SFT from base with the CPU recipe (`recipes/smollm2-135m/sft_cpu.yaml`), logging
 CoLA MCC on held-out rows as it trains, (4) GRPO from base and (5) from the SFT model with the CPU recipe
-(`recipes/smollm2-135m/grpo_cpu.yaml`), logging held-out next-segment metrics as they train, (6) evaluation of base,
-SFT and GRPO-from-base and (7) of SFT and GRPO-from-SFT on cola, stsb, mrpc, rte, wnli and next_segment
-(`recipes/evaluate_glue.py`): every metric with its 95 % bootstrap CI, and each trained model's paired difference
-from the model it started from. (8) The report in --output_dir: README.md, the comparisons, the training plots,
+(`recipes/smollm2-135m/grpo_cpu.yaml`), logging held-out next-segment metrics as they train, (6) one evaluation of
+the four models on cola, stsb, mrpc, rte, wnli and next_segment (`recipes/evaluate_glue.py`): every metric with its
+95 % bootstrap CI, and each trained model's paired difference from the model it started from (`--reference`).
+(7) The report in --output_dir: README.md, the comparisons, the training plots,
 metrics.json, timings.json, and the CoLA and next_segment prediction files of every model, from which every number
 can be recomputed. Every stage is an existing recipe run in a subprocess, printed before it runs; models and the
 dataset stay in --work_dir. The GGUF and MiniLM default to the installed asset packages, the GLUE root to
@@ -59,7 +59,9 @@ GRPO_CONFIG = "recipes/smollm2-135m/grpo_cpu.yaml"
 # the models' folder names under work_dir/models, which are also their names in the report
 GRPO_RUNS = {"grpo-from-base": "base", "grpo-from-sft": "sft"}  # run -> starting model
 # evaluation -> its models; the first is the reference of the others' paired differences
-EVALUATIONS = {"from-base": ("base", "sft", "grpo-from-base"), "from-sft": ("sft", "grpo-from-sft")}
+STARTS = {"sft": "base", **GRPO_RUNS}  # each trained model -> the model it started from
+EVALUATED = ("base", *STARTS)  # in one evaluation, each trained model compared with its start (--reference)
+EVALUATION = "all"
 EVAL_TASKS = (*DEFAULT_TASKS, NEXT_SEGMENT)
 COMMITTED_PREDICTIONS = ("cola", NEXT_SEGMENT)  # small enough to commit, and what the training moves
 SETTINGS = (
@@ -201,21 +203,19 @@ def plan(args: argparse.Namespace) -> list[Stage]:
         ]  # fmt: skip
         title = f"GRPO from {'the SFT model' if start == 'sft' else start}"
         stages.append(Stage(run.replace("-", "_"), title, command, steps=args.grpo_steps))
-    for name, evaluated in EVALUATIONS.items():
-        command = [
-            python, os.path.relpath(ROOT / "recipes" / "evaluate_glue.py", models),
-            *(flag for model in evaluated for flag in ("--model_name_or_path", model)),
-            "--tasks", *EVAL_TASKS, "--data_dir", glue, "--scoring", "loglik", "--dtype", "auto",
-            "--batch_size", str(args.eval_batch_size), "--embedding_model_name_or_path", minilm,
-            # one frozen scorer for every model, so that completion_log_perplexity compares across evaluations
-            "--scorer_model_name_or_path", "base", "--next_segment_max_samples", str(args.next_segment_max_samples),
-            "--output_dir", os.path.relpath(args.work_dir / "eval" / name, models),
-            *(["--max_samples", str(args.eval_max_samples)] if args.eval_max_samples else []),
-        ]  # fmt: skip
-        # run inside models/, so that the report names each model by its folder name
-        stages.append(
-            Stage(f"eval_{name.replace('-', '_')}", f"Evaluation of {', '.join(evaluated)}", command, models)
-        )
+    command = [
+        python, os.path.relpath(ROOT / "recipes" / "evaluate_glue.py", models),
+        *(flag for model in EVALUATED for flag in ("--model_name_or_path", model)),
+        "--reference", *(f"{model}={start}" for model, start in STARTS.items()),
+        "--tasks", *EVAL_TASKS, "--data_dir", glue, "--scoring", "loglik", "--dtype", "auto",
+        "--batch_size", str(args.eval_batch_size), "--embedding_model_name_or_path", minilm,
+        # one frozen scorer for every model, so that completion_log_perplexity compares across models
+        "--scorer_model_name_or_path", "base", "--next_segment_max_samples", str(args.next_segment_max_samples),
+        "--output_dir", os.path.relpath(args.work_dir / "eval" / EVALUATION, models),
+        *(["--max_samples", str(args.eval_max_samples)] if args.eval_max_samples else []),
+    ]  # fmt: skip
+    # run inside models/, so that the report names each model by its folder name
+    stages.append(Stage("eval", f"Evaluation of {', '.join(EVALUATED)}", command, models))
     return stages
 
 
@@ -260,29 +260,24 @@ def describe_run(args: argparse.Namespace, stages: list[Stage]) -> PipelineRun:
         grpo_config=GRPO_CONFIG,
         grpo=recipe(GRPO_CONFIG),
         stages=summaries,
-        starts={"sft": "base", **GRPO_RUNS},
+        starts=STARTS,
         smoke=args.smoke,
     )
 
 
-def collect_evaluations(evaluation: Path, staging: Path, args: argparse.Namespace) -> dict[str, dict]:
-    """Each model's metrics from the evaluation where it is compared with its starting model (the first one it
-    appears in after that model), with the CoLA and next_segment prediction files copied to `staging`/predictions;
-    the embedding model is named by its asset variable, not by a machine path."""
-    glue: dict[str, dict] = {}
-    for name in EVALUATIONS:
-        for model, tasks in json.loads((evaluation / name / "metrics.json").read_text()).items():
-            if model in glue:
-                continue
-            for task, entry in tasks.items():
-                source = evaluation / name / entry.pop("predictions")
-                if entry.get("embedding_model") == str(args.embedding_model):
-                    entry["embedding_model"] = f"${EMBEDDING_MODEL_ENV}"
-                if task in COMMITTED_PREDICTIONS:
-                    entry["predictions"] = f"predictions/{model}/{task}.json"
-                    (staging / "predictions" / model).mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source, staging / entry["predictions"])
-            glue[model] = tasks
+def collect_evaluation(evaluation: Path, staging: Path, args: argparse.Namespace) -> dict[str, dict]:
+    """Each model's metrics, with the CoLA and next_segment prediction files copied to `staging`/predictions; the
+    embedding model is named by its asset variable, not by a machine path."""
+    glue = json.loads((evaluation / "metrics.json").read_text())
+    for model, tasks in glue.items():
+        for task, entry in tasks.items():
+            source = evaluation / entry.pop("predictions")
+            if entry.get("embedding_model") == str(args.embedding_model):
+                entry["embedding_model"] = f"${EMBEDDING_MODEL_ENV}"
+            if task in COMMITTED_PREDICTIONS:
+                entry["predictions"] = f"predictions/{model}/{task}.json"
+                (staging / "predictions" / model).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, staging / entry["predictions"])
     return glue
 
 
@@ -306,14 +301,12 @@ def main() -> None:
         run_stage(stage, timings)
     timings["total"] = round(time.perf_counter() - start, 1)
 
-    evaluation, models = args.work_dir / "eval", args.work_dir / "models"
+    evaluation, models = args.work_dir / "eval" / EVALUATION, args.work_dir / "models"
     with atomic_directory(args.output_dir) as staging:
-        comparisons = {}
-        for name in EVALUATIONS:
-            for suffix in (".md", ".png"):
-                shutil.copyfile(evaluation / name / f"comparison{suffix}", staging / f"comparison-{name}{suffix}")
-            comparisons[name] = (staging / f"comparison-{name}.md").read_text()
-        glue = collect_evaluations(evaluation, staging, args)
+        for suffix in (".md", ".png"):
+            shutil.copyfile(evaluation / f"comparison{suffix}", staging / f"comparison-{EVALUATION}{suffix}")
+        comparisons = {EVALUATION: (staging / f"comparison-{EVALUATION}.md").read_text()}
+        glue = collect_evaluation(evaluation, staging, args)
         grpo_dirs = {run: models / run for run in GRPO_RUNS}
         training = training_summary(models / "sft", grpo_dirs, staging / "grpo_rewards.png", staging / "heldout.png")
         metrics = {

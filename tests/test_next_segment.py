@@ -18,9 +18,10 @@ from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, spl
 from rlpt_trl.data.glue import load_glue
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
 from rlpt_trl.evaluation.next_segment.result import METRICS
-from rlpt_trl.evaluation.next_segment.sampling import GumbelMaxProcessor, sample_completions
+from rlpt_trl.evaluation.next_segment.sampling import Continuations, GumbelMaxProcessor, sample_completions
 from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment
 from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
+from rlpt_trl.models.likelihood import completion_nll
 from rlpt_trl.models.loading import load_model_and_tokenizer
 from rlpt_trl.models.shared import shared_encoder
 from rlpt_trl.rewards import get_reward_funcs
@@ -227,26 +228,31 @@ def test_bad_inputs(tiny, prompts, cola_sample_glue_dir, tmp_path):
         assert "\n" not in str(error.value)
 
 
+def _drawn(drawn: Continuations) -> tuple[list, list, list]:
+    """What sampling drew: the samples, the greedy continuations and the samples' token counts."""
+    return drawn.samples, drawn.greedy, drawn.new_tokens
+
+
 def test_seeded_sampling_repeats_and_ignores_batching(tiny, prompts):
     model, tokenizer = tiny
-    first = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, batch_size=4, **SAMPLING)
+    first = _drawn(sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, batch_size=4, **SAMPLING))
     samples, greedy, new_tokens = first
     assert len(samples) == len(greedy) == len(new_tokens) == len(prompts)
     assert all(len(row) == SAMPLING["num_samples"] for row in samples)
     assert all(0 <= count <= SAMPLING["max_new_tokens"] for row in new_tokens for count in row)
     assert len({sample for row in samples for sample in row}) > len(prompts)  # the samples vary
     for batch_size in (4, 1, 12):
-        assert (
-            sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, batch_size=batch_size, **SAMPLING)
-            == first
+        drawn = sample_completions(
+            model, tokenizer, prompts.prompt, keys=prompts.idx, batch_size=batch_size, **SAMPLING
         )
+        assert _drawn(drawn) == first
     # a subset keyed by its dataset ids draws what the whole set draws for those prompts
     subset = sample_completions(model, tokenizer, prompts.prompt[3:7], keys=prompts.idx[3:7], **SAMPLING)
-    assert subset == tuple(part[3:7] for part in first)
+    assert _drawn(subset) == tuple(part[3:7] for part in first)
     reseeded = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, **{**SAMPLING, "seed": 6})
-    assert reseeded[0] != samples and reseeded[1] == greedy
+    assert reseeded.samples != samples and reseeded.greedy == greedy
     at_zero = sample_completions(model, tokenizer, prompts.prompt, num_samples=1, temperature=0.0, max_new_tokens=4)
-    assert at_zero[0] == [[text] for text in greedy]
+    assert at_zero.samples == [[text] for text in greedy]
 
 
 def test_two_models_draw_the_same_random_numbers(tiny, prompts):
@@ -256,7 +262,7 @@ def test_two_models_draw_the_same_random_numbers(tiny, prompts):
         doubled.model.norm.weight.mul_(2.0)  # exactly twice the logits: at twice the temperature, the same softmax
     first = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, temperature=0.9, **SAMPLING)
     second = sample_completions(doubled, tokenizer, prompts.prompt, keys=prompts.idx, temperature=2 * 0.9, **SAMPLING)
-    assert second == first
+    assert _drawn(second) == _drawn(first)
 
 
 def test_gumbel_max_draws_from_the_tempered_softmax():
@@ -287,8 +293,8 @@ def test_metrics_recomputed_from_the_records(tiny, tiny_model_dir, tiny_embeddin
     model, tokenizer = tiny
     result = evaluate_next_segment(model, tokenizer, prompts, scorers=scorers, batch_size=5, **SAMPLING)
     sampled = sample_completions(model, tokenizer, prompts.prompt, keys=prompts.idx, **SAMPLING)
-    assert [r["samples"] for r in result.records] == sampled[0]
-    assert [r["greedy"] for r in result.records] == sampled[1]
+    assert [r["samples"] for r in result.records] == sampled.samples
+    assert [r["greedy"] for r in result.records] == sampled.greedy
     encoder = load_embedding_model(str(tiny_embedding_model_dir), device="cpu")
     scorer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
     check_recomputable(result, model, tokenizer, encoder, scorer)
@@ -331,7 +337,7 @@ def test_metrics_recomputed_from_the_records(tiny, tiny_model_dir, tiny_embeddin
 
     # a second model on the same scorers: the caches serve what the first one drew already
     again = evaluate_next_segment(model, tokenizer, prompts, scorers=scorers, batch_size=3, **SAMPLING)
-    assert [r["samples"] for r in again.records] == sampled[0]
+    assert [r["samples"] for r in again.records] == sampled.samples
     assert again.metrics == pytest.approx(result.metrics, abs=1e-6)
 
 
@@ -382,3 +388,42 @@ def test_scorers_are_the_training_rewards_models(scorers, tiny_model_dir, tiny_e
     assert perplexity.scorer()[0] is scorers.perplexity.scorer()[0]
     embedding(prompts=["The cat"], completions=[" sat."], text=["The cat sat."], scores=[1.0])
     assert shared_encoder(str(tiny_embedding_model_dir), "cpu") is scorers.embedding_model
+
+
+def test_the_scorer_evaluated_scores_its_samples_from_its_generation(
+    tiny, tiny_model_dir, tiny_embedding_model_dir, prompts, scorers
+):
+    """With the evaluated model as the scorer LM, `completion_log_perplexity` comes from the log-probabilities that
+    generation computed: within 1e-4 of the teacher-forced value in fp32; the scorer LM scores only the samples whose
+    text does not tokenize back to the generated tokens (most of the tiny model's byte soup, few of a real model's)."""
+    model, tokenizer = tiny
+    fresh = NextSegmentScorers.load(
+        str(tiny_model_dir), str(tiny_embedding_model_dir), device="cpu", dtype="float32", batch_size=8
+    )
+    scored = []
+    score = fresh.perplexity.log_perplexities
+    fresh.perplexity.log_perplexities = lambda p, c: scored.extend(c) or score(p, c)
+    own = evaluate_next_segment(model, tokenizer, prompts, scorers=fresh, scored_by_model=True, **SAMPLING)
+    plain = evaluate_next_segment(model, tokenizer, prompts, scorers=scorers, **SAMPLING)
+    samples = [sample for record in own.records for sample in record["samples"] if sample.strip()]
+    assert 0 < len(samples) - len(scored) and set(scored) < set(samples), (len(scored), len(samples))
+    for mine, reference in zip(own.records, plain.records, strict=True):
+        assert mine["samples"] == reference["samples"]
+        for got, expected in zip(
+            mine["completion_log_perplexity"], reference["completion_log_perplexity"], strict=True
+        ):
+            assert got == expected if expected is None else got == pytest.approx(expected, abs=1e-4)
+    encoder = load_embedding_model(str(tiny_embedding_model_dir), device="cpu")
+    check_recomputable(own, model, tokenizer, encoder, (model, tokenizer))
+
+
+def test_sequence_nll_shares_prompts_and_matches_an_unpadded_forward(tiny):
+    """The completions of one prompt share one computation of it; every value is the unpadded forward's within 1e-4,
+    whatever the batch size."""
+    model, tokenizer = tiny
+    prompts = ["The cat", "The cat", "The cat", "John", "John", "Mary saw him", "A"]
+    completions = [" sat on the mat.", " ran", " q q q", " left early.", " sang", " leave.", " b"]
+    expected = [teacher_forced_nll(model, tokenizer, p, c) for p, c in zip(prompts, completions, strict=True)]
+    for batch_size in (1, 3, 32):
+        values = completion_nll(model, tokenizer, prompts, completions, batch_size=batch_size)
+        np.testing.assert_allclose(values, expected, atol=1e-4)

@@ -79,6 +79,43 @@ def test_eval_command_with_glue_cis_and_paired_differences(
     assert json.loads((tmp_path / "again" / "metrics.json").read_text()) == metrics
 
 
+def test_each_model_against_its_own_reference(
+    twin_models, cola_sample_glue_dir: Path, tiny_embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    """`--reference MODEL=START`: one command gives each trained model its differences from the model it started
+    from; the others are still compared with the first model."""
+    base, twin, other = twin_models
+    common = _common(cola_sample_glue_dir, tiny_embedding_model_dir)
+    assert _eval((base, other, twin), tmp_path / "run", *common, "--reference", f"{twin}={other}") == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "diff_vs_" not in " ".join(metrics[str(base)]["next_segment"])
+    assert "diff_vs_tiny-llama0" in metrics[str(other)]["next_segment"]
+    # the twin has the base model's weights: its differences from the perturbed model are the base's, negated
+    from_other = metrics[str(twin)]["next_segment"]["diff_vs_other"]
+    from_base = metrics[str(other)]["next_segment"]["diff_vs_tiny-llama0"]
+    for metric in ("true_completion_nll", "cosine_sentence", "reward"):
+        assert from_other[metric] == pytest.approx(-from_base[metric], abs=1e-12), metric
+    legend = (tmp_path / "run" / "comparison.md").read_text()
+    assert f"from the model's reference excludes 0 ({other} - {base}, {twin} - {other})" in legend
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("nobody=base", "nobody is not one of the --model_name_or_path values"),
+        ("base=base", "not compared with itself"),
+    ],
+)
+def test_bad_references_are_one_line(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], pair: str, message: str
+) -> None:
+    pair = pair.replace("base", str(tiny_model_dir))
+    assert _eval((tiny_model_dir,), tmp_path / "out", "--tasks", "cola", "--reference", pair) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"rlpt-trl eval: error: --reference {pair}: ") and message in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_next_segment_alone_and_from_a_data_build(
     tiny_model_dir: Path, tiny_embedding_model_dir: Path, tiny_cola_data: Path, tmp_path: Path
 ) -> None:

@@ -80,7 +80,17 @@ class EvalArguments:
         default=1000,
         metadata={
             "help": "Bootstrap resamples of each task's examples for 95 %% confidence intervals of every metric and, "
-            "with several models, of each model's paired difference from the first; 0: no intervals."
+            "with several models, of each model's paired difference from its reference (--reference; default the "
+            "first model); 0: no intervals."
         },
     )
     bootstrap_seed: int = field(default=0, metadata={"help": "Seed drawing the bootstrap resamples."})
+    reference: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "MODEL=START: take MODEL's paired differences from START (both as given to --model_name_or_path) "
+            "instead of from the first model, e.g. a trained model from the model it started from; repeat the flag "
+            "or list several.",
+            "action": RepeatableList,
+        },
+    )

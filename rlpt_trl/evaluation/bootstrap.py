@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,7 @@ class BootstrapIntervals:
     ci: dict[str, Interval]
     diff: dict[str, float | None] = field(default_factory=dict)
     diff_ci: dict[str, Interval] = field(default_factory=dict)
+    reference: str | None = None  # the model the differences are from
 
     def differs(self, metric: str) -> bool:
         """Whether the CI of the paired difference excludes 0: the models differ beyond resampling noise."""
@@ -107,9 +108,10 @@ def compare_resampled(
     resampled: Mapping[str, np.ndarray],
     reference: tuple[EvalResult, Mapping[str, np.ndarray]] | None = None,
     level: float = CI_LEVEL,
+    reference_name: str | None = None,
 ) -> BootstrapIntervals:
     """`result`'s intervals from its resampled metrics; given a reference result with its resampled metrics (on the
-    same resamples), also the paired differences on the metrics both have."""
+    same resamples), also the paired differences on the metrics both have (from the model `reference_name`)."""
     ci = {name: percentile_ci(values, level) for name, values in resampled.items()}
     if reference is None:
         return BootstrapIntervals(ci)
@@ -117,16 +119,26 @@ def compare_resampled(
     shared = [name for name in result.metrics if name in other.metrics]
     diff = {name: _difference(result.metrics[name], other.metrics[name]) for name in shared}
     diff_ci = {name: percentile_ci(resampled[name] - other_resampled[name], level) for name in shared}
-    return BootstrapIntervals(ci, diff, diff_ci)
+    return BootstrapIntervals(ci, diff, diff_ci, reference_name)
+
+
+def first_model_references(models: Sequence[str]) -> dict[str, str]:
+    """The default comparison: every model after the first against the first."""
+    return dict.fromkeys(models[1:], models[0])
 
 
 def bootstrap_results(
-    results: Mapping[str, Mapping[str, EvalResult]], iters: int, seed: int, level: float = CI_LEVEL
+    results: Mapping[str, Mapping[str, EvalResult]],
+    iters: int,
+    seed: int,
+    level: float = CI_LEVEL,
+    references: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, BootstrapIntervals]]:
-    """Intervals for a model -> task -> result mapping: every result's metric CIs and, for each model after the first,
-    its paired differences from the first model. All models share one set of `iters` resamples per task drawn from
-    `seed` (the results of one task must hold the same rows in the same order)."""
-    reference = next(iter(results), None)
+    """Intervals for a model -> task -> result mapping: every result's metric CIs and, for each model with a
+    reference (`references`: model -> the model it is compared with; default `first_model_references`), its paired
+    differences from it. All models share one set of `iters` resamples per task drawn from `seed` (the results of one
+    task must hold the same rows in the same order)."""
+    references = first_model_references(list(results)) if references is None else references
     intervals: dict[str, dict[str, BootstrapIntervals]] = {model: {} for model in results}
     tasks = dict.fromkeys(task for model_tasks in results.values() for task in model_tasks)
     for task in tasks:
@@ -136,8 +148,11 @@ def bootstrap_results(
             raise ValueError(f"task {task}: the models' results have different row counts {sorted(sizes)}")
         indices = bootstrap_indices(sizes.pop(), iters, seed)
         resampled = {model: resample_metrics(result, indices) for model, result in by_model.items()}
-        base = (by_model[reference], resampled[reference]) if reference in by_model else None
         for model, result in by_model.items():
-            compared_with = base if model != reference else None
-            intervals[model][task] = compare_resampled(result, resampled[model], compared_with, level)
+            reference = references.get(model)
+            if reference in by_model:
+                base = (by_model[reference], resampled[reference])
+                intervals[model][task] = compare_resampled(result, resampled[model], base, level, reference)
+            else:
+                intervals[model][task] = compare_resampled(result, resampled[model], level=level)
     return intervals

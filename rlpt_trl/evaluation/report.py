@@ -1,7 +1,7 @@
 """Evaluation outputs: `metrics.json`, per-example prediction files, a Markdown table and a comparison chart.
 
 <output_dir>/metrics.json                       {model: {task: {metric: value, n, invalid, scoring, ...}}}
-                                                with bootstrap intervals: <metric>_ci, diff_vs_<first model's slug>
+                                                with bootstrap intervals: <metric>_ci, diff_vs_<reference's slug>
 <output_dir>/predictions/<model-slug>/<task>.json   one record per example
 <output_dir>/comparison.md, comparison.png      with two or more models
 """
@@ -75,8 +75,8 @@ def _cell(value: float | None, intervals: BootstrapIntervals | None, metric: str
 
 def markdown_table(results: Results, intervals: Intervals | None = None) -> str:
     """Models as rows, `task metric` as columns; an `invalid` column lists unparseable generations. With bootstrap
-    `intervals`, each value shows its CI, a `*` marks a difference from the first model beyond resampling noise, and
-    a legend follows the table."""
+    `intervals`, each value shows its CI, a `*` marks a difference from the model's reference (the first model unless
+    given) beyond resampling noise, and a legend follows the table."""
     columns = _columns(results)
     invalid = {
         model: {task: r.summary().get("invalid", 0) for task, r in tasks.items()} for model, tasks in results.items()
@@ -99,9 +99,23 @@ def markdown_table(results: Results, intervals: Intervals | None = None) -> str:
         return table
     level = f"{100 * CI_LEVEL:g} %"
     legend = f"[low, high]: {level} bootstrap confidence interval over the task's examples"
-    if len(results) > 1:
+    references = _references(intervals)
+    if len(results) > 1 and set(references.values()) <= {next(iter(results))}:
         legend += f"; *: the {level} interval of the paired difference from {next(iter(results))} excludes 0"
+    elif references:
+        pairs = ", ".join(f"{model} - {reference}" for model, reference in references.items())
+        legend += f"; *: the {level} interval of the paired difference from the model's reference excludes 0 ({pairs})"
     return f"{table}\n\n{legend}."
+
+
+def _references(intervals: Intervals) -> dict[str, str]:
+    """Each compared model's reference, as the intervals record it."""
+    return {
+        model: found.reference
+        for model, tasks in intervals.items()
+        for found in tasks.values()
+        if found.reference is not None
+    }
 
 
 def _error_bars(
@@ -168,18 +182,19 @@ def comparison_chart(results: Results, path: Path, intervals: Intervals | None =
     plt.close(figure)
 
 
-def _interval_fields(intervals: Intervals | None, model: str, task: str, diff_key: str) -> dict:
+def _interval_fields(intervals: Intervals | None, model: str, task: str, slugs: Mapping[str, str]) -> dict:
     found = _intervals_of(intervals, model, task)
-    return found.summary(diff_key) if found else {}
+    if found is None:
+        return {}
+    return found.summary(f"diff_vs_{slugs[found.reference]}" if found.reference else "")
 
 
 def write_report(output_dir: str | Path, results: Results, intervals: Intervals | None = None) -> dict[str, Path]:
     """Write metrics, prediction files and, with several models, the comparison; return what was written. With
-    bootstrap `intervals`, each task's metrics.json entry adds `<metric>_ci` and, for models after the first,
-    `diff_vs_<first model's slug>`."""
+    bootstrap `intervals`, each task's metrics.json entry adds `<metric>_ci` and, for a model compared with a
+    reference, `diff_vs_<reference's slug>`."""
     output = Path(output_dir)
     slugs = model_slugs(list(results))
-    diff_key = f"diff_vs_{next(iter(slugs.values()), '')}"
     written = {}
     for model, tasks in results.items():
         for task, result in tasks.items():
@@ -189,7 +204,7 @@ def write_report(output_dir: str | Path, results: Results, intervals: Intervals 
         model: {
             task: {
                 **result.summary(),
-                **_interval_fields(intervals, model, task, diff_key),
+                **_interval_fields(intervals, model, task, slugs),
                 "predictions": f"predictions/{slugs[model]}/{task}.json",
             }
             for task, result in tasks.items()

@@ -9,7 +9,7 @@ from ..models.devices import evaluation_dtype, resolve_device
 from ..models.loading import load_model_and_tokenizer
 from ..utils.errors import RlptError
 from .arguments import EvalArguments
-from .bootstrap import bootstrap_results
+from .bootstrap import bootstrap_results, first_model_references
 from .glue.prefix_cache import check_prefix_cache
 from .glue.task import SCORING_MODES
 from .registry import build_tasks
@@ -27,6 +27,23 @@ def check_eval_arguments(args: EvalArguments) -> None:
             raise RlptError(f"--{name} must be at least {least}, got {getattr(args, name)}")
 
 
+def references(args: EvalArguments, models: Sequence[str]) -> dict[str, str]:
+    """Each model's reference for paired differences: the first model, or what `--reference MODEL=START` says."""
+    chosen = first_model_references(models)
+    for pair in args.reference:
+        model, _, start = pair.partition("=")
+        for name in (model, start):
+            if name not in models:
+                raise RlptError(
+                    f"--reference {pair}: {name or '(nothing)'} is not one of the --model_name_or_path values "
+                    f"({', '.join(models)})"
+                )
+        if model == start:
+            raise RlptError(f"--reference {pair}: a model is not compared with itself")
+        chosen[model] = start
+    return chosen
+
+
 def run_eval(args: EvalArguments, options: Sequence[object] = ()) -> dict[str, dict[str, EvalResult]]:
     """Evaluate every model on every task, print the Markdown table and write the report to `args.output_dir`.
 
@@ -34,6 +51,7 @@ def run_eval(args: EvalArguments, options: Sequence[object] = ()) -> dict[str, d
     """
     check_eval_arguments(args)
     models = list(dict.fromkeys(args.model_name_or_path))
+    compared = references(args, models)
     device = resolve_device(args.device)
     dtype = evaluation_dtype(args.dtype, device)
     setup = EvalSetup(args, {type(option): option for option in options}, models, device, dtype)
@@ -48,10 +66,14 @@ def run_eval(args: EvalArguments, options: Sequence[object] = ()) -> dict[str, d
         results[model_name] = {}
         for task in tasks:
             start = time.perf_counter()
-            results[model_name][task.name] = result = task.evaluate(model, tokenizer)
+            results[model_name][task.name] = result = task.evaluate(model, tokenizer, model_name)
             _print_result(model_name, result, start)
         del model  # freed before the next model loads, not after
-    intervals = bootstrap_results(results, args.bootstrap_iters, args.bootstrap_seed) if args.bootstrap_iters else None
+    intervals = (
+        bootstrap_results(results, args.bootstrap_iters, args.bootstrap_seed, references=compared)
+        if args.bootstrap_iters
+        else None
+    )
     write_report(args.output_dir, results, intervals)
     print(markdown_table(results, intervals))
     return results

@@ -68,8 +68,11 @@ class EvalTask(Protocol):
 
     name: str
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> EvalResult:
-        """The result of `model` (in eval mode) on the task."""
+    def evaluate(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, model_name: str | None = None
+    ) -> EvalResult:
+        """The result of `model` (in eval mode) on the task; `model_name` is what it was loaded from, when the caller
+        knows (the eval command; not a model in training)."""
         ...
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,7 @@ class EmbeddingCosineReward:
         help="Column with the true completion's L2-normalised embedding (compare='completion'), used when present.",
     )
     _embeddings: dict[str, np.ndarray] = private_state(dict)
+    _shared_embed: Callable[[list[str]], np.ndarray] | None = private_state()
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -103,8 +104,14 @@ class EmbeddingCosineReward:
         self.__name__ = "_".join(["embedding_cosine_reward", *variant, *["unscaled"] * (not self.scale_by_score)])
 
     def __getstate__(self) -> dict[str, Any]:
-        # the cache of dataset-text embeddings is cheap to rebuild wherever the object is unpickled
-        return {**self.__dict__, "_embeddings": {}}
+        # the caches of embeddings are cheap to rebuild wherever the object is unpickled
+        return {**self.__dict__, "_embeddings": {}, "_shared_embed": None}
+
+    def encode_with(self, embed: Callable[[list[str]], np.ndarray]) -> None:
+        """Take every embedding (dataset and generated texts) from `embed`: a caller's cache of the same encoder's
+        L2-normalised embeddings, so that a text it has encoded already is not encoded again (the next-segment
+        evaluation's)."""
+        self._shared_embed = embed
 
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads from a dataset with `column_names` (a precomputed embedding column
@@ -113,10 +120,14 @@ class EmbeddingCosineReward:
         return [*[self.scores_column] * self.scale_by_score, target if target in column_names else self.text_column]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._shared_embed is not None:
+            return self._shared_embed(texts)
         return encode_normalized(shared_encoder(self.model_name_or_path, self.device), texts, self.batch_size)
 
     def _cached(self, texts: list[str]) -> np.ndarray:
         """Embeddings of dataset texts, each encoded once per process."""
+        if self._shared_embed is not None:
+            return self._shared_embed(texts)
         missing = list(dict.fromkeys(text for text in texts if text not in self._embeddings))
         if missing:
             self._embeddings.update(zip(missing, self._encode(missing), strict=True))

@@ -158,7 +158,9 @@ class GlueTask:
     def name(self) -> str:
         return self.prompts.spec.name
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> GlueResult:
+    def evaluate(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, model_name: str | None = None
+    ) -> GlueResult:
         return evaluate_task(
             model,
             tokenizer,

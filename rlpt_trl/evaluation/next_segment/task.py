@@ -28,7 +28,7 @@ import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ...models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized
-from ...models.likelihood import completion_nll
+from ...models.likelihood import completion_nll, completion_tokens
 from ...models.shared import shared_encoder
 from ...rewards import EmbeddingCosineReward, PerplexityReward
 from ...rewards.embedding_cosine import unit_cosines
@@ -37,7 +37,7 @@ from ...utils.files import json_number
 from .arguments import NextSegmentArguments, NextSegmentEvalArguments
 from .prompts import NextSegmentPrompts
 from .result import TASK, NextSegmentResult, distinct_n, first_word, nanmean
-from .sampling import sample_completions
+from .sampling import Continuations, sample_completions
 
 
 if TYPE_CHECKING:
@@ -84,6 +84,10 @@ class NextSegmentScorers:
             batch_size,
         )
 
+    def __post_init__(self) -> None:
+        # the training reward is computed on the same texts: from the same cache
+        self.reward.encode_with(self.embed)
+
     def embed(self, texts: list[str]) -> np.ndarray:
         """L2-normalised embeddings of `texts`, one row each."""
         missing = list(dict.fromkeys(text for text in texts if text not in self._embeddings))
@@ -100,6 +104,34 @@ class NextSegmentScorers:
             values = self.perplexity.log_perplexities([prompt for prompt, _ in missing], [text for _, text in missing])
             self._nll.update(zip(missing, values.tolist(), strict=True))
         return np.array([self._nll[pair] for pair in pairs], dtype=np.float64)
+
+    def remember(self, log_perplexities: dict[tuple[str, str], float]) -> None:
+        """Scorer LM NLLs of (prompt, sample) pairs computed elsewhere: by the scorer LM itself, evaluated as a model
+        (its own generation's log-probabilities), so that they are not computed again."""
+        self._nll.update(log_perplexities)
+
+
+def _own_log_perplexities(
+    tokenizer: PreTrainedTokenizerBase, prompts: NextSegmentPrompts, drawn: Continuations
+) -> dict[tuple[str, str], float]:
+    """The mean NLL of each non-blank sample from the log-probabilities its generation computed: the teacher-forced
+    value wherever the sample's text tokenizes back, after its prompt, to the generated tokens (elsewhere the scorer
+    computes it)."""
+    pairs, generated = [], []
+    for row, (samples, tokens, logprobs) in enumerate(zip(drawn.samples, drawn.tokens, drawn.logprobs, strict=True)):
+        for sample, sample_tokens, sample_logprobs in zip(samples, tokens, logprobs, strict=True):
+            if sample.strip() and sample_tokens:
+                pairs.append((prompts.prompt[row], sample))
+                generated.append((sample_tokens, sample_logprobs))
+    prompt_ids = tokenizer([prompt for prompt, _ in pairs])["input_ids"]
+    scored = completion_tokens(tokenizer, [prompt for prompt, _ in pairs], [sample for _, sample in pairs])
+    return {
+        pair: -float(np.mean(logprobs))
+        for pair, own_prompt, (ids, start), (tokens, logprobs) in zip(
+            pairs, prompt_ids, scored, generated, strict=True
+        )
+        if start == len(own_prompt) and ids == own_prompt + tokens
+    }
 
 
 def _training_reward(
@@ -163,15 +195,18 @@ def evaluate_next_segment(
     max_new_tokens: int = 4,
     seed: int = 0,
     batch_size: int = 16,
+    scored_by_model: bool = False,
 ) -> NextSegmentResult:
     """Sample continuations of every prompt with `model` and score them (the metrics of the module docstring).
 
     Args:
         scorers: The frozen scoring models, loaded once per run and shared by every evaluated model.
         batch_size: Prompts per `generate` call (each call holds `num_samples + 1` rows a prompt), and sequences per
-            forward pass of the true completions' NLL.
+            forward pass of the scorer LM.
+        scored_by_model: `model` is the scorer LM (the same checkpoint in the same dtype): the samples'
+            `completion_log_perplexity` comes from the log-probabilities its generation computed.
     """
-    samples, greedy, new_tokens = sample_completions(
+    drawn = sample_completions(
         model,
         tokenizer,
         prompts.prompt,
@@ -181,10 +216,24 @@ def evaluate_next_segment(
         max_new_tokens=max_new_tokens,
         seed=seed,
         batch_size=batch_size,
+        true_completions=prompts.completion,
     )
+    samples, greedy, new_tokens = drawn.samples, drawn.greedy, drawn.new_tokens
+    if scored_by_model:
+        scorers.remember(_own_log_perplexities(tokenizer, prompts, drawn))
     truth = [first_word(completion) for completion in prompts.completion]
     per_sample, cosine_prompt = _sample_scores(prompts, samples, truth, scorers)
-    true_nll = completion_nll(model, tokenizer, prompts.prompt, prompts.completion, batch_size=batch_size)
+    true_nll = drawn.true_nll
+    # a true completion whose tokens do not follow its prompt's is scored whole
+    whole = np.flatnonzero(np.isnan(true_nll))
+    if whole.size:
+        true_nll[whole] = completion_nll(
+            model,
+            tokenizer,
+            [prompts.prompt[i] for i in whole],
+            [prompts.completion[i] for i in whole],
+            batch_size=batch_size,
+        )
     greedy_correct = [truth[i] is not None and first_word(text) == truth[i] for i, text in enumerate(greedy)]
     means = {name: value.mean(axis=1) for name, value in per_sample.items()}
     values = {
@@ -263,9 +312,18 @@ class NextSegmentTask:
             )
         return self.scorers
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> NextSegmentResult:
+    def evaluate(
+        self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, model_name: str | None = None
+    ) -> NextSegmentResult:
         return evaluate_next_segment(
-            model, tokenizer, self.prompts, scorers=self.load_scorers(), batch_size=self.batch_size, **self.sampling
+            model,
+            tokenizer,
+            self.prompts,
+            scorers=self.load_scorers(),
+            batch_size=self.batch_size,
+            # the runner loads the evaluated models in the scorer's dtype: the scorer evaluated is the scorer
+            scored_by_model=model_name is not None and model_name == self.scorer_model_name_or_path,
+            **self.sampling,
         )
 
 

@@ -1,0 +1,99 @@
+"""Whole `rlpt-trl eval` commands of this checkout against another checkout's (e.g. the last release in a git
+worktree), alternated on the same machine, the same data and the same arguments.
+
+    git worktree add ../rlpt_trl-main main
+    python benchmarks/eval_against_checkout.py --other ../rlpt_trl-main --runs 2 --output results/next_segment/speed.json \
+        -- --model_name_or_path MODEL_A --model_name_or_path MODEL_B --tasks next_segment --data_dir GLUE_ROOT \
+           --embedding_model_name_or_path MINILM_DIR
+
+Each run starts a fresh process per checkout (the other one first with `PYTHONPATH` pointing at its folder), times it,
+and compares the two reports: whether every prediction file's sampled and greedy texts are the same, and the largest
+difference of any metric and of any per-record number. Prints the table; `--output` writes it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT_FIELDS = ("samples", "greedy", "prompt", "completion")
+
+
+def run_eval(checkout: Path, arguments: list[str], output: Path) -> float:
+    """The wall seconds of `rlpt-trl eval ARGUMENTS --output_dir OUTPUT` with `checkout`'s code."""
+    env = {**os.environ, "PYTHONPATH": str(checkout), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    start = time.perf_counter()
+    command = [sys.executable, "-m", "rlpt_trl.cli", "eval", *arguments, "--output_dir", str(output)]
+    status = subprocess.run(command, env=env, stdout=subprocess.DEVNULL).returncode
+    if status:
+        sys.exit(f"eval_against_checkout.py: error: {checkout}: rlpt-trl eval failed with status {status}")
+    return time.perf_counter() - start
+
+
+def _numbers(value: object) -> list[float]:
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, list):
+        return [number for item in value for number in _numbers(item)]
+    return []
+
+
+def compare_reports(first: Path, second: Path) -> dict:
+    """Same texts in every prediction file, and the largest |difference| of metrics and of per-record numbers."""
+    metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (first, second)]
+    largest_metric, largest_record, same_texts = 0.0, 0.0, True
+    for model, tasks in metrics[0].items():
+        for task, entry in tasks.items():
+            other = metrics[1][model][task]
+            for name, value in entry.items():
+                if isinstance(value, float) and isinstance(other.get(name), float):
+                    largest_metric = max(largest_metric, abs(value - other[name]))
+            records = [json.loads((folder / entry["predictions"]).read_text()) for folder in (first, second)]
+            for mine, theirs in zip(*records, strict=True):
+                same_texts &= all(mine.get(field) == theirs.get(field) for field in TEXT_FIELDS)
+                for name, value in mine.items():
+                    if name in TEXT_FIELDS:
+                        continue
+                    pairs = zip(_numbers(value), _numbers(theirs.get(name)), strict=False)
+                    largest_record = max([largest_record, *(abs(a - b) for a, b in pairs if not math.isnan(a - b))])
+    return {"same_texts": same_texts, "max_abs_metric_diff": largest_metric, "max_abs_record_diff": largest_record}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--other", required=True, type=Path, help="the other checkout's folder (a git worktree)")
+    parser.add_argument("--runs", type=int, default=2, help="alternated pairs of runs")
+    parser.add_argument("--output", type=Path, help="write the timings and the comparison as JSON")
+    parser.add_argument("eval_arguments", nargs=argparse.REMAINDER, help="after --: the arguments of rlpt-trl eval")
+    args = parser.parse_args()
+    arguments = [argument for argument in args.eval_arguments if argument != "--"]
+    timings: dict[str, list[float]] = {"other": [], "this": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for run in range(args.runs):
+            for name, checkout in (("other", args.other.resolve()), ("this", ROOT)):
+                timings[name].append(round(run_eval(checkout, arguments, Path(scratch) / f"{name}-{run}"), 1))
+                print(f"run {run + 1}, {name}: {timings[name][-1]} s", flush=True)
+        comparison = compare_reports(Path(scratch) / "other-0", Path(scratch) / "this-0")
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    report = {"arguments": arguments, "seconds": timings, "ratio": round(medians["this"] / medians["other"], 3)}
+    report |= comparison
+    print(json.dumps(report, indent=1))
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
