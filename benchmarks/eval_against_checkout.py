@@ -24,9 +24,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV
+
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT_FIELDS = ("samples", "greedy", "prompt", "completion")
+ASSET_VARIABLES = (GLUE_DIR_ENV, EMBEDDING_MODEL_ENV, GGUF_ENV)
+
+
+def portable(arguments: list[str]) -> list[str]:
+    """The arguments as the report shows them: an asset's path as its variable (`rlpt-trl assets`)."""
+    paths = {str(Path(os.environ[name]).resolve()): f"${name}" for name in ASSET_VARIABLES if os.environ.get(name)}
+    return [paths.get(str(Path(argument).resolve()), argument) for argument in arguments]
 
 
 def run_eval(checkout: Path, arguments: list[str], output: Path) -> float:
@@ -87,7 +96,11 @@ def main() -> None:
                 print(f"run {run + 1}, {name}: {timings[name][-1]} s", flush=True)
         comparison = compare_reports(Path(scratch) / "other-0", Path(scratch) / "this-0")
     medians = {name: statistics.median(values) for name, values in timings.items()}
-    report = {"arguments": arguments, "seconds": timings, "ratio": round(medians["this"] / medians["other"], 3)}
+    report = {
+        "arguments": portable(arguments),
+        "seconds": timings,
+        "ratio": round(medians["this"] / medians["other"], 3),
+    }
     report |= comparison
     print(json.dumps(report, indent=1))
     if args.output:
