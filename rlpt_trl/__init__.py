@@ -26,6 +26,7 @@ _EXPORTS = {
     "get_perplexity_reward": ".rewards",
     "get_prefix_match_reward": ".rewards",
     "get_reward_funcs": ".rewards",
+    "get_rpt_prefix_reward": ".rewards",
     "RlptError": ".utils.errors",
 }
 __all__ = ["__version__", *_EXPORTS]
@@ -44,5 +45,6 @@ if TYPE_CHECKING:
         get_perplexity_reward,
         get_prefix_match_reward,
         get_reward_funcs,
+        get_rpt_prefix_reward,
     )
     from .utils.errors import RlptError

@@ -293,7 +293,7 @@ def test_bad_config_exit_status_from_the_command_line(
     assert result.returncode == 1
     assert (
         result.stderr.strip().splitlines()[-1] == f"grpo.py: error: {message} (registered: perplexity_reward, "
-        "embedding_cosine_reward, prefix_match_reward; or a dotted import path)"
+        "embedding_cosine_reward, prefix_match_reward, rpt_prefix_reward; or a dotted import path)"
     )
     assert "Traceback" not in result.stderr
 

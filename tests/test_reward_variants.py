@@ -13,7 +13,13 @@ from datasets import Dataset
 from sentence_transformers import SentenceTransformer
 from training_checks import TINY_RL_SETTINGS
 
-from rlpt_trl import RlptError, get_embedding_cosine_reward, get_prefix_match_reward, get_reward_funcs
+from rlpt_trl import (
+    RlptError,
+    get_embedding_cosine_reward,
+    get_prefix_match_reward,
+    get_reward_funcs,
+    get_rpt_prefix_reward,
+)
 from rlpt_trl.rewards.prefix_match import prefix_match
 
 
@@ -219,6 +225,7 @@ def test_variants_drive_grpo_trainer(tiny_model_dir, tiny_embedding_model_dir, e
         make(tiny_embedding_model_dir, baseline="prompt"),
         make(tiny_embedding_model_dir, compare="completion"),
         get_prefix_match_reward(),
+        get_rpt_prefix_reward(str(tiny_model_dir)),
     ]
     config = GRPOConfig(output_dir=str(tmp_path), **TINY_RL_SETTINGS)
     trainer = GRPOTrainer(model=str(tiny_model_dir), reward_funcs=reward_funcs, args=config, train_dataset=dataset)
@@ -227,5 +234,6 @@ def test_variants_drive_grpo_trainer(tiny_model_dir, tiny_embedding_model_dir, e
     assert len(logged) == 2, trainer.state.log_history
     for entry in logged:
         assert 0.0 <= entry["rewards/prefix_match_reward/mean"] <= 1.0
+        assert 0.0 <= entry["rewards/rpt_prefix_reward/mean"] <= 1.0
         assert -2.0 <= entry["rewards/embedding_cosine_reward_prompt_baseline/mean"] <= 2.0
         assert -1.0 <= entry["rewards/embedding_cosine_reward_completion/mean"] <= 1.0

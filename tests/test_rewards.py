@@ -210,7 +210,12 @@ def test_registry(tiny_model_dir):
     assert (ppl.__name__, ppl.batch_size, ppl.num_generations, ppl.device) == ("perplexity_reward", 7, 4, "cpu")
     assert (emb.__name__, emb.model_name_or_path, emb.batch_size) == ("embedding_cosine_reward", "some/encoder", 7)
     assert (emb.text_column, emb.scores_column, emb.embedding_column) == ("sentence", "score", "target_embedding")
-    assert set(REWARD_FUNCS) == {"perplexity_reward", "embedding_cosine_reward", "prefix_match_reward"}
+    assert set(REWARD_FUNCS) == {
+        "perplexity_reward",
+        "embedding_cosine_reward",
+        "prefix_match_reward",
+        "rpt_prefix_reward",
+    }
     assert get_reward_funcs(["rlpt_trl.rewards.inputs.reader_text"]) == [reader_text]
     (default,) = get_reward_funcs(["embedding_cosine_reward"])
     assert default.model_name_or_path == "sentence-transformers/all-MiniLM-L6-v2"

@@ -18,6 +18,7 @@ from .embedding_cosine import EmbeddingCosineReward, embedding_cosine_reward, ge
 from .perplexity import PerplexityReward, get_perplexity_reward, perplexity_reward
 from .prefix_match import PrefixMatchReward, get_prefix_match_reward, prefix_match_reward
 from .registry import REWARD_FUNCS, SETTINGS, RewardArguments, get_reward_funcs
+from .rpt_prefix import RPTPrefixReward, get_rpt_prefix_reward, rpt_prefix_reward
 
 
 __all__ = [
@@ -26,12 +27,15 @@ __all__ = [
     "EmbeddingCosineReward",
     "PerplexityReward",
     "PrefixMatchReward",
+    "RPTPrefixReward",
     "RewardArguments",
     "embedding_cosine_reward",
     "get_embedding_cosine_reward",
     "get_perplexity_reward",
     "get_prefix_match_reward",
     "get_reward_funcs",
+    "get_rpt_prefix_reward",
     "perplexity_reward",
     "prefix_match_reward",
+    "rpt_prefix_reward",
 ]

@@ -18,12 +18,14 @@ from .embedding_cosine import EmbeddingCosineReward
 from .options import reward_settings
 from .perplexity import PerplexityReward
 from .prefix_match import PrefixMatchReward
+from .rpt_prefix import RPTPrefixReward
 
 
 REWARD_FUNCS: dict[str, type] = {
     "perplexity_reward": PerplexityReward,
     "embedding_cosine_reward": EmbeddingCosineReward,
     "prefix_match_reward": PrefixMatchReward,
+    "rpt_prefix_reward": RPTPrefixReward,
 }
 SETTINGS = sorted({setting for reward in REWARD_FUNCS.values() for setting in reward_settings(reward)})
 

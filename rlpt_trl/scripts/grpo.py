@@ -72,11 +72,12 @@ def check_grpo_setup(
 
 def reward_settings(reward_args: RewardArguments, training_args: GRPOConfig, policy: str) -> dict[str, Any]:
     """The `get_reward_funcs` settings of the run: the reward flags and the trainer's, the scorer defaulting to the
-    policy's starting checkpoint."""
+    policy's starting checkpoint, whose tokenizer is also the one whose token boundaries `rpt_prefix_reward` accepts."""
     from ..rewards.registry import reward_settings_from
 
     settings = reward_settings_from(reward_args, training_args)
     settings["scorer_model_name_or_path"] = settings["scorer_model_name_or_path"] or policy
+    settings["tokenizer_name_or_path"] = policy
     return settings
 
 
