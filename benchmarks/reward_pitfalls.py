@@ -9,16 +9,18 @@ tokenizer, `--seed`). Each reward is the mean over the prompts of what it pays e
 - `empty`: the empty completion;
 - `repeat`: the prompt's last word repeated as many times as the true completion has words;
 - `other_row`: the true completion of another row (a random derangement drawn with `--seed`);
+- `first_token`: the true completion's first token (the model's tokenizer), then nothing: a completion that stops
+  after its first correct token;
 - `samples`: the model's own sampled completions (4 a prompt, temperature 0.9, 4 new tokens; the next-segment
   evaluation's seeded draws);
 - `true`: the true completion.
 
 Rewards: the seed's `embedding_cosine_reward`, its `baseline="prompt"` (with and without the score weighting) and
 `compare="completion"` variants,
-`prefix_match_reward`, and the raw log-perplexity (nats/token, lower is better) under the model as frozen scorer,
+`prefix_match_reward`, `rpt_prefix_reward`, and the raw log-perplexity (nats/token, lower is better) under the model as frozen scorer,
 which `perplexity_reward` z-scores within each group; the empty completion has no token to score and gets its group's
-lowest reward. A reward is sound when the true completion scores best and the empty completion does not beat the
-model's samples. `--model_name_or_path` defaults to the GGUF file $RLPT_TEST_GGUF, `--embedding_model` to
+lowest reward. A reward is sound when no probe scores above the true completion and the empty completion does not beat
+the model's samples; a probe that ties the true completion is named. `--model_name_or_path` defaults to the GGUF file $RLPT_TEST_GGUF, `--embedding_model` to
 $RLPT_EMBEDDING_MODEL, `--data_dir` to $RLPT_GLUE_DIR (see `rlpt-trl assets`).
 """
 
@@ -33,12 +35,18 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
+from transformers import PreTrainedTokenizerBase  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.evaluation.next_segment.prompts import NextSegmentPrompts, build_next_segment_prompts  # noqa: E402
 from rlpt_trl.evaluation.next_segment.sampling import sample_completions  # noqa: E402
 from rlpt_trl.models.loading import load_model_and_tokenizer  # noqa: E402
-from rlpt_trl.rewards import get_embedding_cosine_reward, get_perplexity_reward, get_prefix_match_reward  # noqa: E402
+from rlpt_trl.rewards import (  # noqa: E402
+    get_embedding_cosine_reward,
+    get_perplexity_reward,
+    get_prefix_match_reward,
+    get_rpt_prefix_reward,
+)
 from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import write_json  # noqa: E402
@@ -46,12 +54,14 @@ from rlpt_trl.utils.markdown import format_table  # noqa: E402
 from rlpt_trl.utils.words import normalized_words  # noqa: E402
 
 
-PROBES = ("empty", "repeat", "other_row", "samples", "true")
+PROBES = ("empty", "repeat", "other_row", "first_token", "samples", "true")
 LOG_PERPLEXITY = "log-perplexity (lower is better)"
 NUM_SAMPLES, TEMPERATURE, MAX_NEW_TOKENS = 4, 0.9, 4
 
 
-def probe_completions(prompts: NextSegmentPrompts, samples: list[list[str]], seed: int) -> dict[str, list[list[str]]]:
+def probe_completions(
+    prompts: NextSegmentPrompts, samples: list[list[str]], tokenizer: PreTrainedTokenizerBase, seed: int
+) -> dict[str, list[list[str]]]:
     """Each probe's completions of every prompt (one, or the K samples)."""
     n = len(prompts)
     rng = np.random.default_rng(seed)
@@ -61,10 +71,12 @@ def probe_completions(prompts: NextSegmentPrompts, samples: list[list[str]], see
         " " + " ".join([prompt.split()[-1]] * len(normalized_words(completion)))
         for prompt, completion in zip(prompts.prompt, prompts.completion, strict=True)
     ]
+    first_tokens = [ids[:1] for ids in tokenizer(prompts.completion, add_special_tokens=False)["input_ids"]]
     return {
         "empty": [[""] for _ in range(n)],
         "repeat": [[text] for text in repeat],
         "other_row": [[prompts.completion[row]] for row in other],
+        "first_token": [[tokenizer.decode(ids, clean_up_tokenization_spaces=False)] for ids in first_tokens],
         "samples": samples,
         "true": [[completion] for completion in prompts.completion],
     }
@@ -98,16 +110,16 @@ def mean_log_perplexity(scorer, prompts: NextSegmentPrompts, completions: list[l
 
 
 def verdict(means: dict[str, float | None], lower_is_better: bool) -> str:
-    """Whether the true completion scores best and the empty one does not beat the samples, from the means."""
+    """Whether no probe scores above the true completion and the empty one does not beat the samples, from the means;
+    probes that tie the true completion are named."""
     sign = -1.0 if lower_is_better else 1.0
     scored = {probe: sign * value for probe, value in means.items() if value is not None}
-    problems = []
-    best = max(scored, key=scored.get)
-    if best != "true":
-        problems.append(f"{best} beats true")
+    problems = [f"{probe} beats true" for probe, value in scored.items() if value > scored["true"]]
     if "empty" in scored and scored["empty"] > scored["samples"]:
         problems.append("empty beats samples")
-    return "no: " + ", ".join(problems) if problems else "yes"
+    ties = [probe for probe, value in scored.items() if probe != "true" and value == scored["true"]]
+    tied = f" ({', '.join(ties)} ties true)" if ties else ""
+    return ("no: " + ", ".join(problems) if problems else "yes") + tied
 
 
 def main() -> None:
@@ -141,7 +153,7 @@ def main() -> None:
         max_new_tokens=MAX_NEW_TOKENS,
         seed=args.seed,
     ).samples
-    probes = probe_completions(prompts, samples, args.seed)
+    probes = probe_completions(prompts, samples, tokenizer, args.seed)
     embedding = {"model_name_or_path": args.embedding_model, "device": "cpu"}
     rewards = {
         "embedding_cosine_reward (seed)": get_embedding_cosine_reward(**embedding),
@@ -153,6 +165,7 @@ def main() -> None:
             **embedding, compare="completion"
         ),
         "prefix_match_reward": get_prefix_match_reward(),
+        "rpt_prefix_reward": get_rpt_prefix_reward(args.model_name_or_path),
     }
     table = {
         name: {probe: mean_reward(reward, prompts, probes[probe]) for probe in PROBES}
