@@ -9,6 +9,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
+from ..models.loading import load_tokenizer
 from ..utils.errors import RlptError
 from .inputs import dataset_column, message_text, true_completions
 from .options import private_state, reward_option
@@ -90,8 +91,6 @@ class RPTPrefixReward:
                         "rpt_prefix_reward needs the policy's tokenizer: use get_rpt_prefix_reward('MODEL') (Python) "
                         "or rlpt-trl grpo, which sets it to --model_name_or_path"
                     )
-                from ..models.loading import load_tokenizer
-
                 self._tokenizer = load_tokenizer(self.tokenizer_name_or_path)
             self._boundaries[true_completion] = token_boundaries(self._tokenizer, true_completion)
         return self._boundaries[true_completion]
