@@ -25,7 +25,7 @@ from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized
 from ..models.shared import shared_encoder
 from ..utils.errors import RlptError
 from .inputs import dataset_column, is_blank, message_text, reader_text, true_completions
-from .options import BATCH_SIZE_HELP, DEVICE_HELP, private_state, reward_option
+from .options import BATCH_SIZE_HELP, DEVICE_HELP, TEXT_COLUMN_HELP, private_state, reward_option
 
 
 BASELINES = (None, "prompt")
@@ -60,7 +60,7 @@ class EmbeddingCosineReward:
     )
     batch_size: int = reward_option(64, help=BATCH_SIZE_HELP, setting="reward_batch_size")
     device: str | None = reward_option("auto", help=DEVICE_HELP, flag=False)
-    text_column: str = reward_option("text", help="Column with the original sentence (prompt + true completion).")
+    text_column: str = reward_option("text", help=TEXT_COLUMN_HELP)
     scores_column: str = reward_option(
         "scores", help="Column with the finite score the embedding reward multiplies its cosine by."
     )

@@ -16,6 +16,8 @@ from typing import Any
 # the help of the settings that the model-backed rewards share (the GRPO command has one flag for each)
 BATCH_SIZE_HELP = "Texts per forward pass of the reward's model (the scorer LM or the sentence encoder)."
 DEVICE_HELP = "'auto' (this process's accelerate device) or an explicit device of the reward's model."
+# the text column of the rewards that compare with the true completion
+TEXT_COLUMN_HELP = "Column with the original sentence (prompt + true completion)."
 
 
 def reward_option(

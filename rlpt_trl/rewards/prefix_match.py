@@ -9,7 +9,7 @@ from typing import Any
 
 from ..utils.words import normalized_words
 from .inputs import dataset_column, message_text, true_completions
-from .options import reward_option
+from .options import TEXT_COLUMN_HELP, reward_option
 
 
 def prefix_match(completion: str, true_completion: str) -> float:
@@ -35,7 +35,7 @@ class PrefixMatchReward:
 
     __name__ = "prefix_match_reward"
 
-    text_column: str = reward_option("text", help="Column with the original sentence (prompt + true completion).")
+    text_column: str = reward_option("text", help=TEXT_COLUMN_HELP)
 
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads."""

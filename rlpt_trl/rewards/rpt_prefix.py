@@ -12,7 +12,7 @@ from transformers import PreTrainedTokenizerBase
 from ..models.loading import load_tokenizer
 from ..utils.errors import RlptError
 from .inputs import dataset_column, message_text, true_completions
-from .options import private_state, reward_option
+from .options import TEXT_COLUMN_HELP, private_state, reward_option
 
 
 def token_boundaries(tokenizer: PreTrainedTokenizerBase, text: str) -> frozenset[int]:
@@ -66,7 +66,7 @@ class RPTPrefixReward:
         required=True,
         kw_only=False,
     )
-    text_column: str = reward_option("text", help="Column with the original sentence (prompt + true completion).")
+    text_column: str = reward_option("text", help=TEXT_COLUMN_HELP)
     _tokenizer: PreTrainedTokenizerBase | None = private_state()
     _boundaries: dict[str, frozenset[int]] = private_state(dict)
 
