@@ -2,14 +2,14 @@
 
     python benchmarks/next_segment.py [--model_name_or_path MODEL] [--second_model MODEL2]
         [--embedding_model MINILM_DIR] [--data_dir GLUE_ROOT] [--num_samples 4] [--max_new_tokens 4]
-        [--batch_size 16] [--max_samples N] [--runs 1]
+        [--batch_size 32] [--max_samples N] [--runs 1]
 
 Runs `evaluate_next_segment` on the CoLA dev prompts (those of the 1043 sentences that have a cut) with K samples
 each, for the model (which is also the scorer LM, so its samples' NLL comes from its generation) and then for
 `--second_model` (scored by the first), as `rlpt-trl eval --tasks next_segment` evaluates two models, and prints each
-model's wall time split by part: the prompts' prefill with the true completions' NLL, `model.generate`, the samples'
+model's wall time split by part: the prefill of prompt + true completion with the latter's NLL, generation from it, the samples'
 NLL taken from generation, the scorer LM's NLL of the other samples, sentence embeddings, the training reward, true
-completions scored whole, and the rest (tokenizing, decoding, word measures); each also in CPU seconds of this
+completions scored whole, and the rest (tokenizing, detokenizing, word measures); each also in CPU seconds of this
 process, which another job on a shared machine disturbs less than wall time. Each run loads fresh scorers.
 `--model_name_or_path` defaults to the GGUF file $RLPT_TEST_GGUF, `--embedding_model` to $RLPT_EMBEDDING_MODEL,
 `--data_dir` to $RLPT_GLUE_DIR (see `rlpt-trl assets`).
@@ -75,7 +75,9 @@ def main() -> None:
     parser.add_argument("--num_samples", type=int, default=4)
     parser.add_argument("--temperature", type=float, default=0.9)
     parser.add_argument("--max_new_tokens", type=int, default=4)
-    parser.add_argument("--batch_size", type=int, default=16, help="prompts per generate call")
+    parser.add_argument(
+        "--batch_size", type=int, default=32, help="prompts per generation batch (rlpt-trl eval's default)"
+    )
     parser.add_argument("--scorer_batch_size", type=int, default=64, help="texts per encoder / scorer LM batch")
     parser.add_argument("--max_samples", type=int, help="first N usable CoLA dev rows only (a quick check)")
     parser.add_argument("--runs", type=int, default=1, help="repetitions, each on fresh scorers")
@@ -103,8 +105,9 @@ def run(args: argparse.Namespace, model_path: str) -> None:
     prompts = build_next_segment_prompts(models[model_path][1], data_dir=args.data_dir, max_samples=args.max_samples)
     watch = Stopwatch()
     sampling._prefill = watch.wrap("prefill + true-completion NLL", sampling._prefill)
+    sampling._decode = watch.wrap("generation from the prefill", sampling._decode)
     for model, _ in models.values():
-        model.eval().generate = watch.wrap("generate", model.generate)
+        model.eval()
     next_segment._own_log_perplexities = watch.wrap("samples' NLL from generation", next_segment._own_log_perplexities)
     next_segment._training_reward = watch.wrap("training reward", next_segment._training_reward)
     next_segment.completion_nll = watch.wrap("true completions scored whole", next_segment.completion_nll)

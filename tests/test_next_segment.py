@@ -18,7 +18,7 @@ from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, spl
 from rlpt_trl.data.glue import load_glue
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
 from rlpt_trl.evaluation.next_segment.result import METRICS
-from rlpt_trl.evaluation.next_segment.sampling import Continuations, GumbelMaxProcessor, sample_completions
+from rlpt_trl.evaluation.next_segment.sampling import Continuations, GumbelMax, sample_completions
 from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment
 from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
 from rlpt_trl.models.likelihood import completion_nll
@@ -255,6 +255,42 @@ def test_seeded_sampling_repeats_and_ignores_batching(tiny, prompts):
     assert at_zero.samples == [[text] for text in greedy]
 
 
+def test_greedy_decoding_continues_as_generate_does(tiny, prompts):
+    """The decoding loop (the first token from the prompt + true completion pass, then that cache with the true
+    completion's columns masked) continues each prompt as `model.generate` does greedily, one prompt at a time,
+    stopping at eos."""
+    model, tokenizer = tiny
+    first = sample_completions(model, tokenizer, prompts.prompt, num_samples=1, temperature=0.0, max_new_tokens=6)
+    # an eos that some continuations reach (and others not), so that stopping is exercised
+    counts = np.bincount([tokens[0][2] for tokens in first.tokens if len(tokens[0]) > 2])
+    stopping = copy.deepcopy(model)
+    stopping.generation_config.eos_token_id = int(counts.argmax())
+    drawn = sample_completions(
+        stopping,
+        tokenizer,
+        prompts.prompt,
+        num_samples=1,
+        temperature=0.0,
+        max_new_tokens=6,
+        true_completions=prompts.completion,
+        batch_size=5,
+    )
+    eos = stopping.generation_config.eos_token_id
+    lengths = [row[0] for row in drawn.new_tokens]
+    assert min(lengths) < 6 and max(lengths) == 6, lengths
+    for prompt, tokens in zip(prompts.prompt, drawn.tokens, strict=True):
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+        output = stopping.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=6,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=eos,
+        )[0, ids.shape[1] :].tolist()
+        assert tokens[0] == (output[: output.index(eos)] if eos in output else output)
+
+
 def test_two_models_draw_the_same_random_numbers(tiny, prompts):
     model, tokenizer = tiny
     doubled = copy.deepcopy(model)
@@ -269,24 +305,23 @@ def test_gumbel_max_draws_from_the_tempered_softmax():
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0, 0.5, -2.0])
     temperature, draws = 0.7, 8000
     rows = [(key, key % 4) for key in range(draws)]
-    processor = GumbelMaxProcessor(rows, seed=3, temperature=temperature, prompt_width=4)
-    picked = processor(torch.zeros(draws, 5, dtype=torch.long), logits.repeat(draws, 1)).argmax(dim=1)
+    processor = GumbelMax(rows, seed=3, temperature=temperature)
+    picked = processor(logits.repeat(draws, 1), 1)
     expected = torch.softmax(logits.double() / temperature, dim=0).numpy() * draws
     assert chisquare(np.bincount(picked.numpy(), minlength=6), expected).pvalue > 1e-3
     # successive steps are independent draws: pairs follow the product distribution
     pair_logits = torch.tensor([0.0, 0.4, -0.3])
-    steps = [
-        processor(torch.zeros(draws, width, dtype=torch.long), pair_logits.repeat(draws, 1)).argmax(dim=1)
-        for width in (5, 6)
-    ]
+    steps = [processor(pair_logits.repeat(draws, 1), step) for step in (1, 2)]
     probabilities = torch.softmax(pair_logits.double() / temperature, dim=0).numpy()
     pairs = np.bincount((3 * steps[0] + steps[1]).numpy(), minlength=9)
     assert chisquare(pairs, np.outer(probabilities, probabilities).ravel() * draws).pvalue > 1e-3
-    # greedy rows keep their scores
-    greedy = GumbelMaxProcessor([None, (0, 0)], seed=3, temperature=temperature, prompt_width=4)
-    scores = logits.repeat(2, 1)
-    processed = greedy(torch.zeros(2, 5, dtype=torch.long), scores)
-    assert torch.equal(processed[0], logits) and not torch.equal(processed[1], logits)
+    # greedy rows, and sampled ones told they are not active, pick their argmax
+    rows = [None, *((key, 0) for key in range(40))]
+    scores = logits.repeat(len(rows), 1)
+    picked = GumbelMax(rows, seed=3, temperature=temperature)(scores, 1)
+    assert picked[0] == 0 and (picked[1:] != 0).any()
+    inactive = torch.tensor([True] + [False] * 40)
+    assert (GumbelMax(rows, seed=3, temperature=temperature)(scores, 1, active=inactive) == 0).all()
 
 
 def test_metrics_recomputed_from_the_records(tiny, tiny_model_dir, tiny_embedding_model_dir, prompts, scorers):

@@ -10,7 +10,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..utils.errors import RlptError
-from .batching import left_pad, padding_id
+from .batching import last_columns, left_pad, padding_id
 
 
 # Token ids of `prompt + completion` and the index of the first completion token.
@@ -57,7 +57,11 @@ def _prefix_pass(
     """One forward pass over left-padded prefixes: their key/value layers, attention mask and last-position logits."""
     input_ids, attention_mask, position_ids = left_pad(prefixes, pad_id, model.device)
     output = model(
-        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True, logits_to_keep=1
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+        use_cache=True,
+        logits_to_keep=last_columns(input_ids.shape[1], 1, input_ids.device),
     )
     layers = [(layer.keys, layer.values) for layer in output.cache.layers]
     return layers, attention_mask, output.logits[:, -1].float()

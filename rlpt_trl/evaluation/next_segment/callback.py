@@ -21,7 +21,7 @@ class NextSegmentEvalCallback(EvalCallback):
             encoder, the process's shared ones (`rlpt_trl.models.shared`): with the training rewards' settings, the
             rewards' own models.
         num_samples, temperature, max_new_tokens, seed: The sampling settings of `evaluate_next_segment`.
-        batch_size: Prompts per `generate` call; defaults to the trainer's `per_device_eval_batch_size`.
+        batch_size: Prompts per generation batch; defaults to the trainer's `per_device_eval_batch_size`.
     """
 
     def __init__(

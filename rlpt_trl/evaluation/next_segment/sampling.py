@@ -14,16 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import (
-    DynamicCache,
-    GenerationConfig,
-    LogitsProcessor,
-    LogitsProcessorList,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
-from ...models.batching import left_pad, length_sorted_batches, padding_id
+from ...models.batching import last_columns, left_pad, length_sorted_batches, padding_id
 from ...models.likelihood import token_nll
 from ...utils.errors import RlptError
 
@@ -50,36 +43,44 @@ def check_sampling(
         raise RlptError(f"--{seed_flag} must be >= 0, got {seed}")
 
 
-def gumbel_noise(seed: int, key: int, sample: int, step: int, vocab_size: int) -> torch.Tensor:
-    """Standard Gumbel noise over the vocabulary for one step of one sample, drawn on the CPU from a generator seeded
-    by `(seed, key, sample, step)` alone (the same on every device and in every batch)."""
+def _uniforms(seed: int, key: int, sample: int, step: int, vocab_size: int) -> torch.Tensor:
+    """Uniform numbers over the vocabulary for one step of one sample, drawn on the CPU from a generator seeded by
+    `(seed, key, sample, step)` alone (the same on every device and in every batch)."""
     state = np.random.SeedSequence((seed, key, sample, step)).generate_state(1, np.uint64)[0]
-    uniform = torch.rand(vocab_size, generator=torch.Generator().manual_seed(int(state)))
+    return torch.rand(vocab_size, generator=torch.Generator().manual_seed(int(state)))
+
+
+def gumbel_noise(uniform: torch.Tensor) -> torch.Tensor:
+    """Standard Gumbel noise from uniform numbers."""
     # rand may return exactly 0; the smallest normal float keeps the noise finite
     return -torch.log(-torch.log(uniform.clamp_min(torch.finfo(uniform.dtype).tiny)))
 
 
-class GumbelMaxProcessor(LogitsProcessor):
-    """Turns greedy decoding into seeded sampling: adds to each sampled row's `scores / temperature` the Gumbel noise of
-    its `(key, sample)` at the current step; greedy rows (`None`) keep their scores."""
+class GumbelMax:
+    """Seeded sampling as greedy decoding: each sampled row `(key, sample)` picks the argmax of its
+    `scores / temperature` plus its Gumbel noise at the step; greedy rows (`None`) the argmax of their scores."""
 
-    def __init__(self, rows: Sequence[tuple[int, int] | None], *, seed: int, temperature: float, prompt_width: int):
+    def __init__(self, rows: Sequence[tuple[int, int] | None], *, seed: int, temperature: float):
         self.rows = list(rows)
         self.seed = seed
         self.temperature = temperature
-        self.prompt_width = prompt_width
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        step = input_ids.shape[1] - self.prompt_width
-        sampled = [index for index, row in enumerate(self.rows) if row is not None]
-        if not sampled:
-            return scores
-        noise = torch.stack(
-            [gumbel_noise(self.seed, *self.rows[index], step, scores.shape[1]) for index in sampled]
-        ).to(scores.device, scores.dtype)
-        processed = scores.clone()
-        processed[sampled] = scores[sampled] / self.temperature + noise
-        return processed
+    def __call__(self, scores: torch.Tensor, step: int, active: torch.Tensor | None = None) -> torch.Tensor:
+        """The token each row of `scores` (rows x vocabulary) picks at `step`; only `active` rows draw noise (a
+        finished row's next token is padding whatever it picks)."""
+        active = torch.ones(len(self.rows), dtype=torch.bool) if active is None else active.cpu()
+        sampled = [index for index, row in enumerate(self.rows) if row is not None and active[index]]
+        others = sorted(set(range(len(self.rows))) - set(sampled))
+        tokens = torch.zeros(len(self.rows), dtype=torch.long, device=scores.device)
+        if others:
+            tokens[others] = scores[others].argmax(dim=-1)
+        if sampled:
+            uniform = torch.stack(
+                [_uniforms(self.seed, *self.rows[index], step, scores.shape[1]) for index in sampled]
+            )
+            noisy = scores[sampled] / self.temperature + gumbel_noise(uniform).to(scores.device, scores.dtype)
+            tokens[sampled] = noisy.argmax(dim=-1)
+        return tokens
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
@@ -113,48 +114,95 @@ def _true_tokens(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[list[int]]
     ]
 
 
+@dataclass
+class _Prefill:
+    """What one forward pass over a batch of prompts, each followed by its true completion, gives generation: the keys
+    and values of every column, the attention mask that sees the prompts' columns only, each prompt's token count
+    (the position of its first new token), the logits of each prompt's last position and each true completion's mean
+    NLL (NaN where none)."""
+
+    cache: DynamicCache
+    prompt_mask: torch.Tensor
+    prompt_lengths: torch.Tensor
+    next_logits: torch.Tensor
+    true_nll: torch.Tensor
+
+
 def _prefill(
-    model: PreTrainedModel, prompts: list[list[int]], truths: list[list[int] | None], pad_id: int, rows_per_prompt: int
-) -> tuple[DynamicCache, torch.Tensor, torch.Tensor]:
-    """One forward pass over each left-padded prompt followed by its true completion (right-padded): the prompts'
-    keys and values but their last column's, expanded over `rows_per_prompt` rows each (generation recomputes that
-    column for every row); the prompts' attention mask; and each true completion's mean NLL (NaN where none)."""
+    model: PreTrainedModel, prompts: list[list[int]], truths: list[list[int] | None], pad_id: int
+) -> _Prefill:
+    """One forward pass over each prompt followed by its true completion, left-padded as one sequence: every row ends
+    at the last column, so the logits kept are the last `longest completion + 1` columns."""
     device = next(model.parameters()).device
-    input_ids, prompt_mask, _ = left_pad(prompts, pad_id, device)
-    width = max((len(truth) for truth in truths if truth), default=0)
-    tail = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    tail_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, truth in enumerate(truths):
-        if truth:
-            tail[row, : len(truth)] = torch.tensor(truth)
-            tail_mask[row, : len(truth)] = 1
-    attention_mask = torch.cat([prompt_mask, tail_mask.to(device)], dim=1)
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    tails = [len(truth) if truth else 0 for truth in truths]
+    input_ids, attention_mask, position_ids = left_pad(
+        [prompt + (truth or []) for prompt, truth in zip(prompts, truths, strict=True)], pad_id, device
+    )
+    width = max(tails)
     output = model(
-        input_ids=torch.cat([input_ids, tail.to(device)], dim=1),
+        input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=position_ids,
         use_cache=True,
-        logits_to_keep=width + 1,
+        logits_to_keep=last_columns(input_ids.shape[1], width + 1, device),
     )
+    tail = torch.tensor(tails, device=device)
+    # kept column c predicts the token of column c + 1; a row's last prompt token sits `tail` columns before the end
+    last_prompt = width - tail
+    next_logits = output.logits[torch.arange(len(prompts), device=device), last_prompt].float()
     true_nll = torch.full((len(prompts),), float("nan"))
     if width:
-        # the true completion's token j sits at column (prompt width + j), predicted one column earlier
-        per_token = token_nll(output.logits[:, :-1], tail.to(device)).cpu()
-        counts = tail_mask.sum(dim=1)
-        summed = torch.where(tail_mask.bool(), per_token, 0.0).sum(dim=1)
-        true_nll = torch.where(counts > 0, summed / counts.clamp(min=1), true_nll)
-    prompt_width = input_ids.shape[1]
+        per_token = token_nll(output.logits[:, :-1], input_ids[:, -width:])
+        in_truth = torch.arange(width, device=device) >= last_prompt[:, None]
+        summed = torch.where(in_truth, per_token, 0.0).sum(dim=1).cpu()
+        true_nll = torch.where(tail.cpu() > 0, summed / tail.cpu().clamp(min=1), true_nll)
+    columns = torch.arange(input_ids.shape[1], device=device)
+    prompt_mask = attention_mask * (columns < input_ids.shape[1] - tail[:, None])
+    lengths = torch.tensor([len(prompt) for prompt in prompts], device=device)
+    return _Prefill(output.cache, prompt_mask, lengths, next_logits, true_nll)
+
+
+def _decode(
+    model: PreTrainedModel,
+    prefill: _Prefill,
+    noise: GumbelMax,
+    rows_per_prompt: int,
+    max_new_tokens: int,
+    pad_id: int,
+    eos_ids: list[int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy decoding of `rows_per_prompt` rows a prompt from the prefill (the first token from its logits) with the
+    Gumbel noise added: each row's tokens (padding after its eos) and the model's own log-probability of each, at
+    temperature 1."""
+    device = prefill.next_logits.device
     cache = DynamicCache(
         [
             (
-                layer.keys[:, :, : prompt_width - 1].repeat_interleave(rows_per_prompt, dim=0),
-                layer.values[:, :, : prompt_width - 1].repeat_interleave(rows_per_prompt, dim=0),
+                layer.keys.repeat_interleave(rows_per_prompt, dim=0),
+                layer.values.repeat_interleave(rows_per_prompt, dim=0),
             )
-            for layer in output.cache.layers
+            for layer in prefill.cache.layers
         ]
     )
-    return cache, prompt_mask, true_nll
+    mask = prefill.prompt_mask.repeat_interleave(rows_per_prompt, dim=0)
+    positions = prefill.prompt_lengths.repeat_interleave(rows_per_prompt)[:, None]
+    scores = prefill.next_logits.repeat_interleave(rows_per_prompt, dim=0)
+    eos = torch.tensor(eos_ids, dtype=torch.long, device=device)
+    done = torch.zeros(scores.shape[0], dtype=torch.bool, device=device)
+    tokens, logprobs = [], []
+    for step in range(max_new_tokens):
+        token = torch.where(done, pad_id, noise(scores, step, active=~done))
+        logprobs.append(scores.gather(-1, token[:, None]).squeeze(-1) - torch.logsumexp(scores, dim=-1))
+        tokens.append(token)
+        done = done | torch.isin(token, eos)
+        if step + 1 == max_new_tokens or bool(done.all()):
+            break
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        output = model(
+            input_ids=token[:, None], attention_mask=mask, position_ids=positions + step, cache=cache, use_cache=True
+        )
+        scores = output.logits[:, -1].float()
+    return torch.stack(tokens, dim=1), torch.stack(logprobs, dim=1)
 
 
 @torch.inference_mode()
@@ -176,8 +224,10 @@ def sample_completions(
 
     Prompts are tokenized as TRL tokenizes them (with the tokenizer's special tokens); a continuation stops at eos or
     after `max_new_tokens` tokens and is decoded without special tokens. For each batch of `batch_size` prompts, one
-    forward pass computes the prompts (followed by their true completions, whose NLL it gives) once, and one
-    `model.generate` call continues the greedy row and the samples of every prompt from that cache.
+    forward pass computes each prompt followed by its true completion (whose NLL it gives) once; every row of the
+    prompt (the greedy one and the samples) takes its first token from that pass's logits and continues from its
+    cache, one forward pass a step. Not `model.generate`: it would compute each prompt's last token again for every
+    row, and it cannot skip the true completion's columns of the cache.
 
     Args:
         keys: The random stream of prompt i is keyed by `keys[i]` (default: i); pass the prompts' dataset ids so that
@@ -191,17 +241,6 @@ def sample_completions(
         raise RlptError(f"{len(keys)} keys for {len(prompts)} prompts")
     sampled = num_samples if temperature > 0 else 0
     pad_id, eos_ids = padding_id(tokenizer), _eos_ids(model, tokenizer)
-    # an explicit config: the checkpoint's sampling settings must not leak in (TRL sets repetition_penalty too)
-    config = GenerationConfig(
-        do_sample=False,
-        max_new_tokens=max_new_tokens,
-        pad_token_id=pad_id,
-        eos_token_id=eos_ids or None,
-        repetition_penalty=1.0,
-        use_cache=True,  # a trainer may have turned the model's cache off (gradient checkpointing)
-        output_logits=True,
-        return_dict_in_generate=True,
-    )
     token_lists = tokenizer(list(prompts))["input_ids"]
     truths = (
         [None] * len(prompts)
@@ -213,26 +252,14 @@ def sample_completions(
     tokens: list[list[list[int]]] = [[] for _ in prompts]
     logprobs: list[list[list[float]]] = [[] for _ in prompts]
     true_nll = np.full(len(prompts), np.nan)
-    for batch in length_sorted_batches([len(ids) for ids in token_lists], batch_size):
-        prompt_ids = [token_lists[i] for i in batch]
-        cache, prompt_mask, batch_nll = _prefill(
-            model, prompt_ids, [truths[i] for i in batch], pad_id, rows_per_prompt
-        )
-        true_nll[batch] = batch_nll.numpy()
-        input_ids = left_pad(prompt_ids, pad_id, prompt_mask.device)[0]
+    lengths = [len(ids) + len(truth or []) for ids, truth in zip(token_lists, truths, strict=True)]
+    for batch in length_sorted_batches(lengths, batch_size):
+        prefill = _prefill(model, [token_lists[i] for i in batch], [truths[i] for i in batch], pad_id)
+        true_nll[batch] = prefill.true_nll.numpy()
         rows = [row for i in batch for row in [None, *((keys[i], sample) for sample in range(sampled))]]
-        processor = GumbelMaxProcessor(rows, seed=seed, temperature=temperature, prompt_width=input_ids.shape[1])
-        output = model.generate(
-            input_ids=input_ids.repeat_interleave(rows_per_prompt, dim=0),
-            attention_mask=prompt_mask.repeat_interleave(rows_per_prompt, dim=0),
-            cache=cache,
-            generation_config=config,
-            logits_processor=LogitsProcessorList([processor]),
-        )
-        generated = output.sequences[:, input_ids.shape[1] :]
-        # the model's own distribution (temperature 1) at each step, before the sampling noise
-        step_logprobs = torch.log_softmax(torch.stack(output.logits, dim=1).float(), dim=-1)
-        picked = step_logprobs.gather(-1, generated[..., None]).squeeze(-1).cpu().tolist()
+        noise = GumbelMax(rows, seed=seed, temperature=temperature)
+        generated, step_logprobs = _decode(model, prefill, noise, rows_per_prompt, max_new_tokens, pad_id, eos_ids)
+        picked = step_logprobs.cpu().tolist()
         new_tokens = []
         for row_tokens in generated.tolist():
             end = next((position for position, token in enumerate(row_tokens) if token in eos_ids), len(row_tokens))

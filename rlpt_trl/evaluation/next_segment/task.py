@@ -201,7 +201,7 @@ def evaluate_next_segment(
 
     Args:
         scorers: The frozen scoring models, loaded once per run and shared by every evaluated model.
-        batch_size: Prompts per `generate` call (each call holds `num_samples + 1` rows a prompt), and sequences per
+        batch_size: Prompts per generation batch (each holds `num_samples + 1` rows a prompt), and sequences per
             forward pass of the scorer LM.
         scored_by_model: `model` is the scorer LM (the same checkpoint in the same dtype): the samples'
             `completion_log_perplexity` comes from the log-probabilities its generation computed.
