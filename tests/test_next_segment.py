@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import string
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from scipy.stats import chisquare
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
 from rlpt_trl.data.glue import load_glue
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
-from rlpt_trl.evaluation.next_segment.result import METRICS
+from rlpt_trl.evaluation.next_segment.result import DIFFICULTY_THRESHOLDS, METRICS
 from rlpt_trl.evaluation.next_segment.sampling import Continuations, GumbelMax, sample_completions
 from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment
 from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
@@ -75,6 +76,21 @@ def teacher_forced_nll(model, tokenizer, prompt: str, completion: str) -> float:
     return nll[max(shared, 1) - 1 :].mean().item()
 
 
+def top16_entropy(model, tokenizer, prompt: str) -> float:
+    """Entropy of the next token after `prompt` over its 16 most likely tokens, renormalised, written out."""
+    with torch.no_grad():
+        logits = model(torch.tensor([tokenizer(prompt)["input_ids"]])).logits[0, -1].double()
+    top = torch.sort(logits, descending=True).values[:16]
+    probabilities = torch.exp(top - torch.logsumexp(top, dim=0))
+    return float(-(probabilities * torch.log(probabilities)).sum())
+
+
+def true_first_token(tokenizer, prompt: str, completion: str) -> int | None:
+    """The true completion's first own token: the joint tokenization's token after the prompt's, if they lead it."""
+    context, ids = tokenizer(prompt)["input_ids"], tokenizer(prompt + completion)["input_ids"]
+    return ids[len(context)] if ids[: len(context)] == context and len(ids) > len(context) else None
+
+
 def distinct(samples: list[str], n: int) -> float | None:
     grams = [tuple(s.split()[i : i + n]) for s in samples for i in range(len(s.split()) - n + 1)]
     return len(set(grams)) / len(grams) if grams else None
@@ -114,6 +130,13 @@ def check_recomputable(result, model, tokenizer, encoder, scorer, nll_tolerance:
         own_nll = teacher_forced_nll(model, tokenizer, r["prompt"], r["completion"])
         assert r["true_completion_nll"] == pytest.approx(own_nll, abs=nll_tolerance)
         assert (r["distinct_1"], r["distinct_2"]) == (distinct(samples, 1), distinct(samples, 2))
+        entropy = top16_entropy(*scorer, r["prompt"])
+        assert r["cut_entropy"] == pytest.approx(entropy, abs=nll_tolerance)
+        reached = [name for name, threshold in DIFFICULTY_THRESHOLDS.items() if r["cut_entropy"] >= threshold]
+        assert r["difficulty"] == (reached[-1] if reached else "trivial")
+        first = true_first_token(tokenizer, r["prompt"], r["completion"])
+        token_correct = r["next_token_correct"]
+        assert len(token_correct) == k and (first is None) == (None in token_correct) == (token_correct == [None] * k)
         finite_nll = [value for value in nll if value is not None]
         row = {
             "cosine_sentence": np.mean(cosine_sentence),
@@ -129,7 +152,13 @@ def check_recomputable(result, model, tokenizer, encoder, scorer, nll_tolerance:
             "distinct_2": r["distinct_2"],
             "empty_rate": np.mean([not s.strip() for s in samples]),
             "mean_new_tokens": np.mean(r["new_tokens"]),
+            "cut_entropy": r["cut_entropy"],
+            "next_token_accuracy": None if first is None else np.mean(token_correct),
+            "greedy_next_token_accuracy": r["greedy_next_token_correct"],
         }
+        for name, threshold in DIFFICULTY_THRESHOLDS.items():
+            for metric in ("next_token_accuracy", "greedy_next_token_accuracy"):
+                row[f"{metric}_{name}"] = row[metric] if r["cut_entropy"] >= threshold else None
         for name, value in row.items():
             per_record[name].append(value)
     for name, values in per_record.items():
@@ -409,6 +438,43 @@ def test_next_segment_on_smollm2_and_minilm(smollm2_dir, embedding_model_dir, gl
     encoder = load_embedding_model(str(embedding_model_dir), device="cpu")
     # 30 float32 layers over left-padded batches: the NLLs agree with the float64 recomputation to about 1e-4
     check_recomputable(result, model, tokenizer, encoder, (model, tokenizer), nll_tolerance=1e-3)
+
+
+@pytest.mark.slow
+def test_next_token_accuracy_by_difficulty_on_smollm2(smollm2_dir, embedding_model_dir, glue_dir):
+    """RPT's protocol on real CoLA cuts: the scorer's top-16 entropy at each cut (from its own evaluation, equal to a
+    separate computation), nested easy / medium / hard sets, and first-token correctness that a re-tokenization of
+    the greedy text confirms."""
+    model, tokenizer = load_model_and_tokenizer(str(smollm2_dir), device="cpu", dtype="float32")
+    prompts = build_next_segment_prompts(tokenizer, data_dir=glue_dir, max_samples=128)
+    scorers = NextSegmentScorers.load(str(smollm2_dir), str(embedding_model_dir), device="cpu", dtype="float32")
+    result = evaluate_next_segment(
+        model.eval(), tokenizer, prompts, scorers=scorers, num_samples=2, batch_size=16, scored_by_model=True
+    )
+    fresh = NextSegmentScorers.load(str(smollm2_dir), str(embedding_model_dir), device="cpu", dtype="float32")
+    separate = fresh.cut_entropies(prompts.prompt)
+    entropy = np.array([record["cut_entropy"] for record in result.records])
+    np.testing.assert_allclose(entropy, separate, atol=1e-4)
+    assert 0 <= entropy.min() and entropy.max() <= math.log(16) + 1e-6
+    sizes = {name: int((entropy >= threshold).sum()) for name, threshold in DIFFICULTY_THRESHOLDS.items()}
+    assert len(prompts) > sizes["easy"] > sizes["medium"] > sizes["hard"] > 0, sizes  # every set is a real share
+    labels = Counter(record["difficulty"] for record in result.records)
+    assert labels["hard"] == sizes["hard"] and labels["trivial"] == len(prompts) - sizes["easy"]
+    agree = 0
+    for record in result.records:
+        first = true_first_token(tokenizer, record["prompt"], record["completion"])
+        context = tokenizer(record["prompt"])["input_ids"]
+        greedy = tokenizer(record["prompt"] + record["greedy"])["input_ids"]
+        retokenized = (
+            greedy[len(context)] if greedy[: len(context)] == context and len(greedy) > len(context) else None
+        )
+        agree += record["greedy_next_token_correct"] == float(first is not None and retokenized == first)
+    assert agree >= 0.97 * len(prompts), agree
+    for name in ("easy", "medium", "hard"):
+        greedy = [
+            r["greedy_next_token_correct"] for r in result.records if r["cut_entropy"] >= DIFFICULTY_THRESHOLDS[name]
+        ]
+        assert result.metrics[f"greedy_next_token_accuracy_{name}"] == pytest.approx(np.mean(greedy))
 
 
 def test_scorers_are_the_training_rewards_models(scorers, tiny_model_dir, tiny_embedding_model_dir):

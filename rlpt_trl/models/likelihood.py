@@ -10,7 +10,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..utils.errors import RlptError
-from .batching import last_columns, left_pad, padding_id
+from .batching import last_columns, left_pad, length_sorted_batches, padding_id
 
 
 # Token ids of `prompt + completion` and the index of the first completion token.
@@ -49,6 +49,17 @@ def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     a token against a float64 reference; this one agrees to 1e-6.
     """
     return -torch.log_softmax(logits.float(), dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+
+
+# RPT's difficulty measure reads its proxy model's entropy over the 16 most likely next tokens
+ENTROPY_TOP_K = 16
+
+
+def top_k_entropy(logits: torch.Tensor, k: int = ENTROPY_TOP_K) -> torch.Tensor:
+    """Entropy (nats) of each next-token distribution (`(..., vocab)` logits) restricted to its `k` most likely tokens
+    and renormalised over them."""
+    top = torch.log_softmax(logits.float().topk(min(k, logits.shape[-1]), dim=-1).values, dim=-1)
+    return -(top.exp() * top).sum(dim=-1)
 
 
 def _prefix_pass(
@@ -150,6 +161,20 @@ def _score_chunk(
     suffixes = [[unique[row][0][unique[row][1] :] for row in groups[prefix]] for prefix in prefixes]
     for prefix, nll in zip(prefixes, _suffix_nll(model, pad_id, prefixes, suffixes), strict=True):
         values[groups[prefix]] = nll.numpy()
+
+
+@torch.inference_mode()
+def next_token_entropies(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], batch_size: int
+) -> np.ndarray:
+    """`top_k_entropy` of the model's next token after each prompt (tokenized as TRL tokenizes prompts)."""
+    token_lists = [tuple(ids) for ids in tokenizer(list(prompts))["input_ids"]]
+    pad_id = padding_id(tokenizer)
+    values = np.full(len(prompts), np.nan)
+    for batch in length_sorted_batches([len(ids) for ids in token_lists], batch_size):
+        _, _, logits = _prefix_pass(model, pad_id, [token_lists[i] for i in batch])
+        values[batch] = top_k_entropy(logits).cpu().numpy()
+    return values
 
 
 def completion_nll(

@@ -13,6 +13,13 @@ from ..task import ResultEntry
 
 
 TASK = "next_segment"
+# RPT's difficulty sets (its Table 1): the cuts whose proxy-model entropy reaches each threshold, so they nest
+DIFFICULTY_THRESHOLDS = {"easy": 0.5, "medium": 1.0, "hard": 1.5}
+NEXT_TOKEN_METRICS = tuple(
+    f"{prefix}next_token_accuracy{suffix}"
+    for suffix in ("", *(f"_{name}" for name in DIFFICULTY_THRESHOLDS))
+    for prefix in ("", "greedy_")
+)
 METRICS = (
     "cosine_sentence",
     "cosine_prompt_only",
@@ -27,6 +34,8 @@ METRICS = (
     "distinct_2",
     "empty_rate",
     "mean_new_tokens",
+    "cut_entropy",
+    *NEXT_TOKEN_METRICS,
 )
 # the metrics a paired-difference table shows: the objective, what it costs, and whether the model stops
 HEADLINE_METRICS = (
@@ -40,6 +49,12 @@ def nanmean(values: np.ndarray, axis: int | None = None) -> np.ndarray | float:
     counts = (~np.isnan(values)).sum(axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.nansum(values, axis=axis) / counts
+
+
+def difficulty(entropy: float) -> str:
+    """The hardest difficulty set (`DIFFICULTY_THRESHOLDS`) whose threshold `entropy` reaches; "trivial" below all."""
+    reached = [name for name, threshold in DIFFICULTY_THRESHOLDS.items() if entropy >= threshold]
+    return reached[-1] if reached else "trivial"
 
 
 def first_word(text: str) -> str | None:

@@ -17,7 +17,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ...models.batching import last_columns, left_pad, length_sorted_batches, padding_id
-from ...models.likelihood import token_nll
+from ...models.likelihood import token_nll, top_k_entropy
 from ...utils.errors import RlptError
 
 
@@ -92,16 +92,20 @@ def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list
 @dataclass
 class Continuations:
     """What `sample_completions` drew for each prompt i: `samples[i][k]`, `greedy[i]`, `new_tokens[i][k]` (how many
-    tokens sample k has before its eos), `tokens[i][k]` (those tokens) and `logprobs[i][k]` (the model's own
-    log-probability of each of them, at temperature 1); with true completions, `true_nll[i]`: the model's mean NLL
-    (nats/token) of prompt i's true completion, NaN where the prompt's tokens are not the leading tokens of prompt +
-    completion (the caller scores those whole)."""
+    tokens sample k has before its eos), `tokens[i][k]` (those tokens), `greedy_tokens[i]`, and `logprobs[i][k]` (the
+    model's own log-probability of each of sample k's tokens, at temperature 1); `cut_entropy[i]`: the model's
+    `top_k_entropy` of the token after prompt i; with true completions, `true_tokens[i]` (the true completion's own
+    tokens after the prompt's, None where the prompt's tokens are not the leading tokens of prompt + completion) and
+    `true_nll[i]`: the model's mean NLL (nats/token) of them, NaN where None (the caller scores those whole)."""
 
     samples: list[list[str]]
     greedy: list[str]
     new_tokens: list[list[int]]
     tokens: list[list[list[int]]] = field(repr=False)
+    greedy_tokens: list[list[int]] = field(repr=False)
     logprobs: list[list[list[float]]] = field(repr=False)
+    cut_entropy: np.ndarray = field(repr=False)
+    true_tokens: list[list[int] | None] | None = field(default=None, repr=False)
     true_nll: np.ndarray | None = None
 
 
@@ -252,10 +256,12 @@ def sample_completions(
     tokens: list[list[list[int]]] = [[] for _ in prompts]
     logprobs: list[list[list[float]]] = [[] for _ in prompts]
     true_nll = np.full(len(prompts), np.nan)
+    cut_entropy = np.full(len(prompts), np.nan)
     lengths = [len(ids) + len(truth or []) for ids, truth in zip(token_lists, truths, strict=True)]
     for batch in length_sorted_batches(lengths, batch_size):
         prefill = _prefill(model, [token_lists[i] for i in batch], [truths[i] for i in batch], pad_id)
         true_nll[batch] = prefill.true_nll.numpy()
+        cut_entropy[batch] = top_k_entropy(prefill.next_logits).cpu().numpy()
         rows = [row for i in batch for row in [None, *((keys[i], sample) for sample in range(sampled))]]
         noise = GumbelMax(rows, seed=seed, temperature=temperature)
         generated, step_logprobs = _decode(model, prefill, noise, rows_per_prompt, max_new_tokens, pad_id, eos_ids)
@@ -276,6 +282,9 @@ def sample_completions(
         [row[0] for row in texts],
         [[len(sample) for sample in row[first:]] for row in tokens],
         [row[first:] for row in tokens],
+        [row[0] for row in tokens],
         [row[first:] for row in logprobs],
+        cut_entropy,
+        None if true_completions is None else truths,
         None if true_completions is None else true_nll,
     )

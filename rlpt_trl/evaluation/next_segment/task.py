@@ -16,7 +16,13 @@ against the sentence. Per-prompt values (the task's metrics are their means over
   none and is left out of its prompt's mean (nanmean), a prompt with only blank samples out of the task's mean;
 - `true_completion_nll`: the evaluated model's own mean NLL (nats/token) of the true completion given the prompt;
 - `distinct_1` / `distinct_2`: distinct / all word n-grams over the K samples (a prompt without any is left out);
-- `empty_rate`: share of blank samples (no visible character); `mean_new_tokens`: tokens generated before eos.
+- `empty_rate`: share of blank samples (no visible character); `mean_new_tokens`: tokens generated before eos;
+- `cut_entropy`: the scorer LM's entropy over its 16 most likely next tokens after the prompt (RPT's difficulty, its
+  proxy model's), the same for every model;
+- `next_token_accuracy`: share of the samples whose first token is the true completion's first token;
+  `greedy_next_token_accuracy`: whether the greedy continuation's is (NaN where the true completion's tokens do not
+  follow the prompt's); with `_easy`, `_medium`, `_hard`: on the cuts whose `cut_entropy` reaches 0.5, 1.0, 1.5 (RPT's
+  thresholds, nested sets), NaN elsewhere.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ...models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized
-from ...models.likelihood import completion_nll, completion_tokens
+from ...models.likelihood import completion_nll, completion_tokens, next_token_entropies
 from ...models.shared import shared_encoder
 from ...rewards import EmbeddingCosineReward, PerplexityReward
 from ...rewards.embedding_cosine import unit_cosines
@@ -36,7 +42,7 @@ from ...utils.errors import RlptError
 from ...utils.files import json_number
 from .arguments import NextSegmentArguments, NextSegmentEvalArguments
 from .prompts import NextSegmentPrompts
-from .result import TASK, NextSegmentResult, distinct_n, first_word, nanmean
+from .result import DIFFICULTY_THRESHOLDS, TASK, NextSegmentResult, difficulty, distinct_n, first_word, nanmean
 from .sampling import Continuations, sample_completions
 
 
@@ -51,8 +57,8 @@ class NextSegmentScorers:
     """The frozen models that score every evaluated model (`load`): the sentence encoder, the training reward on the
     same encoder, and the perplexity reward whose `log_perplexities` is the scorer LM.
 
-    Embeddings and scorer NLLs are cached by text: models that draw the same samples (frequent under the shared random
-    numbers) are scored once.
+    Embeddings, scorer NLLs and the scorer's entropy after each prompt are cached by text: models that draw the same
+    samples (frequent under the shared random numbers) are scored once, and the prompts' entropy is computed once.
     """
 
     embedding_model: SentenceTransformer
@@ -61,6 +67,7 @@ class NextSegmentScorers:
     batch_size: int = 64
     _embeddings: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
     _nll: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False)
+    _entropy: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def load(
@@ -105,10 +112,21 @@ class NextSegmentScorers:
             self._nll.update(zip(missing, values.tolist(), strict=True))
         return np.array([self._nll[pair] for pair in pairs], dtype=np.float64)
 
-    def remember(self, log_perplexities: dict[tuple[str, str], float]) -> None:
-        """Scorer LM NLLs of (prompt, sample) pairs computed elsewhere: by the scorer LM itself, evaluated as a model
-        (its own generation's log-probabilities), so that they are not computed again."""
+    def cut_entropies(self, prompts: list[str]) -> np.ndarray:
+        """The scorer LM's `top_k_entropy` of the token after each prompt."""
+        missing = list(dict.fromkeys(prompt for prompt in prompts if prompt not in self._entropy))
+        if missing:
+            model, tokenizer = self.perplexity.scorer()
+            values = next_token_entropies(model, tokenizer, missing, self.batch_size)
+            self._entropy.update(zip(missing, values.tolist(), strict=True))
+        return np.array([self._entropy[prompt] for prompt in prompts], dtype=np.float64)
+
+    def remember(self, log_perplexities: dict[tuple[str, str], float], entropies: dict[str, float]) -> None:
+        """Scorer LM NLLs of (prompt, sample) pairs and its entropies after prompts computed elsewhere: by the scorer
+        LM itself, evaluated as a model (its own generation's log-probabilities and logits), so that they are not
+        computed again."""
         self._nll.update(log_perplexities)
+        self._entropy.update(entropies)
 
 
 def _own_log_perplexities(
@@ -184,6 +202,27 @@ def _sample_scores(
     return per_sample, unit_cosines(prompt_only, texts)
 
 
+def _next_token_correct(drawn: Continuations) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each sample's (`(n, K)`) and each greedy continuation's (`(n,)`) first token is the true completion's
+    first token: 1.0 or 0.0 (a blank continuation is wrong), NaN where the true completion has no tokens of its own."""
+    firsts = [truth[0] if truth else None for truth in drawn.true_tokens]
+    samples = np.array(
+        [
+            [np.nan if first is None else float(tokens[:1] == [first]) for tokens in row]
+            for first, row in zip(firsts, drawn.tokens, strict=True)
+        ],
+        dtype=np.float64,
+    )
+    greedy = np.array(
+        [
+            np.nan if first is None else float(tokens[:1] == [first])
+            for first, tokens in zip(firsts, drawn.greedy_tokens, strict=True)
+        ],
+        dtype=np.float64,
+    )
+    return samples, greedy
+
+
 def evaluate_next_segment(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -220,7 +259,10 @@ def evaluate_next_segment(
     )
     samples, greedy, new_tokens = drawn.samples, drawn.greedy, drawn.new_tokens
     if scored_by_model:
-        scorers.remember(_own_log_perplexities(tokenizer, prompts, drawn))
+        entropies = dict(zip(prompts.prompt, drawn.cut_entropy.tolist(), strict=True))
+        scorers.remember(_own_log_perplexities(tokenizer, prompts, drawn), entropies)
+    cut_entropy = scorers.cut_entropies(prompts.prompt)
+    token_correct, greedy_token_correct = _next_token_correct(drawn)
     truth = [first_word(completion) for completion in prompts.completion]
     per_sample, cosine_prompt = _sample_scores(prompts, samples, truth, scorers)
     true_nll = drawn.true_nll
@@ -250,7 +292,13 @@ def evaluate_next_segment(
         "distinct_2": np.array([distinct_n(row, 2) for row in samples]),
         "empty_rate": means["blank"],
         "mean_new_tokens": np.array(new_tokens, dtype=np.float64).mean(axis=1),
+        "cut_entropy": cut_entropy,
+        "next_token_accuracy": token_correct.mean(axis=1),
+        "greedy_next_token_accuracy": greedy_token_correct,
     }
+    for name, threshold in DIFFICULTY_THRESHOLDS.items():
+        for metric in ("next_token_accuracy", "greedy_next_token_accuracy"):
+            values[f"{metric}_{name}"] = np.where(cut_entropy >= threshold, values[metric], np.nan)
     records = [
         {
             "idx": prompts.idx[i],
@@ -271,6 +319,10 @@ def evaluate_next_segment(
             "true_completion_nll": json_number(true_nll[i]),
             "distinct_1": json_number(values["distinct_1"][i]),
             "distinct_2": json_number(values["distinct_2"][i]),
+            "cut_entropy": float(cut_entropy[i]),
+            "difficulty": difficulty(cut_entropy[i]),
+            "next_token_correct": [json_number(value) for value in token_correct[i]],
+            "greedy_next_token_correct": json_number(greedy_token_correct[i]),
         }
         for i in range(len(prompts))
     ]
