@@ -118,6 +118,7 @@ SCRIPTS: dict[str, tuple[str, str]] = {
     "data": ("data", "build the CoLA prompt / completion dataset for GRPO (recipes/create_data.py)"),
     "sft": ("sft", "supervised fine-tuning baseline on CoLA (recipes/sft.py)"),
     "grpo": ("grpo", "GRPO with the perplexity and embedding-cosine rewards (recipes/grpo.py)"),
+    "ntp": ("ntp", "next-token training controls on a data build's rows, at a FLOP budget (recipes/ntp.py)"),
     "eval": ("eval", "evaluate models on GLUE tasks (recipes/evaluate_glue.py)"),
 }
 UTILITIES: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {

@@ -24,6 +24,7 @@ FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9_-]*[a-z0-9])")
 OTHER_TOOLS = {
     "config", "glue_dir", "config_file", "num_processes", "num_machines", "machine_rank", "main_process_ip",
     "main_process_port", "rdzv_backend", "num_cpu_threads_per_process", "model", "no-deps", "logdir", "strict", "help",
+    "nproc_per_node", "mpirun_hostfile",
 }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.cli import run_command
 from rlpt_trl.models.embeddings import DEFAULT_EMBEDDING_MODEL
+from rlpt_trl.trainer.flops import FLOPS_FILE
 from rlpt_trl.utils.assets import GLUE_DIR_ENV, cola_sample_path
 from rlpt_trl.utils.tensorboard import read_scalars
 
@@ -121,14 +122,31 @@ def test_cpu_launch_checkpoints_and_tensorboard(
     assert "`perplexity_reward` (1), `embedding_cosine_reward` (1)" in card
     assert str(tiny_model_dir) in card and "4 generations per prompt" in card
     assert_parameters_changed(tiny_model_dir, output)
+    # the run's compute: the policy generating (read) and training, and both reward models reading
+    flops = json.loads((output / FLOPS_FILE).read_text())
+    models = flops["models"]
+    assert models["policy"]["flops"]["read"] > 0 and models["policy"]["flops"]["train"] > 0
+    assert {f"scorer {tiny_model_dir}", f"encoder {tiny_embedding_model_dir}"} <= set(models)
+    assert all(set(models[name]["flops"]) == {"read"} for name in models if name != "policy")
+    assert all(models[name]["tokens"]["read"] > 0 for name in models)
+    total = sum(value for entry in models.values() for value in entry["flops"].values())
+    assert flops["flops"] == pytest.approx(total) and flops["global_step"] == 3
 
 
-def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path) -> None:
+def test_cpu_two_process_launch(
+    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    """Two CPU processes (torchrun; gloo): each generates and scores its slice, and the FLOP count is the run's."""
     output = tmp_path / "ddp"
     args = _recipe_args(
         tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "2", "--save_steps", "10"
     )
-    result = _launch("cpu_ddp.yaml", args, "--main_process_port", str(free_port()))
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+        str(GRPO), *args,
+    ]  # fmt: skip
+    env = {**_env(), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in output.glob("checkpoint-*")) == ["checkpoint-2"]
     AutoModelForCausalLM.from_pretrained(output)
@@ -136,6 +154,10 @@ def test_cpu_ddp_launch(tiny_model_dir: Path, grpo_data: Path, tiny_embedding_mo
     logged = [entry for entry in state["log_history"] if "rewards/perplexity_reward/mean" in entry]
     assert [entry["step"] for entry in logged] == [1, 2]
     assert all("rewards/embedding_cosine_reward/mean" in entry for entry in logged)
+    # the total is both processes': more than the first process's own count
+    flops = json.loads((output / FLOPS_FILE).read_text())
+    own = sum(value for entry in flops["models"].values() for value in entry["flops"].values())
+    assert 1.5 * own < flops["flops"] < 2.5 * own
 
 
 def test_resume_after_sigterm_matches_uninterrupted_run(

@@ -80,3 +80,10 @@ def shared_scorer(
             )
         _SCORERS[key] = model.eval().requires_grad_(False), tokenizer
     return _SCORERS[key]
+
+
+def loaded_models() -> dict[str, torch.nn.Module]:
+    """Every shared model this process has loaded so far, named `scorer <path>` / `encoder <path>` (counted by
+    `rlpt_trl.trainer.flops`)."""
+    scorers = {f"scorer {key[0]}": model for key, (model, _) in _SCORERS.items()}
+    return scorers | {f"encoder {key[0]}": encoder for key, encoder in _ENCODERS.items()}

@@ -97,9 +97,11 @@ def main(
     from ..evaluation.glue.callback import glue_eval_callback
     from ..evaluation.next_segment.callback import next_segment_eval_callback
     from ..models.loading import load_model_and_tokenizer
+    from ..models.shared import loaded_models
     from ..rewards import get_reward_funcs
     from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
     from ..trainer.completion_samples import CompletionSamplesCallback
+    from ..trainer.flops import FlopsCallback
     from ..trainer.grpo_trainer import RLPTGRPOTrainer
     from ..trainer.run import finish_training
 
@@ -136,6 +138,8 @@ def main(
     trainer.add_callback(stop)
     samples.trainer = trainer
     trainer.add_callback(samples)
+    # the reward models load at their first call: looked for again at every step
+    trainer.add_callback(FlopsCallback({"policy": trainer.model, "rewards": loaded_models}))
     if (glue_eval := glue_eval_callback(trainer, eval_args)) is not None:
         trainer.add_callback(glue_eval)
     next_segment_eval = next_segment_eval_callback(

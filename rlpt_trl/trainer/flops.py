@@ -1,0 +1,164 @@
+"""Training compute, one count for every run: each forward pass of each model the run uses, counted as it happens.
+
+A pass over T tokens of a model with N parameters costs 2 N T FLOPs when the model only reads them (generation,
+scoring, reward and reference models) and 6 N T when a backward pass follows (training: forward + backward), the
+usual `C = 6 N D` rule. T counts real tokens (the attention mask's ones; padding and the attention's own
+quadratic term are left out), one a row a step during cached generation. N counts the parameters every token goes
+through: all but the input embedding tables, which are looked up, not multiplied; the output layer counts (tied to
+the input embeddings or not). A control given a GRPO run's count (`--flops_budget`) has spent the same compute.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+
+from ..utils.errors import RlptError
+
+
+FLOPS_FILE = "flops.json"
+
+
+def matmul_parameters(model: torch.nn.Module) -> int:
+    """N of the module docstring: the parameters but the input embedding tables (counting the output layer once)."""
+    embedding_tables = {id(module.weight) for module in model.modules() if isinstance(module, torch.nn.Embedding)}
+    output = getattr(model, "get_output_embeddings", lambda: None)()
+    kept = {id(output.weight)} if output is not None else set()
+    seen, total = set(), 0
+    for parameter in model.parameters():
+        key = id(parameter)
+        if key in seen or (key in embedding_tables and key not in kept):
+            continue
+        seen.add(key)
+        total += parameter.numel()
+    return total
+
+
+def _tokens(args: tuple, kwargs: dict[str, Any]) -> int:
+    """Real tokens of a forward pass's inputs (keywords, or a features mapping as sentence-transformers passes): the
+    attention mask's ones, else every input id."""
+    inputs = args[0] if args and isinstance(args[0], Mapping) else kwargs
+    ids = inputs.get("input_ids", args[0] if args and isinstance(args[0], torch.Tensor) else None)
+    mask = inputs.get("attention_mask")
+    if mask is not None and ids is not None and mask.shape == ids.shape:
+        return int(mask.sum())
+    if ids is not None:
+        return ids.numel()
+    embeds = inputs.get("inputs_embeds")
+    return 0 if embeds is None else embeds.shape[0] * embeds.shape[1]
+
+
+@dataclass
+class FlopCounter:
+    """FLOPs of every forward pass of the models it watches (`watch`), by model and by kind (`train`: a backward
+    follows; `read`: forward only)."""
+
+    flops: dict[str, dict[str, float]] = field(default_factory=dict)
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    parameters: dict[str, int] = field(default_factory=dict)
+    _hooks: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    def watch(self, name: str, model: torch.nn.Module) -> None:
+        """Count `model`'s forward passes under `name` (a model watched already is left as it is)."""
+        if id(model) in self._hooks:
+            return
+        parameters = matmul_parameters(model)
+        self.parameters[name] = parameters
+
+        def count(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
+            kind = "train" if torch.is_grad_enabled() and module.training else "read"
+            tokens = _tokens(args, kwargs)
+            per_token = (6 if kind == "train" else 2) * parameters
+            self.tokens.setdefault(name, {}).setdefault(kind, 0)
+            self.tokens[name][kind] += tokens
+            self.flops.setdefault(name, {}).setdefault(kind, 0.0)
+            self.flops[name][kind] += float(per_token) * tokens
+
+        self._hooks[id(model)] = model.register_forward_pre_hook(count, with_kwargs=True)
+
+    @property
+    def total(self) -> float:
+        """All FLOPs counted so far."""
+        return sum(value for kinds in self.flops.values() for value in kinds.values())
+
+    def summary(self) -> dict[str, Any]:
+        """The count as JSON: the total, and per model its N, tokens and FLOPs by kind."""
+        return {
+            "flops": self.total,
+            "rule": "6 N per trained token, 2 N per token read; N: parameters but the input embedding tables",
+            "models": {
+                name: {"parameters": self.parameters[name], "tokens": self.tokens.get(name, {}), "flops": kinds}
+                for name, kinds in self.flops.items()
+            },
+        }
+
+
+def check_flops_budget(budget: float | None) -> None:
+    """Reject a budget that cannot be trained to."""
+    if budget is not None and not budget > 0:
+        raise RlptError(f"--flops_budget must be > 0 FLOPs, got {budget}")
+
+
+def _summed(value: float) -> float:
+    """`value` summed over the processes of the run (every process must call it)."""
+    from accelerate import PartialState
+    from accelerate.utils import reduce
+
+    state = PartialState()
+    if state.num_processes == 1:
+        return value
+    return float(reduce(torch.tensor(value, dtype=torch.float64, device=state.device), reduction="sum"))
+
+
+class FlopsCallback(TrainerCallback):
+    """Counts a run's compute (`FlopCounter`, summed over its processes at each step): writes `flops.json` into the
+    output folder at the end, and stops training at the first step that reaches `budget` FLOPs (every process at the
+    same step).
+
+    `models` names what to watch: each value a module, or a callable giving the modules loaded so far by name (the
+    reward models load at their first call), looked at again at each step. In-training evaluations count too.
+    """
+
+    def __init__(self, models: dict[str, Any], budget: float | None = None):
+        check_flops_budget(budget)
+        self.models = models
+        self.budget = budget
+        self.counter = FlopCounter()
+        self.total = 0.0
+
+    def _watch(self) -> None:
+        for name, model in self.models.items():
+            found = {name: model} if isinstance(model, torch.nn.Module) else model()
+            for own_name, module in found.items():
+                self.counter.watch(own_name, module)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._watch()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._watch()
+        self.total = _summed(self.counter.total)
+        if self.budget is not None and self.total >= self.budget:
+            control.should_training_stop = True
+            control.should_save = True
+
+    def on_train_end(self, args, state, control, **kwargs):
+        # what ran after the last step's count (an evaluation at that step) counts too
+        self.total = _summed(self.counter.total)
+        if state.is_world_process_zero:
+            summary = {
+                "global_step": state.global_step,
+                "budget": self.budget,
+                **self.counter.summary(),
+                # the models' counts are this process's; the total is the run's
+                "flops": self.total,
+            }
+            path = Path(args.output_dir) / FLOPS_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(summary, indent=1) + "\n")

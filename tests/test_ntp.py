@@ -1,0 +1,135 @@
+"""Next-token controls (`rlpt-trl ntp`) and the FLOP count every training run writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import load_dataset
+from training_checks import assert_parameters_changed
+from transformers import AutoModelForCausalLM
+from trl.trainer.utils import RepeatSampler
+
+from rlpt_trl import RlptError
+from rlpt_trl.scripts.ntp import grpo_order, ntp_dataset
+from rlpt_trl.trainer.flops import FLOPS_FILE, FlopCounter, check_flops_budget, matmul_parameters
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "recipes" / "smollm2-135m" / "ntp_cpu.yaml"
+
+
+def _ntp(model: Path, data: Path, output: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "rlpt_trl.cli", "ntp", "--config", str(CONFIG), "--model_name_or_path", str(model),
+        "--dataset_name", str(data), "--output_dir", str(output), "--report_to", "none", "--save_strategy", "no",
+        "--logging_steps", "1", *extra,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def _one_error_line(result: subprocess.CompletedProcess, message: str) -> None:
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert len(errors) == 1 and errors[0].startswith("rlpt-trl ntp: error: ") and message in errors[0], errors
+
+
+def test_rows_come_in_grpos_order():
+    """GRPO's sampler, seeded as the run, draws its prompts (each repeated per completion) in `grpo_order`."""
+    rows, seed = 23, 42
+    sampler = RepeatSampler(range(rows), mini_repeat_count=4, batch_size=5, seed=seed)
+    drawn = list(sampler)[::4]
+    assert drawn == grpo_order(rows, seed)[: len(drawn)]
+    assert sorted(grpo_order(rows, seed)) == list(range(rows)) and grpo_order(rows, seed) != grpo_order(rows, 1)
+
+
+def test_mode_columns_and_errors(tiny_cola_data: Path):
+    rows = load_dataset(str(tiny_cola_data), split="train")
+    pretrain = ntp_dataset(rows, "pretrain", 42, "data")
+    assert pretrain.column_names == ["text"] and pretrain["text"] == [
+        rows["text"][i] for i in grpo_order(len(rows), 42)
+    ]
+    assert ntp_dataset(rows, "next_segment", 42, "data").column_names == ["prompt", "completion"]
+    cases = [
+        (lambda: ntp_dataset(rows, "rl", 42, "data"), "--mode must be one of pretrain, next_segment, got 'rl'"),
+        (lambda: ntp_dataset(rows.remove_columns("text"), "pretrain", 42, "data"), "dataset data lacks column"),
+        (lambda: ntp_dataset(rows.select([]), "pretrain", 42, "data"), "dataset data has no rows"),
+        (lambda: check_flops_budget(0), "--flops_budget must be > 0"),
+        (lambda: check_flops_budget(-1e12), "--flops_budget must be > 0"),
+    ]
+    for call, message in cases:
+        with pytest.raises(RlptError, match=message) as error:
+            call()
+        assert "\n" not in str(error.value)
+
+
+def test_flop_count_rule(tiny_model_dir: Path):
+    """2 N per real token read, 6 N per token trained; N leaves out the input embedding table but not the output
+    layer (tied or not)."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    embedding = model.get_input_embeddings().weight.numel()
+    tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert matmul_parameters(model) == model.num_parameters() - (0 if tied else embedding)
+    counter = FlopCounter()
+    counter.watch("policy", model)
+    counter.watch("policy", model)  # watched once
+    ids = torch.randint(5, 50, (3, 6))
+    mask = torch.ones_like(ids)
+    mask[0, :2] = 0  # padding is not counted
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids, attention_mask=mask)
+    model.train()
+    model(input_ids=ids, attention_mask=mask).logits.sum().backward()
+    n = matmul_parameters(model)
+    assert counter.tokens == {"policy": {"read": 16, "train": 16}}
+    assert counter.flops["policy"] == {"read": 2 * n * 16, "train": 6 * n * 16}
+    assert counter.summary()["flops"] == 8 * n * 16
+
+
+def test_ntp_both_modes_and_the_budget(tiny_model_dir: Path, tiny_cola_data: Path, tmp_path: Path):
+    """Each mode trains the tiny model on the data build and writes its FLOPs; a budget stops at the first step that
+    reaches it."""
+    counts = {}
+    for mode in ("pretrain", "next_segment"):
+        output = tmp_path / mode
+        result = _ntp(tiny_model_dir, tiny_cola_data, output, "--mode", mode, "--max_steps", "3")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert_parameters_changed(tiny_model_dir, output)
+        flops = json.loads((output / FLOPS_FILE).read_text())
+        assert flops["global_step"] == 3 and flops["models"]["policy"]["flops"]["train"] == flops["flops"] > 0
+        counts[mode] = flops
+    # the same rows: the supervised next segment reads the prompt + completion, about the sentence's tokens
+    tokens = {mode: counts[mode]["models"]["policy"]["tokens"]["train"] for mode in counts}
+    assert abs(tokens["pretrain"] - tokens["next_segment"]) <= 0.3 * tokens["pretrain"], tokens
+    output = tmp_path / "budget"
+    budget = 1.5 * counts["pretrain"]["flops"] / 3  # one and a half steps' worth
+    result = _ntp(tiny_model_dir, tiny_cola_data, output, "--max_steps", "10", "--flops_budget", str(budget))
+    assert result.returncode == 0, result.stderr[-3000:]
+    flops = json.loads((output / FLOPS_FILE).read_text())
+    assert flops["global_step"] == 2 and flops["flops"] >= budget and flops["budget"] == budget
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--mode", "rl"], "--mode must be one of pretrain, next_segment"),
+        (["--flops_budget", "0"], "--flops_budget must be > 0"),
+    ],
+)
+def test_ntp_bad_input_is_one_line(tiny_model_dir: Path, tiny_cola_data: Path, tmp_path: Path, extra, message):
+    _one_error_line(_ntp(tiny_model_dir, tiny_cola_data, tmp_path / "out", *extra), message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_ntp_needs_the_mode_columns(tiny_model_dir: Path, tiny_cola_data: Path, tmp_path: Path):
+    rows = load_dataset(str(tiny_cola_data), split="train").remove_columns(["prompt", "completion"])
+    folder = tmp_path / "text-only"
+    rows.to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
+    result = _ntp(tiny_model_dir, folder, tmp_path / "out", "--mode", "next_segment")
+    _one_error_line(result, f"dataset {folder} lacks column(s) prompt, completion for --mode next_segment")
+    assert not (tmp_path / "out").exists()
