@@ -83,13 +83,11 @@ def ntp_dataset(dataset: Dataset, mode: str, seed: int, name: str) -> Dataset:
 
 def main(script_args: NTPScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> int:
     """Train the control and save (or push) it; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
-    from trl import SFTTrainer, get_peft_config
-
     from ..data.prompt_dataset import load_prompt_dataset
-    from ..models.loading import load_model_and_tokenizer
     from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
     from ..trainer.flops import FlopsCallback, check_flops_budget
     from ..trainer.run import finish_training
+    from .sft import sft_trainer
 
     if not model_args.model_name_or_path:
         raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
@@ -105,20 +103,7 @@ def main(script_args: NTPScriptArguments, training_args: SFTConfig, model_args: 
     training_args.train_sampling_strategy = "sequential"
     resume = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
 
-    model, tokenizer = load_model_and_tokenizer(
-        model_args.model_name_or_path,
-        dtype=model_args.dtype or "auto",
-        device=None,
-        padding_side="right",
-        trust_remote_code=training_args.trust_remote_code,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-    )
+    trainer = sft_trainer(model_args, training_args, dataset)
     stop = GracefulStopCallback()
     trainer.add_callback(stop)
     trainer.add_callback(FlopsCallback({"policy": trainer.model}, budget=script_args.flops_budget))

@@ -22,7 +22,7 @@ from ..utils.errors import RlptError
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from trl import ModelConfig, SFTConfig, TrlParser
+    from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
 
     from ..evaluation.glue.callback import GlueEvalCallbackArguments
 
@@ -87,6 +87,32 @@ def load_sft_datasets(args: SFTScriptArguments) -> tuple[Dataset, Dataset]:
     return splits[0], splits[1]
 
 
+def sft_trainer(
+    model_args: ModelConfig, training_args: SFTConfig, train_dataset: Dataset, eval_dataset: Dataset | None = None
+) -> SFTTrainer:
+    """The model of `model_args` (right-padding tokenizer, LoRA when asked) in a `trl.SFTTrainer` on the datasets;
+    shared by `rlpt-trl sft` and `rlpt-trl ntp`."""
+    from trl import SFTTrainer, get_peft_config
+
+    from ..models.loading import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(
+        model_args.model_name_or_path,
+        dtype=model_args.dtype or "auto",
+        device=None,
+        padding_side="right",
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    return SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+
+
 def main(
     script_args: SFTScriptArguments,
     training_args: SFTConfig,
@@ -95,11 +121,9 @@ def main(
 ) -> int:
     """Fine-tune and save (or push) the model; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
     from peft import PeftModel
-    from trl import SFTTrainer, get_peft_config
 
     from ..data.glue import GLUE_HUB_ID
     from ..evaluation.glue.callback import glue_eval_callback
-    from ..models.loading import load_model_and_tokenizer
     from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
     from ..trainer.run import finish_training
 
@@ -110,20 +134,8 @@ def main(
     train_dataset, eval_dataset = load_sft_datasets(script_args)
     resume = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
 
-    model, tokenizer = load_model_and_tokenizer(
-        model_args.model_name_or_path,
-        dtype=model_args.dtype or "auto",
-        device=None,
-        padding_side="right",
-        trust_remote_code=training_args.trust_remote_code,
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset if training_args.eval_strategy != "no" else None,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
+    trainer = sft_trainer(
+        model_args, training_args, train_dataset, eval_dataset if training_args.eval_strategy != "no" else None
     )
     stop = GracefulStopCallback()
     trainer.add_callback(stop)
