@@ -133,6 +133,18 @@ def test_cpu_launch_checkpoints_and_tensorboard(
     assert flops["flops"] == pytest.approx(total) and flops["global_step"] == 3
 
 
+def test_flops_budget_stops_grpo(
+    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path
+) -> None:
+    """A budget smaller than one step's compute stops the run after its first step, max_steps notwithstanding."""
+    output = tmp_path / "run"
+    args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "10")
+    assert _run_main([*args, "--flops_budget", "1e6", "--save_strategy", "no"]) == 0
+    flops = json.loads((output / FLOPS_FILE).read_text())
+    assert flops["global_step"] == 1 and flops["budget"] == 1e6 and flops["flops"] >= 1e6
+    assert (output / "model.safetensors").is_file()
+
+
 def test_cpu_two_process_launch(
     tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -277,6 +289,7 @@ BAD_CONFIGS = [
     ),
     (["--embedding_baseline", "mean"], "baseline must be None or 'prompt', got 'mean'"),
     (["--per_device_train_batch_size", "6"], "num_generations"),
+    (["--flops_budget", "0"], "--flops_budget must be > 0 FLOPs, got 0.0"),
 ]
 
 

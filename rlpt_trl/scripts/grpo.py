@@ -5,7 +5,8 @@
 
 Every flag of `GRPOScriptArguments`, the rewards' settings (`rlpt_trl.rewards.RewardArguments`), `trl.GRPOConfig`,
 `trl.ModelConfig`, the in-training GLUE and next-segment evaluations (`GlueEvalCallbackArguments`,
-`NextSegmentCallbackArguments`, `NextSegmentArguments`) works in the YAML or on the command line (the command line
+`NextSegmentCallbackArguments`, `NextSegmentArguments`) and the compute budget (`--flops_budget`,
+`rlpt_trl.trainer.flops`) works in the YAML or on the command line (the command line
 wins); `--help` lists them. `--model_name_or_path` takes a Hub id, a local directory or a `.gguf` file. SIGTERM /
 SIGINT stop after the current step with a checkpoint (exit status 128 + signal); `--resume_from_checkpoint true`
 continues from the latest complete one.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..evaluation.glue.callback import GlueEvalCallbackArguments
     from ..evaluation.next_segment.arguments import NextSegmentArguments, NextSegmentCallbackArguments
     from ..rewards import RewardArguments
+    from ..trainer.flops import FlopsArguments
 
 
 @dataclass
@@ -89,6 +91,7 @@ def main(
     eval_args: GlueEvalCallbackArguments,
     next_segment_eval_args: NextSegmentCallbackArguments,
     next_segment_args: NextSegmentArguments,
+    flops_args: FlopsArguments,
 ) -> int:
     """Train with GRPO and save (or push) the model; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
     from trl import get_peft_config
@@ -101,7 +104,7 @@ def main(
     from ..rewards import get_reward_funcs
     from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
     from ..trainer.completion_samples import CompletionSamplesCallback
-    from ..trainer.flops import FlopsCallback
+    from ..trainer.flops import FlopsCallback, check_flops_budget
     from ..trainer.grpo_trainer import RLPTGRPOTrainer
     from ..trainer.run import finish_training
 
@@ -109,6 +112,7 @@ def main(
     policy = model_args.model_name_or_path
     if not policy:
         raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
+    check_flops_budget(flops_args.flops_budget)
     dataset = load_prompt_dataset(
         script_args.dataset_name,
         split=script_args.dataset_train_split,
@@ -139,7 +143,9 @@ def main(
     samples.trainer = trainer
     trainer.add_callback(samples)
     # the reward models load at their first call: looked for again at every step
-    trainer.add_callback(FlopsCallback({"policy": trainer.model, "rewards": loaded_models}))
+    trainer.add_callback(
+        FlopsCallback({"policy": trainer.model, "rewards": loaded_models}, budget=flops_args.flops_budget)
+    )
     if (glue_eval := glue_eval_callback(trainer, eval_args)) is not None:
         trainer.add_callback(glue_eval)
     next_segment_eval = next_segment_eval_callback(
@@ -165,6 +171,7 @@ def make_parser(prog: str | None = None) -> TrlParser:
     from ..evaluation.glue.callback import GlueEvalCallbackArguments
     from ..evaluation.next_segment.arguments import NextSegmentArguments, NextSegmentCallbackArguments
     from ..rewards import RewardArguments
+    from ..trainer.flops import FlopsArguments
     from ..trainer.run import training_parser
 
     dataclass_types = (
@@ -175,5 +182,6 @@ def make_parser(prog: str | None = None) -> TrlParser:
         GlueEvalCallbackArguments,
         NextSegmentCallbackArguments,
         NextSegmentArguments,
+        FlopsArguments,
     )
     return training_parser(dataclass_types, prog=prog)

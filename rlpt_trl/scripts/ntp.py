@@ -13,7 +13,7 @@ The rows come in the order a GRPO run with the same `--seed` draws its prompts (
 that a control reads the sentences a GRPO run reads, first to last. Every run counts its compute
 (`rlpt_trl.trainer.flops`) into `flops.json` in the output folder; `--flops_budget` stops training
 at the first step that reaches that many FLOPs (give it a GRPO run's `flops.json` total to match compute). Every
-flag of `NTPScriptArguments`, `trl.SFTConfig` and `trl.ModelConfig` works in the YAML or on the command line.
+flag of `NTPScriptArguments`, `trl.SFTConfig`, `trl.ModelConfig` and `FlopsArguments` works in the YAML or on the command line.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from ..utils.errors import RlptError
 if TYPE_CHECKING:
     from datasets import Dataset
     from trl import ModelConfig, SFTConfig, TrlParser
+
+    from ..trainer.flops import FlopsArguments
 
 
 # mode -> the data-build columns it trains on
@@ -51,9 +53,6 @@ class NTPScriptArguments(ScriptArguments):
         },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep the first N rows (before ordering)."})
-    flops_budget: float | None = field(
-        default=None, metadata={"help": "Stop at the first step whose counted FLOPs reach this (e.g. a GRPO run's)."}
-    )
 
 
 def grpo_order(rows: int, seed: int) -> list[int]:
@@ -81,7 +80,9 @@ def ntp_dataset(dataset: Dataset, mode: str, seed: int, name: str) -> Dataset:
     return kept.select(grpo_order(len(kept), seed))
 
 
-def main(script_args: NTPScriptArguments, training_args: SFTConfig, model_args: ModelConfig) -> int:
+def main(
+    script_args: NTPScriptArguments, training_args: SFTConfig, model_args: ModelConfig, flops_args: FlopsArguments
+) -> int:
     """Train the control and save (or push) it; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
     from ..data.prompt_dataset import load_prompt_dataset
     from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
@@ -91,7 +92,7 @@ def main(script_args: NTPScriptArguments, training_args: SFTConfig, model_args: 
 
     if not model_args.model_name_or_path:
         raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
-    check_flops_budget(script_args.flops_budget)
+    check_flops_budget(flops_args.flops_budget)
     dataset = load_prompt_dataset(
         script_args.dataset_name,
         split=script_args.dataset_train_split,
@@ -106,15 +107,16 @@ def main(script_args: NTPScriptArguments, training_args: SFTConfig, model_args: 
     trainer = sft_trainer(model_args, training_args, dataset)
     stop = GracefulStopCallback()
     trainer.add_callback(stop)
-    trainer.add_callback(FlopsCallback({"policy": trainer.model}, budget=script_args.flops_budget))
+    trainer.add_callback(FlopsCallback({"policy": trainer.model}, budget=flops_args.flops_budget))
     trainer.train(resume_from_checkpoint=resume)
     return finish_training(trainer, stop, dataset_name=script_args.dataset_name, tags=[*TAGS, script_args.mode])
 
 
 def make_parser(prog: str | None = None) -> TrlParser:
-    """The parser of `rlpt-trl ntp`: script, SFT and model arguments."""
+    """The parser of `rlpt-trl ntp`: script, SFT, model and compute-budget arguments."""
     from trl import ModelConfig, SFTConfig
 
+    from ..trainer.flops import FlopsArguments
     from ..trainer.run import training_parser
 
-    return training_parser((NTPScriptArguments, SFTConfig, ModelConfig), prog=prog)
+    return training_parser((NTPScriptArguments, SFTConfig, ModelConfig, FlopsArguments), prog=prog)

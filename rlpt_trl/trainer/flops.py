@@ -99,6 +99,19 @@ class FlopCounter:
         }
 
 
+@dataclass
+class FlopsArguments:
+    """The compute budget of a `grpo` or `ntp` run (parsed beside its trainer's config)."""
+
+    flops_budget: float | None = field(
+        default=None,
+        metadata={
+            "help": "Stop at the first step whose counted FLOPs reach this (e.g. another run's flops.json total); "
+            "max_steps / num_train_epochs still cap the run."
+        },
+    )
+
+
 def check_flops_budget(budget: float | None) -> None:
     """Reject a budget that cannot be trained to."""
     if budget is not None and not budget > 0:
