@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -18,6 +19,9 @@ from rlpt_trl.cli import main as cli_main
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
 from rlpt_trl.data.prompt_dataset import load_prompt_dataset
 from rlpt_trl.data.seed_format import SEED_CSV, SEED_EMBEDDINGS, load_seed_pair
+from rlpt_trl.models.likelihood import next_token_entropies
+from rlpt_trl.models.loading import load_model_and_tokenizer
+from rlpt_trl.models.tiny import build_tiny_tokenizer
 from rlpt_trl.utils.assets import cola_sample_path
 
 
@@ -38,12 +42,14 @@ def _assert_nothing_written(tmp_path: Path) -> None:
     assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".out.")]
 
 
-def _check_build(output: Path, tokenizer, min_prompt: int, min_completion: int) -> Dataset:
+def _check_build(
+    output: Path, tokenizer, min_prompt: int, min_completion: int, columns: list[str] = COLUMNS
+) -> Dataset:
     """Check every invariant of a build on all of its rows."""
     dataset = load_dataset(str(output), split="train")
-    assert dataset.column_names == COLUMNS
+    assert dataset.column_names == columns
     card = (output / "README.md").read_text()
-    assert card.startswith("---\nlicense: other\n") and all(f"| `{column}` |" in card for column in COLUMNS)
+    assert card.startswith("---\nlicense: other\n") and all(f"| `{column}` |" in card for column in columns)
     stats = json.loads((output / "stats.json").read_text())
     assert len(dataset) == stats["rows_out"] == stats["rows_in"] - sum(stats["dropped"].values())
     labels = Counter(dataset["label"])
@@ -170,6 +176,103 @@ def test_split_is_per_row_deterministic(tiny_model_dir: Path) -> None:
     assert splits[0] is None and drops["too_short"] >= 1
 
 
+def _check_entropy_cuts(output: Path, model_dir: Path, rows: int | None = None) -> Dataset:
+    """An entropy-cut build: every row's `cut_entropy` is the proxy's entropy after its prompt, as the evaluation
+    reads it, and no other valid cut of the sentence has a higher one; stats.json and the card describe it."""
+    dataset = load_dataset(str(output), split="train")
+    model, tokenizer = load_model_and_tokenizer(str(model_dir), dtype="float32", device="cpu")
+    checked = dataset.select(range(rows or len(dataset)))
+    after_prompt = next_token_entropies(model, tokenizer, checked["prompt"], batch_size=16)
+    np.testing.assert_allclose(checked["cut_entropy"], after_prompt, atol=2e-4)
+    for row in checked:
+        ids = tokenizer(row["text"], add_special_tokens=False)["input_ids"]
+        others = []
+        for cut in range(2, len(ids) - 1):
+            prompt = tokenizer.decode(ids[:cut])
+            if (
+                not prompt[-1].isspace()
+                and row["text"].startswith(prompt)
+                and tokenizer(prompt, add_special_tokens=False)["input_ids"] == ids[:cut]
+            ):
+                others.append(prompt)
+        assert row["prompt"] in others
+        best = next_token_entropies(model, tokenizer, others, batch_size=16).max()
+        assert row["cut_entropy"] >= best - 2e-4
+    stats = json.loads((output / "stats.json").read_text())
+    assert stats["arguments"]["cut_strategy"] == "entropy"
+    assert stats["cut_entropy"]["max"] == pytest.approx(max(dataset["cut_entropy"]), abs=1e-3)
+    assert stats["cut_entropy"]["min"] == pytest.approx(min(dataset["cut_entropy"]), abs=1e-3)
+    card = (output / "README.md").read_text()
+    assert "| `cut_entropy` |" in card and "least sure of the next token" in card
+    return dataset
+
+
+def test_entropy_cuts(
+    tiny_model_dir: Path, tiny_embedding_model_dir: Path, tiny_cola_data: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "entropy"
+    stats = build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(output),
+            dataset_path=str(cola_sample_path()),
+            tokenizer_name_or_path=str(tiny_model_dir),
+            embedding_model_name_or_path=str(tiny_embedding_model_dir),
+            cut_strategy="entropy",
+        )
+    )
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    dataset = _check_build(output, tokenizer, min_prompt=2, min_completion=2, columns=[*COLUMNS, "cut_entropy"])
+    _check_entropy_cuts(output, tiny_model_dir)
+    # the same sentences as the random build, cut elsewhere
+    random = load_dataset(str(tiny_cola_data), split="train")
+    assert dataset["text"] == random["text"] and stats["rows_out"] == len(random)
+    assert dataset["prompt"] != random["prompt"]
+    assert "cut_entropy" not in json.loads((tiny_cola_data / "stats.json").read_text())
+
+
+@pytest.mark.slow
+def test_real_cola_entropy_cuts(
+    glue_dir: str | None, embedding_model_dir: Path, smollm2_dir: Path, tmp_path: Path
+) -> None:
+    """SmolLM2 as its own proxy on real CoLA sentences: the cut is the hardest valid position, its entropy the one
+    the next-segment evaluation reads after that prompt."""
+    output = tmp_path / "cola-entropy"
+    build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(output),
+            data_dir=glue_dir,
+            tokenizer_name_or_path=str(smollm2_dir),
+            embedding_model_name_or_path=str(embedding_model_dir),
+            cut_strategy="entropy",
+            max_samples=100,
+        )
+    )
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    _check_build(output, tokenizer, min_prompt=2, min_completion=2, columns=[*COLUMNS, "cut_entropy"])
+    dataset = _check_entropy_cuts(output, smollm2_dir, rows=32)
+    # a top-16 entropy lies in [0, ln 16]
+    assert 0.0 <= min(dataset["cut_entropy"]) and max(dataset["cut_entropy"]) <= np.log(16) + 1e-6
+
+
+def test_entropy_cuts_need_the_policy_tokenizer(tiny_model_dir: Path, tmp_path: Path) -> None:
+    proxy = tmp_path / "proxy"
+    shutil.copytree(tiny_model_dir, proxy)
+    # the same model with a smaller vocabulary: every id still has an embedding, the tokens differ
+    other = build_tiny_tokenizer(["Other text makes other merges, and other tokens."] * 8, vocab_size=300)
+    other.save_pretrained(proxy)
+    with pytest.raises(RlptError, match=r"proxy model .* tokenizes .* unlike --tokenizer_name_or_path"):
+        build_cola_dataset(
+            _args(
+                tmp_path,
+                dataset_path=str(cola_sample_path()),
+                tokenizer_name_or_path=str(tiny_model_dir),
+                cut_strategy="entropy",
+                proxy_model_name_or_path=str(proxy),
+            )
+        )
+    _assert_nothing_written(tmp_path)
+
+
 def _write(path: Path, text: str | bytes) -> str:
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     return str(path)
@@ -227,6 +330,8 @@ def test_bad_extra_text_files(tmp_path: Path, tiny_model_dir: Path) -> None:
         ({"acceptable_score": 2.0}, r"--acceptable_score: score 2.0 is outside the range"),
         ({"push_to_hub": True}, "--push_to_hub needs --hub_dataset_id"),
         ({"data_dir": "no/such/glue"}, "no cola folder in no/such/glue"),
+        ({"cut_strategy": "hardest"}, "--cut_strategy must be one of random, entropy, got 'hardest'"),
+        ({"proxy_batch_size": 0}, "--proxy_batch_size must be at least 1"),
     ],
 )
 def test_bad_arguments(tmp_path: Path, overrides: dict, message: str) -> None:

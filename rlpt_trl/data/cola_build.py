@@ -1,20 +1,25 @@
 """The GRPO data build: scored CoLA sentences split into prompt / completion, with their target embeddings.
 
-Each sentence is tokenised with the policy's tokenizer and cut at a random token boundary, so that the
+Each sentence is tokenised with the policy's tokenizer and cut at a token boundary, so that the
 prompt holds at least `min_prompt_tokens` tokens, the completion at least `min_completion_tokens`, and
 `prompt + completion == text` exactly. The cut is taken only where the prompt re-tokenises to the same
 leading tokens and does not end in whitespace (the space opens the completion, as it opens the next
 word's token), so the policy sees the prompt as it appears inside the sentence. Sentences with no such
-cut are dropped and counted by reason. Every row carries a score (see `rlpt_trl.data.scores`) and the
+cut are dropped and counted by reason. The cut is drawn at random (`--cut_strategy random`, the default), or
+(`--cut_strategy entropy`) taken where a proxy LM (by default the policy's starting model) is most unsure of the next
+token: the highest top-16 next-token entropy among the sentence's valid cuts (RPT, arXiv 2506.08007, trains on
+high-entropy positions; one cut a sentence keeps every sentence, where RPT drops positions under a threshold). Every row carries a score (see `rlpt_trl.data.scores`) and the
 L2-normalised embeddings of the original sentence and of its completion.
 
 The output directory is written whole or not at all (built in a temporary sibling, then renamed):
 - the dataset as a Parquet shard with a dataset card (`README.md`, `rlpt_trl.data.dataset_folder`;
   `datasets.load_dataset(output_dir)` reads it) with columns `prompt`, `completion`, `text`, `label` (1, 0, or -1
   for unlabeled text), `scores`, `target_embedding`, and `completion_embedding` (the completion's, for
-  `embedding_cosine_reward(compare="completion")`);
+  `embedding_cosine_reward(compare="completion")`), and with entropy cuts `cut_entropy` (the proxy's entropy at
+  the cut, nats);
 - `cola_with_scores.csv` + `text_embeddings.npy`, the seed's format (`rlpt_trl.data.seed_format`);
-- `stats.json`: rows in / out, drops by reason, label balance, token-length percentiles, settings.
+- `stats.json`: rows in / out, drops by reason, label balance, token-length percentiles (and the cut entropy's),
+  settings.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from datasets import ClassLabel, Dataset, Features, List, Value
 from transformers import PreTrainedTokenizerBase
 
+from ..models.devices import resolve_device
 from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
-from ..models.loading import load_tokenizer
+from ..models.likelihood import position_entropies
+from ..models.loading import load_model_and_tokenizer, load_tokenizer
 from ..utils.errors import RlptError
 from ..utils.files import atomic_directory, write_json
 from .dataset_folder import write_dataset_folder
@@ -53,6 +61,7 @@ DEFAULT_TOKENIZER = "HuggingFaceTB/SmolLM-135M"
 TEXT_COLUMNS = ("text", "sentence")
 DROP_TOO_SHORT = "too_short"
 DROP_NO_CUT = "no_prompt_token_boundary"
+CUT_STRATEGIES = ("random", "entropy")
 
 
 @dataclass
@@ -86,6 +95,18 @@ class ColaBuildArguments:
     )
     min_prompt_tokens: int = field(default=2, metadata={"help": "Fewest tokens a prompt may have."})
     min_completion_tokens: int = field(default=2, metadata={"help": "Fewest tokens a completion may have."})
+    cut_strategy: str = field(
+        default="random",
+        metadata={
+            "help": "random: a seeded random valid cut; entropy: the valid cut where --proxy_model_name_or_path's "
+            "next-token entropy (top 16, nats) is highest."
+        },
+    )
+    proxy_model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "LM whose entropy picks entropy cuts (same tokenizer). Default: --tokenizer_name_or_path."},
+    )
+    proxy_batch_size: int = field(default=32, metadata={"help": "Sentences per proxy-model batch."})
     embedding_model_name_or_path: str = field(
         default=DEFAULT_EMBEDDING_MODEL, metadata={"help": "sentence-transformers model for target_embedding."}
     )
@@ -109,13 +130,16 @@ class PromptSplit:
     completion: str
     prompt_tokens: int
     completion_tokens: int
+    cut_entropy: float | None = None
 
 
 def check_build_arguments(args: ColaBuildArguments) -> None:
     """Reject inconsistent arguments before any file or model is read."""
     if args.data_dir is not None and args.dataset_path is not None:
         raise RlptError("pass either --data_dir (CoLA) or --dataset_path (a data file), not both")
-    for name in ("min_prompt_tokens", "min_completion_tokens", "embedding_batch_size"):
+    if args.cut_strategy not in CUT_STRATEGIES:
+        raise RlptError(f"--cut_strategy must be one of {', '.join(CUT_STRATEGIES)}, got {args.cut_strategy!r}")
+    for name in ("min_prompt_tokens", "min_completion_tokens", "embedding_batch_size", "proxy_batch_size"):
         if getattr(args, name) < 1:
             raise RlptError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.max_samples is not None and args.max_samples < 1:
@@ -177,6 +201,18 @@ def load_input_rows(args: ColaBuildArguments) -> tuple[list[str], list[int], lis
     return texts, labels, scores, sources
 
 
+def _prompt_end(text: str, ids: list[int], offsets: list[tuple[int, int]], cut: int, tokenizer) -> int | None:
+    """The character where a cut before token `cut` ends the prompt, or None where the prompt may not end there."""
+    end = offsets[cut - 1][1]
+    # not inside one character (byte-level tokens split multi-byte characters), and whitespace
+    # opens the completion as it opens the next word's token, so the prompt never ends in it
+    if end > offsets[cut][0] or text[end - 1].isspace():
+        return None
+    if tokenizer(text[:end], add_special_tokens=False)["input_ids"] != ids[:cut]:
+        return None
+    return end
+
+
 def split_prompt_completion(
     texts: list[str],
     tokenizer: PreTrainedTokenizerBase,
@@ -184,11 +220,13 @@ def split_prompt_completion(
     min_prompt_tokens: int,
     min_completion_tokens: int,
     seed: int,
+    cut_entropies: list[np.ndarray] | None = None,
 ) -> tuple[list[PromptSplit | None], Counter]:
-    """Cut each text at a random token boundary; `None` marks a dropped text, counted by reason.
+    """Cut each text at a valid token boundary; `None` marks a dropped text, counted by reason.
 
-    Row i draws its cut from a generator seeded with `(seed, i)`, so a row's cut does not depend on the
-    other rows (a `max_samples` prefix of a build splits like the full build).
+    Without `cut_entropies` the cut is random: row i draws from a generator seeded with `(seed, i)`, so a row's cut
+    does not depend on the other rows (a `max_samples` prefix of a build splits like the full build). With them
+    (`position_entropies` of the texts) it is the valid cut whose entropy is highest (the earliest of equals).
     """
     if not tokenizer.is_fast:
         raise RlptError(f"tokenizer {tokenizer.name_or_path} has no fast version: token offsets are needed")
@@ -203,15 +241,17 @@ def split_prompt_completion(
             splits.append(None)
             drops[DROP_TOO_SHORT] += 1
             continue
+        if cut_entropies is None:
+            order = np.random.default_rng((seed, row)).permutation(cuts)
+        else:
+            # highest entropy first; a stable sort keeps the earliest of equal entropies first
+            order = cuts[np.argsort(-cut_entropies[row][cuts], kind="stable")]
         split = None
-        for cut in np.random.default_rng((seed, row)).permutation(cuts):
-            end = offsets[cut - 1][1]
-            # not inside one character (byte-level tokens split multi-byte characters), and whitespace
-            # opens the completion as it opens the next word's token, so the prompt never ends in it
-            if end > offsets[cut][0] or text[end - 1].isspace():
-                continue
-            if tokenizer(text[:end], add_special_tokens=False)["input_ids"] == ids[:cut]:
-                split = PromptSplit(text[:end], text[end:], int(cut), len(ids) - int(cut))
+        for cut in order:
+            end = _prompt_end(text, ids, offsets, int(cut), tokenizer)
+            if end is not None:
+                entropy = None if cut_entropies is None else float(cut_entropies[row][cut])
+                split = PromptSplit(text[:end], text[end:], int(cut), len(ids) - int(cut), entropy)
                 break
         splits.append(split)
         if split is None:
@@ -219,12 +259,28 @@ def split_prompt_completion(
     return splits, drops
 
 
+def proxy_cut_entropies(args: ColaBuildArguments, texts: list[str], tokenizer: PreTrainedTokenizerBase):
+    """`position_entropies` of `texts` under the build's proxy LM, which must tokenize them as the policy does."""
+    proxy = args.proxy_model_name_or_path or args.tokenizer_name_or_path
+    device = resolve_device(args.embedding_device)
+    model, proxy_tokenizer = load_model_and_tokenizer(proxy, dtype=torch.float32, device=device)
+    own = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    theirs = proxy_tokenizer(texts, add_special_tokens=False)["input_ids"]
+    for text, ours, its in zip(texts, own, theirs, strict=True):
+        if ours != its:
+            raise RlptError(
+                f"proxy model {proxy} tokenizes {text!r} unlike --tokenizer_name_or_path "
+                f"{args.tokenizer_name_or_path}: entropy cuts need the policy's tokenizer"
+            )
+    return position_entropies(model.eval(), proxy_tokenizer, texts, args.proxy_batch_size)
+
+
 def _label_counts(labels: list[int]) -> dict[str, int]:
     counts = Counter(labels)
     return {"acceptable": counts[ACCEPTABLE], "unacceptable": counts[UNACCEPTABLE], "unlabeled": counts[UNLABELED]}
 
 
-def _percentiles(values: list[int]) -> dict[str, float]:
+def _percentiles(values: list[float]) -> dict[str, float]:
     points = {"min": 0, "p5": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95, "max": 100}
     stats = {name: np.percentile(values, q) for name, q in points.items()}
     return {name: round(float(value), 3) for name, value in {**stats, "mean": np.mean(values)}.items()}
@@ -247,6 +303,21 @@ COLA_PROVENANCE = (
     "Wang et al. 2018). Its text is excerpted from published linguistics works; copyright, where applicable, remains "
     "with their authors or publishers, and the corpus is released for research use."
 )
+
+
+_ENTROPY_ROW = "\n| `cut_entropy` | float64 | the proxy LM's top-16 next-token entropy at the cut (nats) |"
+
+
+def _cut_rule(stats: dict) -> str:
+    """How the build chose its cuts, for the card."""
+    args = stats["arguments"]
+    if args["cut_strategy"] == "random":
+        return f"a random token boundary (seed {args['seed']}; row i draws from the generator `(seed, i)`)"
+    proxy = args["proxy_model_name_or_path"] or args["tokenizer_name_or_path"]
+    return (
+        f"the token boundary where `{proxy}` is least sure of the next token (highest entropy over its 16 most "
+        f"likely tokens, in the `cut_entropy` column: median {stats['cut_entropy']['p50']:g} nats)"
+    )
 
 
 def card_body(stats: dict) -> str:
@@ -279,13 +350,12 @@ dataset = load_dataset("PATH/TO/THIS/FOLDER", split="train")
 | `label` | class: 0 unacceptable, 1 acceptable | the human acceptability judgment; -1 for unlabeled text |
 | `scores` | float64 in [-1, 1] | the weight of the embedding reward |
 | `target_embedding` | {dim} x float32 | L2-normalised embedding of `text` ({args["embedding_model_name_or_path"]}) |
-| `completion_embedding` | {dim} x float32 | L2-normalised embedding of `completion` (same model) |
+| `completion_embedding` | {dim} x float32 | L2-normalised embedding of `completion` (same model) |{_ENTROPY_ROW if "cut_entropy" in stats else ""}
 
 ## The cut
 
-Each sentence is tokenised with `{args["tokenizer_name_or_path"]}` and cut at a random token boundary (seed
-{args["seed"]}; row i draws from the generator `(seed, i)`) with at least {args["min_prompt_tokens"]} prompt and
-{args["min_completion_tokens"]} completion tokens, where the prompt re-tokenises to the sentence's leading tokens
+Each sentence is tokenised with `{args["tokenizer_name_or_path"]}` and cut at {_cut_rule(stats)}, with at least
+{args["min_prompt_tokens"]} prompt and {args["min_completion_tokens"]} completion tokens, where the prompt re-tokenises to the sentence's leading tokens
 and does not end in whitespace (the completion starts with the space). Dropped: {dropped[DROP_TOO_SHORT]} too short,
 {dropped[DROP_NO_CUT]} without such a boundary. Median tokens: sentence {tokens["text"]["p50"]:g}, prompt
 {tokens["prompt"]["p50"]:g}, completion {tokens["completion"]["p50"]:g}.
@@ -317,12 +387,14 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
     check_build_arguments(args)
     texts, labels, scores, sources = load_input_rows(args)
     tokenizer = load_tokenizer(args.tokenizer_name_or_path)
+    entropies = proxy_cut_entropies(args, texts, tokenizer) if args.cut_strategy == "entropy" else None
     splits, drops = split_prompt_completion(
         texts,
         tokenizer,
         min_prompt_tokens=args.min_prompt_tokens,
         min_completion_tokens=args.min_completion_tokens,
         seed=args.seed,
+        cut_entropies=entropies,
     )
     keep = [row for row, split in enumerate(splits) if split is not None]
     if not keep:
@@ -336,29 +408,29 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         encode_normalized(embedding_model, texts, batch_size=args.embedding_batch_size, show_progress_bar=True)
         for texts in (kept_texts, [split.completion for split in kept])
     )
-    features = Features(
-        {
-            "prompt": Value("string"),
-            "completion": Value("string"),
-            "text": Value("string"),
-            "label": ClassLabel(names=list(LABEL_NAMES)),
-            "scores": Value("float64"),
-            "target_embedding": List(Value("float32"), length=embeddings.shape[1]),
-            "completion_embedding": List(Value("float32"), length=embeddings.shape[1]),
-        }
-    )
-    dataset = Dataset.from_dict(
-        {
-            "prompt": [split.prompt for split in kept],
-            "completion": [split.completion for split in kept],
-            "text": kept_texts,
-            "label": kept_labels,
-            "scores": [scores[row] for row in keep],
-            "target_embedding": embeddings,
-            "completion_embedding": completion_embeddings,
-        },
-        features=features,
-    )
+    features = {
+        "prompt": Value("string"),
+        "completion": Value("string"),
+        "text": Value("string"),
+        "label": ClassLabel(names=list(LABEL_NAMES)),
+        "scores": Value("float64"),
+        "target_embedding": List(Value("float32"), length=embeddings.shape[1]),
+        "completion_embedding": List(Value("float32"), length=embeddings.shape[1]),
+    }
+    columns = {
+        "prompt": [split.prompt for split in kept],
+        "completion": [split.completion for split in kept],
+        "text": kept_texts,
+        "label": kept_labels,
+        "scores": [scores[row] for row in keep],
+        "target_embedding": embeddings,
+        "completion_embedding": completion_embeddings,
+    }
+    cut_entropy = [split.cut_entropy for split in kept] if entropies is not None else None
+    if cut_entropy is not None:
+        features["cut_entropy"] = Value("float64")
+        columns["cut_entropy"] = cut_entropy
+    dataset = Dataset.from_dict(columns, features=Features(features))
     stats = {
         "sources": sources,
         "rows_in": len(texts),
@@ -372,6 +444,7 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
             "prompt": _percentiles([split.prompt_tokens for split in kept]),
             "completion": _percentiles([split.completion_tokens for split in kept]),
         },
+        **({"cut_entropy": _percentiles(cut_entropy)} if cut_entropy is not None else {}),
         "embedding_dim": int(embeddings.shape[1]),
         "arguments": asdict(args),
     }

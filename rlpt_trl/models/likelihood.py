@@ -177,6 +177,37 @@ def next_token_entropies(
     return values
 
 
+@torch.inference_mode()
+def position_entropies(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], batch_size: int
+) -> list[np.ndarray]:
+    """`top_k_entropy` of the model's next token after every token prefix of each text, from one pass over the text:
+    entry j follows the text's first j tokens (`add_special_tokens=False`), as `next_token_entropies` reads it for
+    that prefix on its own (the special tokens a tokenizer puts before a text come first); entry 0 is NaN."""
+    plain = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    full = tokenizer(list(texts))["input_ids"]
+    leads = []
+    for text, ids, own in zip(texts, full, plain, strict=True):
+        lead = len(ids) - len(own)
+        if lead < 0 or ids[lead:] != own:
+            raise RlptError(
+                f"tokenizer {tokenizer.name_or_path} adds special tokens after {text!r}: a prefix of it does not read "
+                "as the text's own tokens, so its next-token entropies cannot come from one pass"
+            )
+        leads.append(lead)
+    pad_id = padding_id(tokenizer)
+    values = [np.full(len(own) + 1, np.nan) for own in plain]
+    for batch in length_sorted_batches([len(ids) for ids in full], batch_size):
+        input_ids, attention_mask, position_ids = left_pad([full[i] for i in batch], pad_id, model.device)
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
+        entropy = top_k_entropy(logits).cpu().numpy()
+        for row, i in enumerate(batch):
+            # the text's token j - 1 sits at column width - len(own) + j - 1 of its left-padded row
+            start = input_ids.shape[1] - len(plain[i])
+            values[i][1:] = entropy[row, start : start + len(plain[i])]
+    return values
+
+
 def completion_nll(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
