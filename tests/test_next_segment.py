@@ -18,7 +18,7 @@ from scipy.stats import chisquare
 from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
 from rlpt_trl.data.glue import load_glue
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
-from rlpt_trl.evaluation.next_segment.result import DIFFICULTY_THRESHOLDS, METRICS
+from rlpt_trl.evaluation.next_segment.result import DIFFICULTY_THRESHOLDS, METRICS, record_values
 from rlpt_trl.evaluation.next_segment.sampling import Continuations, GumbelMax, sample_completions
 from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment
 from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
@@ -374,6 +374,8 @@ def test_metrics_recomputed_from_the_records(tiny, tiny_model_dir, tiny_embeddin
     summary = result.summary()
     # the predictions file and the metrics.json entry are plain JSON (no NaN)
     assert json.loads(json.dumps([result.records, summary], allow_nan=False)) == [result.records, summary]
+    # so the predictions file alone gives back every per-prompt value
+    np.testing.assert_equal(record_values(json.loads(json.dumps(result.records))), result.values)
     assert summary == {
         **result.metrics,
         "n": len(prompts),

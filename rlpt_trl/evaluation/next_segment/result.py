@@ -69,6 +69,45 @@ def distinct_n(texts: list[str], n: int) -> float:
     return len(set(ngrams)) / len(ngrams) if ngrams else math.nan
 
 
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def record_values(records: list[dict]) -> dict[str, np.ndarray]:
+    """Each metric's per-prompt values (metric -> array of len(records), NaN where a prompt has none), read from the
+    prompts' records (a predictions file's content): the values every metric is the mean of."""
+
+    def mean(key: str) -> np.ndarray:
+        return nanmean(np.array([[_number(v) for v in r[key]] for r in records], dtype=np.float64), axis=1)
+
+    def each(key: str) -> np.ndarray:
+        return np.array([_number(r[key]) for r in records], dtype=np.float64)
+
+    values = {
+        "cosine_sentence": mean("cosine_sentence"),
+        "cosine_prompt_only": each("cosine_prompt_only"),
+        "cosine_completion": mean("cosine_completion"),
+        "reward": mean("reward"),
+        "next_word_accuracy": mean("next_word_correct"),
+        "greedy_next_word_accuracy": each("greedy_next_word_correct"),
+        "completion_log_perplexity": mean("completion_log_perplexity"),
+        "true_completion_nll": each("true_completion_nll"),
+        "distinct_1": each("distinct_1"),
+        "distinct_2": each("distinct_2"),
+        "empty_rate": np.array([np.mean([not s.strip() for s in r["samples"]]) for r in records], dtype=np.float64),
+        "mean_new_tokens": mean("new_tokens"),
+        "cut_entropy": each("cut_entropy"),
+        # a prompt whose true completion has no token of its own has None for every sample
+        "next_token_accuracy": mean("next_token_correct"),
+        "greedy_next_token_accuracy": each("greedy_next_token_correct"),
+    }
+    values["cosine_gain"] = values["cosine_sentence"] - values["cosine_prompt_only"]
+    for name, threshold in DIFFICULTY_THRESHOLDS.items():
+        for metric in ("next_token_accuracy", "greedy_next_token_accuracy"):
+            values[f"{metric}_{name}"] = np.where(values["cut_entropy"] >= threshold, values[metric], np.nan)
+    return {name: values[name] for name in METRICS}
+
+
 @dataclass
 class NextSegmentResult(ResultEntry):
     """Metrics of the next-segment task plus one record per prompt (the content of its predictions file).

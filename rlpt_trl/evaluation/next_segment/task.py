@@ -42,7 +42,7 @@ from ...utils.errors import RlptError
 from ...utils.files import json_number
 from .arguments import NextSegmentArguments, NextSegmentEvalArguments
 from .prompts import NextSegmentPrompts
-from .result import DIFFICULTY_THRESHOLDS, TASK, NextSegmentResult, difficulty, distinct_n, first_word, nanmean
+from .result import TASK, NextSegmentResult, difficulty, distinct_n, first_word, record_values
 from .sampling import Continuations, sample_completions
 
 
@@ -196,7 +196,6 @@ def _sample_scores(
             truth[row] is not None and first_word(s) == truth[row] for row, s in zip(rows, flat, strict=True)
         ],
         "completion_log_perplexity": log_perplexity,
-        "blank": blank,
     }
     per_sample = {name: np.asarray(value, dtype=np.float64).reshape(n, k) for name, value in scores.items()}
     return per_sample, unit_cosines(prompt_only, texts)
@@ -277,28 +276,6 @@ def evaluate_next_segment(
             batch_size=batch_size,
         )
     greedy_correct = [truth[i] is not None and first_word(text) == truth[i] for i, text in enumerate(greedy)]
-    means = {name: value.mean(axis=1) for name, value in per_sample.items()}
-    values = {
-        "cosine_sentence": means["cosine_sentence"],
-        "cosine_prompt_only": cosine_prompt,
-        "cosine_gain": means["cosine_sentence"] - cosine_prompt,
-        "cosine_completion": means["cosine_completion"],
-        "reward": means["reward"],
-        "next_word_accuracy": means["next_word_correct"],
-        "greedy_next_word_accuracy": np.array(greedy_correct, dtype=np.float64),
-        "completion_log_perplexity": nanmean(per_sample["completion_log_perplexity"], axis=1),
-        "true_completion_nll": true_nll,
-        "distinct_1": np.array([distinct_n(row, 1) for row in samples]),
-        "distinct_2": np.array([distinct_n(row, 2) for row in samples]),
-        "empty_rate": means["blank"],
-        "mean_new_tokens": np.array(new_tokens, dtype=np.float64).mean(axis=1),
-        "cut_entropy": cut_entropy,
-        "next_token_accuracy": token_correct.mean(axis=1),
-        "greedy_next_token_accuracy": greedy_token_correct,
-    }
-    for name, threshold in DIFFICULTY_THRESHOLDS.items():
-        for metric in ("next_token_accuracy", "greedy_next_token_accuracy"):
-            values[f"{metric}_{name}"] = np.where(cut_entropy >= threshold, values[metric], np.nan)
     records = [
         {
             "idx": prompts.idx[i],
@@ -317,8 +294,8 @@ def evaluate_next_segment(
             "greedy_next_word_correct": int(greedy_correct[i]),
             "completion_log_perplexity": [json_number(v) for v in per_sample["completion_log_perplexity"][i]],
             "true_completion_nll": json_number(true_nll[i]),
-            "distinct_1": json_number(values["distinct_1"][i]),
-            "distinct_2": json_number(values["distinct_2"][i]),
+            "distinct_1": json_number(distinct_n(samples[i], 1)),
+            "distinct_2": json_number(distinct_n(samples[i], 2)),
             "cut_entropy": float(cut_entropy[i]),
             "difficulty": difficulty(cut_entropy[i]),
             "next_token_correct": [json_number(value) for value in token_correct[i]],
@@ -334,7 +311,8 @@ def evaluate_next_segment(
         "embedding_model": scorers.reward.model_name_or_path,
         "scorer_model": scorers.perplexity.model_name_or_path,
     }
-    return NextSegmentResult.from_values(values, records, len(samples[0]), settings)
+    # the metrics are read back from the records, so that the predictions file recomputes every one
+    return NextSegmentResult.from_values(record_values(records), records, len(samples[0]), settings)
 
 
 @dataclass
