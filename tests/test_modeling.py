@@ -11,6 +11,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BertConfig, BertMo
 from rlpt_trl import RlptError, load_model_and_tokenizer, resolve_dtype
 from rlpt_trl.cli import main as cli_main
 from rlpt_trl.models.devices import evaluation_dtype, native_bf16, resolve_device, trainer_precision_defaults
+from rlpt_trl.models.loading import load_tokenizer
+from rlpt_trl.models.special_tokens import end_of_turn_token, gguf_special_token_ids, match_special_tokens
 
 
 def test_tiny_model_loads_with_pad_and_padding_side(tiny_model_dir: Path) -> None:
@@ -128,11 +130,65 @@ def test_import_gguf_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert cli_main(["frobnicate"]) == 2
 
 
+def test_gguf_special_token_ids_read_the_metadata(tmp_path: Path) -> None:
+    import gguf
+
+    path = tmp_path / "tokens.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+    assert gguf_special_token_ids(str(path)) == {"bos_token": 1, "eos_token": 2}
+
+
+def test_misread_special_tokens_are_set_from_the_metadata(
+    tiny_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What transformers < 5.18 does to the SmolLM2 GGUF (eos read as bos, no pad), undone from the metadata ids."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    tokenizer.eos_token = tokenizer.bos_token
+    declared = {"bos_token": bos, "eos_token": eos, "pad_token": eos}
+    with caplog.at_level("WARNING", logger="rlpt_trl.models.special_tokens"):
+        assert match_special_tokens(tokenizer, declared, "m.gguf") == ["eos_token", "pad_token"]
+    assert (tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id) == (bos, eos, eos)
+    assert "read the eos_token of m.gguf as '<|im_start|>'; set to '<|im_end|>'" in caplog.text
+    assert match_special_tokens(tokenizer, declared, "m.gguf") == []
+
+
+def test_a_folder_whose_eos_is_not_the_chat_end_token_is_one_line(
+    tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder that a misreading transformers imported: eos and generation stop at <|im_start|>."""
+    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    assert end_of_turn_token(tokenizer) == tokenizer.eos_token == "<|im_end|>"
+    tokenizer.eos_token = tokenizer.bos_token
+    model.generation_config.eos_token_id = tokenizer.bos_token_id
+    model.save_pretrained(tmp_path / "bad")
+    tokenizer.save_pretrained(tmp_path / "bad")
+    with pytest.raises(RlptError, match=r"ends a turn with '<\|im_end\|>' .* transformers >= 5\.18"):
+        load_tokenizer(str(tmp_path / "bad"))
+    capsys.readouterr()
+    command = ["eval", "--model_name_or_path", str(tmp_path / "bad"), "--tasks", "cola"]
+    command += ["--data_dir", str(cola_sample_glue_dir), "--output_dir", str(tmp_path / "out")]
+    assert cli_main(command) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line.lower()]
+    assert "Traceback" not in err and len(errors) == 1 and errors[0].startswith("rlpt-trl eval: error: ")
+    assert "eos is '<|im_start|>'" in errors[0] and not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_gguf_round_trip_logits_identical(smollm2_gguf: Path, smollm2_dir: Path) -> None:
     """The GGUF-loaded model and its `import-gguf` safetensors copy give bit-identical logits."""
     model, tokenizer = load_model_and_tokenizer(str(smollm2_gguf), device="cpu")
     assert tokenizer.padding_side == "left" and tokenizer.pad_token is not None
+    # the ids the GGUF declares (transformers < 5.18 read eos and pad as <|im_start|>, id 1)
+    assert gguf_special_token_ids(str(smollm2_gguf)) == {"bos_token": 1, "eos_token": 2, "pad_token": 2}
+    assert (tokenizer.eos_token, tokenizer.eos_token_id, tokenizer.pad_token_id) == ("<|im_end|>", 2, 2)
+    assert end_of_turn_token(AutoTokenizer.from_pretrained(smollm2_dir)) == "<|im_end|>"
     reloaded = AutoModelForCausalLM.from_pretrained(smollm2_dir)
     assert (smollm2_dir / "model.safetensors").is_file()
     assert not any(smollm2_dir.glob("*.bin"))

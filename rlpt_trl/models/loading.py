@@ -18,11 +18,13 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+from transformers.utils import GENERATION_CONFIG_NAME
 
 from ..utils.errors import RlptError
 from ..utils.files import is_local_path
 from ..utils.hub import loading
 from .devices import resolve_device, resolve_dtype
+from .special_tokens import check_end_token, gguf_special_token_ids, match_special_tokens
 
 
 def is_gguf(model_name_or_path: str) -> bool:
@@ -120,10 +122,20 @@ def load_tokenizer(
         folder, filename = os.path.split(os.path.abspath(name_or_path))
         with _gguf_errors(name_or_path):
             tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=filename)
+            match_special_tokens(tokenizer, gguf_special_token_ids(name_or_path), name_or_path)
     else:
         with loading("tokenizer", name_or_path):
             tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        check_end_token(tokenizer, _generation_eos_ids(name_or_path), name_or_path)
     return prepare_tokenizer(tokenizer, padding_side)
+
+
+def _generation_eos_ids(name_or_path: str) -> list[int]:
+    """The eos ids of a local folder's generation_config.json (none for a Hub id: no download for a check)."""
+    if not (Path(name_or_path) / GENERATION_CONFIG_NAME).is_file():
+        return []
+    eos = GenerationConfig.from_pretrained(name_or_path).eos_token_id
+    return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
 
 
 def load_model_and_tokenizer(
