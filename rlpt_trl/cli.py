@@ -100,6 +100,20 @@ def _import_gguf(argv: Sequence[str]) -> None:
     print(f"wrote {output}")
 
 
+def _random_init(argv: Sequence[str]) -> None:
+    from .models.random_init import RANDOM_INIT_LABEL, build_random_init
+
+    parser = argparse.ArgumentParser(
+        prog="rlpt-trl random-init",
+        description=f"Give model folders that hold a config and a tokenizer but no weights {RANDOM_INIT_LABEL}.",
+    )
+    parser.add_argument("folders", nargs="+", help="causal LM or sentence-transformers folders without weights")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        print(f"wrote {build_random_init(folder, args.seed)} ({RANDOM_INIT_LABEL})")
+
+
 def _assets(argv: Sequence[str]) -> None:
     from .utils.assets import asset_environment
 
@@ -124,6 +138,7 @@ SCRIPTS: dict[str, tuple[str, str]] = {
 UTILITIES: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     "import-gguf": (_import_gguf, "convert a .gguf checkpoint into a Hugging Face model directory"),
     "assets": (_assets, "print export lines for the local test assets"),
+    "random-init": (_random_init, "random weights for model folders that carry only configs and tokenizers"),
 }
 
 
