@@ -85,7 +85,7 @@ class StageResult:
     result: dict = field(default_factory=dict)
 
 
-def parse_args() -> argparse.Namespace:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--output_dir", required=True, help="report folder: acceptance.json, README.md, logs/")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
@@ -94,7 +94,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data_dir", default=os.environ.get(GLUE_DIR_ENV), help=f"GLUE root (${GLUE_DIR_ENV})")
     for name, value in SIZES["cuda"].items():
         parser.add_argument(f"--{name}", type=int, help=f"default {value} on cuda, {SIZES['cpu'][name]} on cpu")
-    args = parser.parse_args()
+    return parser
+
+
+def parse_args() -> argparse.Namespace:
+    args = make_parser().parse_args()
     for name, value in SIZES[args.device].items():
         if getattr(args, name) is None:
             setattr(args, name, value)

@@ -53,7 +53,7 @@ SMOLLM2, MINILM = "smollm2-135m-instruct", "all-MiniLM-L6-v2"
 REPORTED = ("rlpt-trl", "torch", "transformers", "trl", "accelerate", "datasets", "evaluate", "peft", "gguf")
 
 
-def parse_args() -> argparse.Namespace:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--installed", required=True, help="the target's `pip list --format=freeze` (name==version)")
     parser.add_argument("--output_dir", default="offline-kit", help="the kit's folder (replaced when complete)")
@@ -66,7 +66,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--embedding_model", default=find_minilm(), help="all-MiniLM-L6-v2 folder")
     parser.add_argument("--weights", choices=("real", "random-init"), default="real")
     parser.add_argument("--part_size_mib", type=float, default=40.0, help="largest part of a split file")
-    args = parser.parse_args()
+    return parser
+
+
+def parse_args() -> argparse.Namespace:
+    args = make_parser().parse_args()
     args.platform = args.platform or ["manylinux_2_28_x86_64", "manylinux2014_x86_64"]
     return args
 
@@ -159,7 +163,7 @@ def needed_wheels(
     return wheels
 
 
-def tested_version(requirement: Requirement) -> str:
+def pinned_requirement(requirement: Requirement) -> str:
     """The requirement pinned to the version installed here when that satisfies it (the combination the tests
     ran with: the newest release may need packages the target cannot get), else the requirement itself."""
     try:
@@ -173,10 +177,10 @@ def tested_version(requirement: Requirement) -> str:
 
 def pip_download(dest: Path, python_version: str, platforms: list[str]) -> Callable[[Requirement], Path]:
     """A `needed_wheels` downloader: `pip download --no-deps` of the requirement's wheel for the target, at the
-    version tested here where it can (`tested_version`)."""
+    version tested here where it can (`pinned_requirement`)."""
 
     def download(requirement: Requirement) -> Path:
-        spec = tested_version(requirement)
+        spec = pinned_requirement(requirement)
         with tempfile.TemporaryDirectory(dir=dest) as scratch:
             command = [
                 sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",

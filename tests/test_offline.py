@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from gpu_acceptance import cpu_agreement
-from offline_kit import needed_wheels, read_installed, target_environment, tested_version, wheel_requirements
+from offline_kit import needed_wheels, pinned_requirement, read_installed, target_environment, wheel_requirements
 from packaging.requirements import Requirement
 from packaging.version import Version
 from sentence_transformers import SentenceTransformer
@@ -73,8 +73,8 @@ def test_needed_wheels_follow_requirements_the_target_lacks(tmp_path: Path) -> N
     assert asked == ["lib>=2", "old<1", "withextra", "dep", "extra-dep"]
     assert [str(r) for r in wheel_requirements(catalogue["withextra"], (), env)] == []
     # downloads take the version tested here when it satisfies the requirement
-    assert tested_version(Requirement("trl>=1.0")) == f"trl=={importlib.metadata.version('trl')}"
-    assert tested_version(Requirement("trl>=99")) == "trl>=99"
+    assert pinned_requirement(Requirement("trl>=1.0")) == f"trl=={importlib.metadata.version('trl')}"
+    assert pinned_requirement(Requirement("trl>=99")) == "trl>=99"
 
 
 def test_installed_list_errors(tmp_path: Path) -> None:
