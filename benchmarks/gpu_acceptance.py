@@ -130,14 +130,36 @@ def _error_line(log: Path) -> str:
     return (errors or lines or ["no output"])[-1][:500]
 
 
-def run_command(name: str, command: list[str], logs: Path, env: dict | None = None) -> StageResult:
-    """Run one stage's command with its output in logs/NAME.log; a failure is recorded, not raised."""
+def report_names(args: argparse.Namespace, work: Path) -> dict[str, str]:
+    """Machine paths -> how the report names them: the interpreter, the asset variables, the work folder."""
+    return {
+        sys.executable: "python", str(Path(args.model_dir)): f"${MODEL_ENV}",
+        str(Path(args.embedding_model)): f"${EMBEDDING_MODEL_ENV}", str(Path(args.data_dir)): f"${GLUE_DIR_ENV}",
+        str(work): "WORK",
+    }  # fmt: skip
+
+
+def portable(command: list[str], names: dict[str, str]) -> list[str]:
+    """`command` with every path in `names` (and under it) named as there."""
+    shown = []
+    for arg in command:
+        for path, name in sorted(names.items(), key=lambda item: -len(item[0])):
+            if arg == path or arg.startswith(path + os.sep):
+                arg = name + arg[len(path) :]
+                break
+        shown.append(arg)
+    return shown
+
+
+def run_command(name: str, command: list[str], logs: Path, names: dict[str, str]) -> StageResult:
+    """Run one stage's command with its output in logs/NAME.log (shown with `names` for machine paths); a failure
+    is recorded, not raised."""
     log = logs / f"{name}.log"
     start = time.perf_counter()
     with log.open("w") as out:
-        status = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
+        status = subprocess.run(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode
     seconds = round(time.perf_counter() - start, 1)
-    shown = " ".join(command).replace(sys.executable, "python")
+    shown = " ".join(portable(command, names))
     if status != 0:
         return StageResult(name, "failed", seconds, shown, f"exit {status}: {_error_line(log)}")
     return StageResult(name, "ok", seconds, shown)
@@ -168,6 +190,7 @@ class Acceptance:
 
     def __init__(self, args: argparse.Namespace, work: Path, logs: Path):
         self.args, self.work, self.logs = args, work, logs
+        self.names = report_names(args, work)
         self.data = work / "data"
         self.cuda = args.device == "cuda"
         self.real_weights = not is_random_init(AutoConfig.from_pretrained(args.model_dir))
@@ -179,7 +202,7 @@ class Acceptance:
             "--tokenizer_name_or_path", args.model_dir, "--embedding_model_name_or_path", args.embedding_model,
             *(["--max_samples", str(args.train_rows)] if args.train_rows else []),
         ]  # fmt: skip
-        return run_command("data", command, self.logs)
+        return run_command("data", command, self.logs, self.names)
 
     def grpo(self, name: str, extra: list[str]) -> StageResult:
         """The seed's recipe for --grpo_steps steps: seconds per step, peak memory, reward curves."""
@@ -192,7 +215,9 @@ class Acceptance:
             "--output_dir", str(output), "--max_steps", str(args.grpo_steps), "--logging_steps", "1",
             "--save_strategy", "no", *(["--bf16", "true"] if self.cuda else ["--use_cpu", "true"]), *extra,
         ]  # fmt: skip
-        stage = run_command(name, command, self.logs)
+        stage = run_command(name, command, self.logs, self.names)
+        # shown as the recipe's own command, without the measuring wrapper
+        stage.command = " ".join(portable(["python", *command[4:]], self.names))
         if stage.status == "ok":
             stage.result = self._training_summary(output, measured)
         return stage
@@ -211,7 +236,7 @@ class Acceptance:
             *(["--max_train_samples", str(args.train_rows)] if args.train_rows else []),
             *(["--bf16", "true"] if self.cuda else ["--use_cpu", "true"]),
         ]  # fmt: skip
-        stage = run_command("sft", command, self.logs)
+        stage = run_command("sft", command, self.logs, self.names)
         if stage.status == "ok":
             losses = read_scalars(self.work / "sft").get("train/loss", [])
             stage.result = {"steps": len(losses), "loss_first_last": [losses[0][1], losses[-1][1]] if losses else None}
@@ -226,7 +251,7 @@ class Acceptance:
             "--embedding_model_name_or_path", args.embedding_model, "--output_dir", str(output),
             *(["--max_samples", str(rows)] if rows else []),
         ]  # fmt: skip
-        stage = run_command(task, command, self.logs)
+        stage = run_command(task, command, self.logs, self.names)
         if stage.status == "ok":
             metrics = json.loads((output / "metrics.json").read_text())
             entry = next(iter(metrics.values()))[task]
@@ -248,7 +273,7 @@ class Acceptance:
             "--dataset_name", str(self.data), "--embedding_model_name_or_path", args.embedding_model,
             "--output_dir", str(self.work / "fsdp"), "--max_steps", "1", "--save_strategy", "no",
         ]  # fmt: skip
-        return run_command("fsdp", command, self.logs)
+        return run_command("fsdp", command, self.logs, self.names)
 
     def _training_summary(self, output: Path, measured: Path) -> dict:
         scalars = read_scalars(output)

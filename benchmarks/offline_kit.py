@@ -199,7 +199,7 @@ def pip_download(dest: Path, python_version: str, platforms: list[str]) -> Calla
 
 def build_project_wheel(dest: Path) -> Path:
     """The rlpt_trl wheel of this checkout."""
-    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(dest)]
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dest)]
     result = subprocess.run([*command, str(ROOT)], capture_output=True, text=True)
     found = list(dest.glob("rlpt_trl-*.whl"))
     if result.returncode != 0 or len(found) != 1:
@@ -281,7 +281,9 @@ for entry in manifest["assets"]:
     with lzma.open(joined) as packed:
         if entry["kind"] == "tar":
             with tarfile.open(fileobj=packed) as tar:
-                tar.extractall(kit / "models", filter="data")
+                # the safe filter where this Python has it (3.10.12, 3.11.4 and later)
+                safe = {{"filter": "data"}} if hasattr(tarfile, "data_filter") else {{}}
+                tar.extractall(kit / "models", **safe)
         else:
             with (kit / "models" / entry["name"]).open("wb") as out:
                 shutil.copyfileobj(packed, out, 1 << 20)

@@ -196,6 +196,10 @@ def test_gpu_acceptance_cpu_mode(
     # the tiny model's prompts are the sample's, not CoLA dev's: nothing to agree with
     assert stages["cola"]["result"]["agreement_with_cpu"].startswith("not comparable")
     assert stages["environment"]["result"]["weights"] == "real"
+    # commands name the assets by their variables, not by this machine's paths
+    assert stages["grpo"]["command"].startswith("python recipes/grpo.py --config recipes/smollm2-135m/grpo_cpu.yaml")
+    assert "--model_name_or_path $RLPT_MODEL_DIR" in stages["grpo"]["command"]
+    assert str(tiny_model_dir) not in (output / "acceptance.json").read_text()
     readme = (output / "README.md").read_text()
     assert f"| grpo_vllm | {stages['grpo_vllm']['status']} |" in readme and not (output / "work").exists()
 
