@@ -60,14 +60,16 @@ def match_special_tokens(tokenizer: PreTrainedTokenizerBase, ids: Mapping[str, i
 
 
 def end_of_turn_token(tokenizer: PreTrainedTokenizerBase) -> str | None:
-    """The first special or added token the chat template puts after a user message's text (ChatML's
+    """The first special or added token the chat template puts after an assistant message's text (ChatML's
     `<|im_end|>`), the token a chat model stops at; None without a chat template or when it puts none there."""
     if not tokenizer.chat_template:
         return None
     try:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": _PROBE}], tokenize=False)
+        # the end of the model's own turn (a user turn may close with another token, as Mistral's [/INST])
+        conversation = [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": _PROBE}]
+        text = tokenizer.apply_chat_template(conversation, tokenize=False)
     except (TemplateError, ValueError, TypeError):
-        return None  # a template that wants more than one user message ends no turn we can read
+        return None  # a template that refuses this conversation ends no turn we can read
     after = text[text.index(_PROBE) + len(_PROBE) :] if _PROBE in text else ""
     # the added tokens too: a misread eos leaves the real one out of the special tokens
     added = {token.content for token in tokenizer.added_tokens_decoder.values()}
