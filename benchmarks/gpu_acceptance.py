@@ -33,6 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from run_pipeline import check_paths  # noqa: E402
 from transformers import AutoConfig  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
@@ -106,12 +107,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def check_inputs(args: argparse.Namespace) -> None:
-    for flag, value in (("--model_dir", args.model_dir), ("--embedding_model", args.embedding_model),
-                        ("--data_dir", args.data_dir)):  # fmt: skip
-        if not value:
-            raise RlptError(f"{flag} is required")
-        if not Path(value).exists():
-            raise RlptError(f"{flag} does not exist: {value}")
+    check_paths([("--model_dir", args.model_dir, f"or set {MODEL_ENV}: the offline kit's setup.sh prints it"),
+                 ("--embedding_model", args.embedding_model, f"or set {EMBEDDING_MODEL_ENV}"),
+                 ("--data_dir", args.data_dir, f"or set {GLUE_DIR_ENV}")])  # fmt: skip
     if args.device == "cuda":
         import torch
 

