@@ -14,7 +14,13 @@ from ..utils.errors import RlptError
 
 RANDOM_INIT_KEY = "rlpt_random_init"
 RANDOM_INIT_LABEL = "random-init weights (timing only)"
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+# weights in every layout transformers saves: one file, shards, and the shards' index
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")
+
+
+def is_weight_file(path: Path) -> bool:
+    """Whether a model folder's file holds weights (or indexes their shards)."""
+    return path.name.endswith(WEIGHT_SUFFIXES)
 
 
 def is_random_init(config: PretrainedConfig) -> bool:
@@ -24,7 +30,7 @@ def is_random_init(config: PretrainedConfig) -> bool:
 
 def weightless_files(folder: Path) -> list[Path]:
     """The files of a model folder but its weights: what a random-init model is built from."""
-    return [path for path in sorted(folder.rglob("*")) if path.is_file() and path.name not in WEIGHT_FILES]
+    return [path for path in sorted(folder.rglob("*")) if path.is_file() and not is_weight_file(path)]
 
 
 def build_random_init(folder: str | Path, seed: int = 0) -> Path:
@@ -33,7 +39,7 @@ def build_random_init(folder: str | Path, seed: int = 0) -> Path:
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise RlptError(f"no config.json in {folder}")
-    if any((folder / name).exists() for name in WEIGHT_FILES):
+    if any(is_weight_file(path) for path in folder.iterdir()):
         raise RlptError(f"{folder} holds weights already")
     config = AutoConfig.from_pretrained(folder)
     setattr(config, RANDOM_INIT_KEY, True)

@@ -1,7 +1,7 @@
 """The tokenizer's bos / eos / pad checked against what the checkpoint declares.
 
-transformers before 5.18 reads the SmolLM2 GGUF's tokenizer with bos and eos swapped (eos and pad come out as
-`<|im_start|>`): a model trained or evaluated with it never sees its real end token, and nothing says so. A GGUF's own
+transformers before 5.18 reads the SmolLM2 GGUF's tokenizer with eos as its bos, `<|im_start|>`, and no pad (so pad
+becomes that eos too): a model trained or evaluated with it never sees its real end token, and nothing says so. A GGUF's own
 metadata names its special tokens, so a GGUF tokenizer is corrected from it; a Hugging Face folder has no such
 record, so its eos is checked against the end-of-turn token of its chat template.
 """
