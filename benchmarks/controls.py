@@ -55,8 +55,8 @@ from run_pipeline import (  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.evaluation.next_segment.result import TASK as NEXT_SEGMENT  # noqa: E402
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV  # noqa: E402
 from rlpt_trl.trainer.flops import FLOPS_FILE  # noqa: E402
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import atomic_directory, write_json, write_text_atomic  # noqa: E402
 

@@ -36,11 +36,11 @@ from transformers import TrainerCallback  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.data.glue import load_glue  # noqa: E402
 from rlpt_trl.data.sft_pairs import DEFAULT_LABEL_WORDS, DEFAULT_PROMPT_TEMPLATE, cola_prompt_completion  # noqa: E402
-from rlpt_trl.evaluation import build_task_prompts, get_task, predict_from_scores, score_continuations  # noqa: E402
+from rlpt_trl.evaluation.glue import build_task_prompts, get_task, predict_from_scores, score_continuations  # noqa: E402
 from rlpt_trl.models.devices import evaluation_dtype, native_bf16, trainer_precision_defaults  # noqa: E402
 from rlpt_trl.models.loading import import_gguf, load_model_and_tokenizer  # noqa: E402
 from rlpt_trl.rewards import get_prefix_match_reward  # noqa: E402
-from rlpt_trl.utils.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.testing.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV
 
 
 ROOT = Path(__file__).resolve().parents[1]

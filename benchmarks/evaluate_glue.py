@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.evaluation import (  # noqa: E402
+from rlpt_trl.evaluation.glue import (  # noqa: E402
     build_task_prompts,
     compute_glue_metrics,
     get_task,
@@ -41,7 +41,7 @@ from rlpt_trl.evaluation import (  # noqa: E402
 from rlpt_trl.evaluation.glue.generate import generate_greedy  # noqa: E402
 from rlpt_trl.models.devices import evaluation_dtype  # noqa: E402
 from rlpt_trl.models.loading import import_gguf, load_model_and_tokenizer  # noqa: E402
-from rlpt_trl.utils.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.testing.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 
 

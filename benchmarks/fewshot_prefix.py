@@ -39,7 +39,7 @@ import yaml  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.data.glue import load_glue  # noqa: E402
-from rlpt_trl.evaluation import (  # noqa: E402
+from rlpt_trl.evaluation.glue import (  # noqa: E402
     SCORING_MODES,
     GlueTaskSpec,
     Scoring,
@@ -49,7 +49,7 @@ from rlpt_trl.evaluation import (  # noqa: E402
     select_tasks,
 )
 from rlpt_trl.models.loading import import_gguf, load_model_and_tokenizer  # noqa: E402
-from rlpt_trl.utils.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.testing.assets import GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 
 

@@ -38,11 +38,11 @@ from transformers import AutoConfig  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.models.random_init import RANDOM_INIT_LABEL, is_random_init  # noqa: E402
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GLUE_DIR_ENV, find_minilm  # noqa: E402
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GLUE_DIR_ENV, find_minilm  # noqa: E402
+from rlpt_trl.testing.tensorboard import read_scalars  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import write_json, write_text_atomic  # noqa: E402
 from rlpt_trl.utils.markdown import format_table  # noqa: E402
-from rlpt_trl.utils.tensorboard import read_scalars  # noqa: E402
 
 
 PROG = "benchmarks/gpu_acceptance.py"

@@ -36,7 +36,7 @@ from rlpt_trl.evaluation.next_segment import task as next_segment  # noqa: E402
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts  # noqa: E402
 from rlpt_trl.evaluation.next_segment.task import NextSegmentScorers, evaluate_next_segment  # noqa: E402
 from rlpt_trl.models.loading import load_model_and_tokenizer  # noqa: E402
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 
 

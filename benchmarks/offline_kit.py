@@ -44,7 +44,7 @@ from run_pipeline import check_paths  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.models.loading import import_gguf  # noqa: E402
 from rlpt_trl.models.random_init import weightless_files  # noqa: E402
-from rlpt_trl.utils.assets import GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
+from rlpt_trl.testing.assets import GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import atomic_directory, write_json  # noqa: E402
 

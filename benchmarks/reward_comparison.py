@@ -37,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.evaluation.report import model_slugs  # noqa: E402
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.markdown import format_table  # noqa: E402
 

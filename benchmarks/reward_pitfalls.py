@@ -47,7 +47,7 @@ from rlpt_trl.rewards import (  # noqa: E402
     get_prefix_match_reward,
     get_rpt_prefix_reward,
 )
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import write_json  # noqa: E402
 from rlpt_trl.utils.markdown import format_table  # noqa: E402

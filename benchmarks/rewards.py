@@ -29,7 +29,7 @@ from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 from rlpt_trl import encode_normalized, import_gguf, load_embedding_model  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.rewards import get_embedding_cosine_reward, get_perplexity_reward  # noqa: E402
-from rlpt_trl.utils.assets import (  # noqa: E402
+from rlpt_trl.testing.assets import (  # noqa: E402
     EMBEDDING_MODEL_ENV,
     GGUF_ENV,
     cola_sample_path,  # noqa: E402

@@ -48,7 +48,7 @@ from pipeline_report.training import training_summary  # noqa: E402
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.evaluation.glue.spec import DEFAULT_TASKS  # noqa: E402
 from rlpt_trl.evaluation.next_segment.result import TASK as NEXT_SEGMENT  # noqa: E402
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import atomic_directory, write_json, write_text_atomic  # noqa: E402
 
@@ -216,9 +216,8 @@ def plan(args: argparse.Namespace) -> list[Stage]:
         python, "recipes/sft.py", "--config", SFT_CONFIG, "--model_name_or_path", base, "--data_dir", glue,
         "--output_dir", relative(models / "sft"), "--max_steps", str(args.sft_steps), "--save_strategy", "no",
         "--seed", seed, "--logging_steps", logging(SFT_CONFIG, args.sft_steps), "--eval_strategy", "steps",
-        "--eval_steps", sft_interval, "--max_eval_samples", str(args.sft_eval_rows), "--glue_eval_steps", sft_interval,
-        "--glue_eval_tasks", "cola", "--glue_eval_data_dir", glue, "--glue_eval_max_samples",
-        str(args.heldout_cola_rows), *(["--max_train_samples", str(args.train_rows)] if args.train_rows else []),
+        "--eval_steps", sft_interval, "--max_eval_samples", str(args.sft_eval_rows), "--eval_every_steps", sft_interval,
+        "--eval_tasks", "cola", "--eval_data_dir", glue, "--eval_max_samples", str(args.heldout_cola_rows), *(["--max_train_samples", str(args.train_rows)] if args.train_rows else []),
     ]  # fmt: skip
     stages = [
         Stage("import", "Import the GGUF", [python, "-m", "rlpt_trl.cli", "import-gguf", str(args.gguf), base]),
@@ -230,8 +229,9 @@ def plan(args: argparse.Namespace) -> list[Stage]:
             python, "recipes/grpo.py", "--config", GRPO_CONFIG, "--model_name_or_path", relative(models / start),
             "--dataset_name", data, "--embedding_model_name_or_path", minilm, "--output_dir", relative(models / run),
             "--max_steps", str(args.grpo_steps), "--save_strategy", "no", "--seed", seed, "--logging_steps",
-            logging(GRPO_CONFIG, args.grpo_steps), "--next_segment_eval_steps", every(args.grpo_steps, args.heldout_evals),
-            "--next_segment_eval_max_samples", str(args.heldout_next_segment_prompts), "--glue_eval_data_dir", glue,
+            logging(GRPO_CONFIG, args.grpo_steps), "--eval_every_steps", every(args.grpo_steps, args.heldout_evals),
+            "--eval_tasks", "next_segment", "--eval_max_samples", str(args.heldout_next_segment_prompts),
+            "--eval_data_dir", glue,
         ]  # fmt: skip
         title = f"GRPO from {'the SFT model' if start == 'sft' else start}"
         stages.append(Stage(run.replace("-", "_"), title, command, steps=args.grpo_steps))

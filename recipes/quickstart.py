@@ -30,8 +30,8 @@ from rlpt_trl.evaluation.paired import paired_table
 from rlpt_trl.evaluation.report import model_slugs
 from rlpt_trl.models.embeddings import DEFAULT_EMBEDDING_MODEL
 from rlpt_trl.models.loading import import_gguf
-from rlpt_trl.models.tiny import build_tiny_causal_lm
-from rlpt_trl.utils.assets import GLUE_DIR_ENV, cola_sample_path, find_minilm, find_smollm2_gguf
+from rlpt_trl.testing.assets import GLUE_DIR_ENV, cola_sample_path, find_minilm, find_smollm2_gguf
+from rlpt_trl.testing.tiny_models import build_tiny_causal_lm
 from rlpt_trl.utils.errors import RlptError
 
 

@@ -1,4 +1,10 @@
-"""rlpt_trl: reinforcement-learning pre-training of small language models (GRPO on CoLA) with TRL."""
+"""rlpt_trl: reinforcement-learning pre-training of small language models with TRL.
+
+What users call, loaded lazily: the data build, the rewards and their factories (the ready rewards are at dotted
+paths in `rlpt_trl.rewards`, for `trl grpo --reward_funcs`), the trainer commands and their configs, the evaluation's
+entry points and the model loading. Subpackages: `data`, `rewards`, `trainer`, `evaluation`, `models`, `scripts` (the
+commands), `testing` (helpers for tests and benchmarks), `utils`.
+"""
 
 from typing import TYPE_CHECKING
 
@@ -13,38 +19,52 @@ _EXPORTS = {
     "load_glue": ".data.glue",
     "load_prompt_dataset": ".data.prompt_dataset",
     "load_seed_pair": ".data.seed_format",
-    "resolve_device": ".models.devices",
-    "resolve_dtype": ".models.devices",
-    "DEFAULT_EMBEDDING_MODEL": ".models.embeddings",
-    "encode_normalized": ".models.embeddings",
-    "load_embedding_model": ".models.embeddings",
-    "import_gguf": ".models.loading",
-    "load_model_and_tokenizer": ".models.loading",
-    "load_tokenizer": ".models.loading",
-    "prepare_tokenizer": ".models.loading",
+    "RewardArguments": ".rewards",
     "get_embedding_cosine_reward": ".rewards",
     "get_perplexity_reward": ".rewards",
     "get_prefix_match_reward": ".rewards",
     "get_reward_funcs": ".rewards",
     "get_rpt_prefix_reward": ".rewards",
+    "FlopsArguments": ".trainer.flops",
+    "RewardScriptArguments": ".trainer.reward_command",
+    "RewardTrainerCommand": ".trainer.reward_command",
+    "TrainerCommand": ".trainer.command",
+    "run_command": ".cli",
+    "EvalArguments": ".evaluation.arguments",
+    "EvalCallbackArguments": ".evaluation.arguments",
+    "EvalCallback": ".evaluation.callback",
+    "run_eval": ".evaluation.runner",
+    "encode_normalized": ".models.embeddings",
+    "load_embedding_model": ".models.embeddings",
+    "resolve_dtype": ".models.devices",
+    "import_gguf": ".models.loading",
+    "load_model_and_tokenizer": ".models.loading",
     "RlptError": ".utils.errors",
 }
 __all__ = ["__version__", *_EXPORTS]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
+    from .cli import run_command
     from .data.cola_build import ColaBuildArguments, build_cola_dataset
     from .data.glue import load_glue
     from .data.prompt_dataset import load_prompt_dataset
     from .data.seed_format import load_seed_pair
-    from .models.devices import resolve_device, resolve_dtype
-    from .models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
-    from .models.loading import import_gguf, load_model_and_tokenizer, load_tokenizer, prepare_tokenizer
+    from .evaluation.arguments import EvalArguments, EvalCallbackArguments
+    from .evaluation.callback import EvalCallback
+    from .evaluation.runner import run_eval
+    from .models.devices import resolve_dtype
+    from .models.embeddings import encode_normalized, load_embedding_model
+    from .models.loading import import_gguf, load_model_and_tokenizer
     from .rewards import (
+        RewardArguments,
         get_embedding_cosine_reward,
         get_perplexity_reward,
         get_prefix_match_reward,
         get_reward_funcs,
         get_rpt_prefix_reward,
     )
+    from .trainer.command import TrainerCommand
+    from .trainer.flops import FlopsArguments
+    from .trainer.reward_command import RewardScriptArguments, RewardTrainerCommand
     from .utils.errors import RlptError

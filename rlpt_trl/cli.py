@@ -115,7 +115,7 @@ def _random_init(argv: Sequence[str]) -> None:
 
 
 def _assets(argv: Sequence[str]) -> None:
-    from .utils.assets import asset_environment
+    from .testing.assets import asset_environment
 
     parser = argparse.ArgumentParser(
         prog="rlpt-trl assets",
@@ -131,9 +131,10 @@ def _assets(argv: Sequence[str]) -> None:
 SCRIPTS: dict[str, tuple[str, str]] = {
     "data": ("data", "build the CoLA prompt / completion dataset for GRPO (recipes/create_data.py)"),
     "sft": ("sft", "supervised fine-tuning baseline on CoLA (recipes/sft.py)"),
-    "grpo": ("grpo", "GRPO with the perplexity and embedding-cosine rewards (recipes/grpo.py)"),
+    "grpo": ("grpo", "GRPO on a data build with rlpt_trl's rewards (recipes/grpo.py)"),
+    "rloo": ("rloo", "RLOO on a data build with the same rewards (recipes/rloo.py)"),
     "ntp": ("ntp", "next-token training controls on a data build's rows, at a FLOP budget (recipes/ntp.py)"),
-    "eval": ("eval", "evaluate models on GLUE tasks (recipes/evaluate_glue.py)"),
+    "eval": ("eval", "evaluate models on GLUE and next-segment tasks (recipes/evaluate_glue.py)"),
 }
 UTILITIES: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     "import-gguf": (_import_gguf, "convert a .gguf checkpoint into a Hugging Face model directory"),

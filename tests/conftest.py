@@ -19,8 +19,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-from rlpt_trl.models.tiny import build_tiny_causal_lm, build_tiny_sentence_transformer  # noqa: E402
-from rlpt_trl.utils.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sample_path  # noqa: E402
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sample_path  # noqa: E402
+from rlpt_trl.testing.tiny_models import build_tiny_causal_lm, build_tiny_sentence_transformer  # noqa: E402
 
 
 def _unavailable(message: str) -> None:

@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from rlpt_trl.evaluation import GlueResult, compute_glue_metrics
 from rlpt_trl.evaluation.bootstrap import (
     bootstrap_indices,
     bootstrap_results,
     percentile_ci,
     resample_metrics,
 )
+from rlpt_trl.evaluation.glue import GlueResult, compute_glue_metrics
 
 
 @dataclasses.dataclass
@@ -49,7 +49,7 @@ def _task_result(task: str, predictions: list, labels: list) -> GlueResult:
         name: None if math.isnan(value) else value
         for name, value in compute_glue_metrics(task, predictions, labels).items()
     }
-    return GlueResult(task, metrics, len(records), 0, "loglik", f"{task}-v1-0", 0, records, task)
+    return GlueResult(task, metrics, len(records), 0, "loglik", f"{task}-v1-0", records, source=task, num_fewshot=0)
 
 
 def test_bootstrap_indices() -> None:

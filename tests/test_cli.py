@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rlpt_trl.cli import SCRIPTS, main, run_command
+from rlpt_trl.cli import SCRIPTS, UTILITIES, main, run_command
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,11 +19,14 @@ def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
 
 
-def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_and_readme_list_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rlpt-trl --help` and the README's command table have one line for each registered command."""
     assert main(["--help"]) == 0
-    usage = capsys.readouterr().err
-    for command in ("data", "sft", "grpo", "eval", "import-gguf", "assets"):
-        assert f"\n  {command} " in usage
+    usage = capsys.readouterr().err.splitlines()
+    readme = (ROOT / "README.md").read_text().splitlines()
+    for command in (*SCRIPTS, *UTILITIES):
+        assert len([line for line in usage if line.startswith(f"  {command} ")]) == 1, command
+        assert len([line for line in readme if line.startswith(f"| `rlpt-trl {command}` |")]) == 1, command
     assert main([]) == 2
     assert main(["frobnicate"]) == 2
     assert capsys.readouterr().err.strip().endswith("rlpt-trl: error: unknown command 'frobnicate'")

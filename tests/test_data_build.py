@@ -21,8 +21,8 @@ from rlpt_trl.data.prompt_dataset import load_prompt_dataset
 from rlpt_trl.data.seed_format import SEED_CSV, SEED_EMBEDDINGS, load_seed_pair
 from rlpt_trl.models.likelihood import next_token_entropies
 from rlpt_trl.models.loading import load_model_and_tokenizer
-from rlpt_trl.models.tiny import build_tiny_tokenizer
-from rlpt_trl.utils.assets import cola_sample_path
+from rlpt_trl.testing.assets import cola_sample_path
+from rlpt_trl.testing.tiny_models import build_tiny_tokenizer
 
 
 ROOT = Path(__file__).resolve().parents[1]

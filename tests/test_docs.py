@@ -69,7 +69,8 @@ def _known_flags() -> set[str]:
 
 def test_every_flag_in_the_guides_exists() -> None:
     known = _known_flags()
-    for page in [ROOT / "README.md", *GUIDES]:
+    # the changelog names the flags that were renamed or removed
+    for page in [ROOT / "README.md", *(guide for guide in GUIDES if guide.name != "changelog.md")]:
         unknown = sorted(set(FLAG.findall(page.read_text())) - known)
         assert not unknown, f"{page.relative_to(ROOT)} names flags no command has: {unknown}"
 

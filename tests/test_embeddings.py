@@ -9,7 +9,7 @@ import pytest
 
 from rlpt_trl import RlptError, get_embedding_cosine_reward
 from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
-from rlpt_trl.models.tiny import TINY_EMBEDDING_DIM, build_tiny_sentence_transformer
+from rlpt_trl.testing.tiny_models import TINY_EMBEDDING_DIM, build_tiny_sentence_transformer
 
 
 TEXTS = ["The cat sat on the mat.", "John runs home.", "", "Ünïcödé ☃ " * 100]  # empty and truncated texts too

@@ -14,32 +14,30 @@ from datasets import Dataset
 from matplotlib.image import imread
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
-from trl import GRPOConfig, SFTConfig, SFTTrainer, TrlParser
+from trl import SFTConfig, SFTTrainer, TrlParser
 
 from rlpt_trl import RlptError, load_glue, load_model_and_tokenizer
 from rlpt_trl.cli import main as cli_main
-from rlpt_trl.evaluation import (
+from rlpt_trl.evaluation import EvalArguments, EvalCallback, EvalCallbackArguments, markdown_table, run_eval
+from rlpt_trl.evaluation.bootstrap import BootstrapIntervals, bootstrap_results
+from rlpt_trl.evaluation.callback import training_eval_tasks
+from rlpt_trl.evaluation.glue import (
     DEFAULT_TASKS,
     GLUE_EVAL_TASKS,
     SCORING_MODES,
-    EvalArguments,
-    GlueEvalCallbackArguments,
+    GlueArguments,
     GlueResult,
     GlueTaskSpec,
     build_task_prompts,
     compute_glue_metrics,
     evaluate_task,
     get_task,
-    glue_eval_callback,
-    markdown_table,
-    run_eval,
     score_continuations,
 )
-from rlpt_trl.evaluation.bootstrap import BootstrapIntervals, bootstrap_results
 from rlpt_trl.evaluation.glue.metrics import GLUE_METRIC_PATH
 from rlpt_trl.evaluation.glue.spec import TASK_CONFIG_DIR, select_tasks
-from rlpt_trl.models.tiny import build_tiny_causal_lm
-from rlpt_trl.utils.tensorboard import read_scalars
+from rlpt_trl.testing.tensorboard import read_scalars
+from rlpt_trl.testing.tiny_models import build_tiny_causal_lm
 
 
 def _official_metrics(task: str, predictions: list, labels: list) -> dict[str, float]:
@@ -90,8 +88,12 @@ def _direct_loglik(model, tokenizer, prompt: str, choice: str) -> float:
     return sum(logprobs[position - 1, whole[position]].item() for position in range(len(context), len(whole)))
 
 
-def _eval_args(**overrides) -> EvalArguments:
-    return EvalArguments(**{"dtype": "float32", "device": "cpu", **overrides})
+def _eval_args(**overrides) -> tuple[EvalArguments, list[GlueArguments]]:
+    """`run_eval`'s arguments: the shared ones and the GLUE kind's, each override given to its dataclass."""
+    glue_fields = {field.name for field in dataclasses.fields(GlueArguments)}
+    glue = GlueArguments(**{name: value for name, value in overrides.items() if name in glue_fields})
+    shared = {name: value for name, value in overrides.items() if name not in glue_fields}
+    return EvalArguments(**{"dtype": "float32", "device": "cpu", **shared}), [glue]
 
 
 def _task_file(path: Path, **changes) -> Path:
@@ -232,14 +234,13 @@ def test_metric_module_equals_sklearn_scipy() -> None:
 
 
 def test_scoring_flags_offer_the_scoring_modes() -> None:
-    for arguments, flag in ((EvalArguments, "--scoring"), (GlueEvalCallbackArguments, "--glue_eval_scoring")):
-        action = next(action for action in TrlParser((arguments,))._actions if flag in action.option_strings)
-        assert tuple(action.choices) == SCORING_MODES == ("loglik", "generate")
+    action = next(action for action in TrlParser((GlueArguments,))._actions if "--scoring" in action.option_strings)
+    assert tuple(action.choices) == SCORING_MODES == ("loglik", "generate")
 
 
 def _table_results() -> dict[str, dict[str, GlueResult]]:
     def result(task: str, metrics: dict, invalid: int = 0) -> GlueResult:
-        return GlueResult(task, metrics, 10, invalid, "generate", f"{task}-v1-0", 0, [], task)
+        return GlueResult(task, metrics, 10, invalid, "generate", f"{task}-v1-0", [], source=task, num_fewshot=0)
 
     return {
         "base": {
@@ -301,7 +302,9 @@ def test_metrics_on_recomputes_the_metrics() -> None:
         computed = compute_glue_metrics(spec.source, predictions, labels)
         metrics = {metric: computed[metric] for metric in spec.metrics}
         records = [{"label": label, "prediction": value} for label, value in zip(labels, predictions, strict=True)]
-        result = GlueResult(name, metrics, 50, 0, "generate", spec.prompt_version, 0, records, spec.source)
+        result = GlueResult(
+            name, metrics, 50, 0, "generate", spec.prompt_version, records, source=spec.source, num_fewshot=0
+        )
         assert result.metrics_on(np.arange(50)) == metrics
         rows = rng.integers(0, 50, 50)
         expected = _official_metrics(name, [predictions[row] for row in rows], [labels[row] for row in rows])
@@ -387,7 +390,7 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
             num_fewshot=1,
             max_new_tokens=3,
         )
-        results = run_eval(args)
+        results = run_eval(*args)
         summary = _check_report(output, scoring)
         assert list(summary) == models and results[models[0]]["cola"].num_fewshot == 1
         first, second = (results[model]["cola"] for model in models)
@@ -413,7 +416,7 @@ def test_report_two_models_both_modes(tiny_model_dir: Path, cola_sample_glue_dir
         assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 0
     one = tmp_path / "one"
     run_eval(
-        _eval_args(
+        *_eval_args(
             model_name_or_path=models[:1],
             tasks=["cola"],
             data_dir=str(cola_sample_glue_dir),
@@ -468,45 +471,32 @@ def test_task_config_end_to_end(tiny_model_dir: Path, cola_sample_glue_dir: Path
 
 
 def test_callback_logs_to_tensorboard(tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path) -> None:
-    """A real SFT run with the callback made from the recipe flags; its scalars reach TensorBoard."""
-    assert TrlParser((GlueEvalCallbackArguments, GRPOConfig))  # no flag clashes with either trainer's config
-    glue_args, args = TrlParser((GlueEvalCallbackArguments, SFTConfig)).parse_args_and_config(
+    """A real SFT run with the in-training evaluation made from the common flags; its scalars reach TensorBoard."""
+    eval_args, glue_args, args = TrlParser((EvalCallbackArguments, GlueArguments, SFTConfig)).parse_args_and_config(
         args=[
-            "--output_dir",
-            str(tmp_path / "sft"),
-            "--max_steps",
-            "4",
-            "--per_device_train_batch_size",
-            "4",
-            "--logging_steps",
-            "1",
-            "--save_strategy",
-            "no",
-            "--report_to",
-            "tensorboard",
-            "--bf16",
-            "false",
-            "--use_cpu",
-            "true",
-            "--glue_eval_steps",
-            "2",
-            "--glue_eval_tasks",
-            "cola",
-            "--glue_eval_data_dir",
-            str(cola_sample_glue_dir),
-            "--glue_eval_max_samples",
-            "8",
+            "--output_dir", str(tmp_path / "sft"), "--max_steps", "4", "--per_device_train_batch_size", "4",
+            "--logging_steps", "1", "--save_strategy", "no", "--report_to", "tensorboard", "--bf16", "false",
+            "--use_cpu", "true", "--eval_every_steps", "2", "--eval_tasks", "cola",
+            "--eval_data_dir", str(cola_sample_glue_dir), "--eval_max_samples", "8",
         ]
-    )
+    )  # fmt: skip
     model, tokenizer = load_model_and_tokenizer(tiny_model_dir, device=None, padding_side="right")
     rows = load_glue("cola", "train", cola_sample_glue_dir).select(range(8))
     dataset = Dataset.from_dict({"prompt": rows["sentence"], "completion": [" yes"] * len(rows)})
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    trainer.add_callback(glue_eval_callback(trainer, glue_args))
+    model_name = str(tiny_model_dir)
+    tasks = training_eval_tasks(eval_args, {GlueArguments: glue_args}, model_name, args)
+    assert [len(task.prompts.prompts) for task in tasks] == [8]
+    trainer.add_callback(EvalCallback(trainer, tasks, eval_args.eval_every_steps))
     task_file = _task_file(tmp_path / "short.yaml", name="cola_short")
-    from_file = dataclasses.replace(glue_args, glue_eval_task_config=[str(task_file)])
-    assert [task.name for task in glue_eval_callback(trainer, from_file).tasks] == ["cola", "cola_short"]
-    assert glue_eval_callback(trainer, GlueEvalCallbackArguments()) is None  # off by default
+    from_file = {GlueArguments: dataclasses.replace(glue_args, task_config=[str(task_file)])}
+    assert [task.name for task in training_eval_tasks(eval_args, from_file, model_name, args)] == [
+        "cola",
+        "cola_short",
+    ]
+    assert training_eval_tasks(EvalCallbackArguments(), from_file, model_name, args) == []  # off by default
+    with pytest.raises(RlptError, match="--eval_every_steps needs --eval_tasks"):
+        training_eval_tasks(EvalCallbackArguments(eval_every_steps=2), from_file, model_name, args)
     trainer.train()
     logged = [entry for entry in trainer.state.log_history if "eval_cola/matthews_correlation" in entry]
     assert [entry["step"] for entry in logged] == [2, 4]
@@ -548,7 +538,7 @@ def test_every_task_both_modes_tiny_real_glue(tiny_model_dir: Path, glue_dir: st
     for scoring in ("loglik", "generate"):
         output = tmp_path / scoring
         run_eval(
-            _eval_args(
+            *_eval_args(
                 model_name_or_path=[str(tiny_model_dir)],
                 data_dir=glue_dir,
                 output_dir=str(output),
@@ -566,7 +556,7 @@ def test_smollm2_every_task_both_modes(smollm2_dir: Path, glue_dir: str | None, 
     for scoring in ("loglik", "generate"):
         output = tmp_path / scoring
         results = run_eval(
-            _eval_args(
+            *_eval_args(
                 model_name_or_path=[str(smollm2_dir)],
                 data_dir=glue_dir,
                 output_dir=str(output),

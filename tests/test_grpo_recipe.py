@@ -28,9 +28,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlpt_trl.cli import run_command
 from rlpt_trl.models.embeddings import DEFAULT_EMBEDDING_MODEL
+from rlpt_trl.testing.assets import GLUE_DIR_ENV, cola_sample_path
+from rlpt_trl.testing.tensorboard import read_scalars
 from rlpt_trl.trainer.flops import FLOPS_FILE
-from rlpt_trl.utils.assets import GLUE_DIR_ENV, cola_sample_path
-from rlpt_trl.utils.tensorboard import read_scalars
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,8 +103,8 @@ def test_cpu_launch_checkpoints_and_tensorboard(
 ) -> None:
     output = tmp_path / "run"
     args = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, "--max_steps", "3")
-    args += ["--glue_eval_steps", "3", "--glue_eval_tasks", "cola", "--glue_eval_data_dir", str(cola_sample_glue_dir)]
-    args += ["--glue_eval_max_samples", "16"]
+    args += ["--eval_every_steps", "3", "--eval_tasks", "cola", "--eval_data_dir", str(cola_sample_glue_dir)]
+    args += ["--eval_max_samples", "16"]
     result = _launch("cpu.yaml", args)
     assert result.returncode == 0, result.stderr[-3000:]
 

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 from torch.utils.tensorboard import SummaryWriter
 
+from rlpt_trl.testing.tensorboard import read_scalars
 from rlpt_trl.utils.errors import RlptError
-from rlpt_trl.utils.tensorboard import read_scalars
 
 
 def _log(run_dir: Path, values: list[float]) -> None:

@@ -64,9 +64,9 @@ def test_cpu_precision_follows_the_hardware(
         assert trainer_precision_defaults() == {"bf16": native, "use_cpu": True}
         from trl import SFTConfig
 
-        from rlpt_trl.trainer.run import training_parser
+        from rlpt_trl.trainer.command import training_parser
 
-        parser = training_parser([SFTConfig])
+        parser = training_parser((SFTConfig,))
         (config,) = parser.parse_args_and_config(["--output_dir", "out"])
         assert (config.bf16, config.use_cpu) == (native, True)
         (config,) = parser.parse_args_and_config(["--output_dir", "out", "--bf16", str(not native)])

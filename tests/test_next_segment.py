@@ -382,13 +382,13 @@ def test_metrics_recomputed_from_the_records(tiny, tiny_model_dir, tiny_embeddin
         "invalid": 0,
         "scoring": "sample",
         "prompt_version": result.prompt_version,
-        "num_fewshot": 0,
         "samples": 3,
         "temperature": 0.9,
         "max_new_tokens": 4,
         "seed": 5,
         "source": "cola validation",
         "embedding_model": str(tiny_embedding_model_dir),
+        "rewards": "embedding_cosine_reward (1)",
         "scorer_model": str(tiny_model_dir),
     }
     indices = np.array([0, 0, 3, 5, 5, 5, 11])

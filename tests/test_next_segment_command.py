@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from rlpt_trl.cli import run_command
 from rlpt_trl.evaluation.next_segment.result import METRICS
-from rlpt_trl.utils.tensorboard import read_scalars
+from rlpt_trl.testing.tensorboard import read_scalars
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,8 +169,8 @@ def test_grpo_callback_logs_next_segment_metrics(
         "--config", str(ROOT / "recipes" / "quickstart" / "grpo.yaml"), "--model_name_or_path", str(tiny_model_dir),
         "--dataset_name", str(data), "--embedding_model_name_or_path", str(tiny_embedding_model_dir),
         "--output_dir", str(output), "--max_steps", "2", "--save_strategy", "no",
-        "--next_segment_eval_steps", "2", "--next_segment_eval_max_samples", "8",
-        "--glue_eval_data_dir", str(cola_sample_glue_dir),
+        "--eval_tasks", "next_segment", "--eval_every_steps", "2", "--eval_max_samples", "8",
+        "--eval_data_dir", str(cola_sample_glue_dir),
     ]  # fmt: skip
     assert run_command("grpo", argv, prog="grpo.py") == 0
     scalars = read_scalars(output)

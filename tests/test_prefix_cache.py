@@ -11,7 +11,7 @@ import pytest
 
 from rlpt_trl import load_model_and_tokenizer
 from rlpt_trl.cli import run_command
-from rlpt_trl.evaluation import DEFAULT_TASKS, build_task_prompts, evaluate_task, get_task, score_continuations
+from rlpt_trl.evaluation.glue import DEFAULT_TASKS, build_task_prompts, evaluate_task, get_task, score_continuations
 from rlpt_trl.evaluation.glue.generate import generate_greedy
 from rlpt_trl.evaluation.glue.prefix_cache import split_after_prefix
 

@@ -15,16 +15,16 @@ import pytest
 import torch
 from datasets import Dataset
 from sentence_transformers import SentenceTransformer
-from training_checks import TINY_RL_SETTINGS, free_port
+from training_checks import TINY_RL_SETTINGS, assert_rewards_recomputed, free_port
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.integrations import deepspeed as hf_deepspeed
 
 from rlpt_trl import RlptError, get_embedding_cosine_reward, get_perplexity_reward, get_reward_funcs
 from rlpt_trl.models.embeddings import encode_normalized, load_embedding_model
 from rlpt_trl.models.shared import unpartitioned
-from rlpt_trl.models.tiny import TINY_EMBEDDING_DIM
 from rlpt_trl.rewards import REWARD_FUNCS
 from rlpt_trl.rewards.inputs import reader_text
+from rlpt_trl.testing.tiny_models import TINY_EMBEDDING_DIM
 
 
 PROMPTS = ["The cat"] * 4 + ["John"] * 4 + ["Mary saw"] * 4
@@ -350,5 +350,7 @@ def test_rewards_drive_grpo_and_rloo_trainers(tiny_model_dir, tiny_embedding_mod
         assert len(logged) == 2, trainer.state.log_history
         for entry in logged:
             assert abs(entry["rewards/perplexity_reward/mean"]) < 1e-6  # z-scores average to zero
-            assert -1.0 <= entry["rewards/embedding_cosine_reward/mean"] <= 1.0
             assert entry["rewards/perplexity_reward/perplexity"] > 1.0
+        # the trainer fed the embedding reward each completion's own row (the z-scored perplexity depends on the
+        # group, which the kept batch does not record)
+        assert_rewards_recomputed(trainer, dataset, reward_funcs[1:], logged[-1])

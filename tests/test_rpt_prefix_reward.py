@@ -123,7 +123,7 @@ def test_grpo_command_gives_the_policy_tokenizer(tiny_model_dir):
     from trl import GRPOConfig
 
     from rlpt_trl.rewards import RewardArguments
-    from rlpt_trl.scripts.grpo import reward_settings
+    from rlpt_trl.trainer.reward_command import reward_settings
 
     settings = reward_settings(RewardArguments(), GRPOConfig(output_dir="unused", bf16=False), str(tiny_model_dir))
     (reward,) = get_reward_funcs(["rpt_prefix_reward"], **settings)

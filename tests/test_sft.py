@@ -17,7 +17,7 @@ from rlpt_trl.cli import run_script
 from rlpt_trl.models.devices import native_bf16, trainer_precision_defaults
 from rlpt_trl.scripts import sft as sft_script
 from rlpt_trl.scripts.sft import SFTScriptArguments, check_sft_arguments, load_sft_datasets
-from rlpt_trl.utils.tensorboard import read_scalars
+from rlpt_trl.testing.tensorboard import read_scalars
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +104,7 @@ def test_bad_config_fails_before_model_loads(
 def test_precision_default_follows_the_hardware(
     recipe: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, training_args, _, _ = recipe.make_parser().parse_args_and_config(args=["--output_dir", str(tmp_path)])
+    _, training_args, *_ = recipe.make_parser().parse_args_and_config(args=["--output_dir", str(tmp_path)])
     defaults = trainer_precision_defaults()
     assert training_args.bf16 is (True if defaults["bf16"] is None else defaults["bf16"])  # None: TRL's default
     if "use_cpu" in defaults:
@@ -271,11 +271,11 @@ def test_sft_from_gguf(recipe: ModuleType, smollm2_gguf: Path, glue_dir: str | N
 
 
 def test_seed_config_parses(recipe: ModuleType) -> None:
-    script_args, training_args, model_args, eval_args = recipe.make_parser().parse_args_and_config(
+    script_args, training_args, model_args, eval_args, *_ = recipe.make_parser().parse_args_and_config(
         args=["--config", str(ROOT / "recipes" / "smollm-135m" / "sft.yaml")]
     )
     assert model_args.model_name_or_path == "HuggingFaceTB/SmolLM-135M"
     assert training_args.per_device_train_batch_size == 4 and training_args.num_train_epochs == 3
     assert training_args.report_to == ["tensorboard"] and training_args.eval_strategy == "epoch"
     assert script_args.label_words == ["unacceptable", "acceptable"]
-    assert eval_args.glue_eval_steps == 0  # the in-training GLUE evaluation is opt-in
+    assert eval_args.eval_every_steps == 0  # the in-training evaluation is opt-in

@@ -60,3 +60,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def assert_rewards_recomputed(trainer, dataset, reward_funcs: list, entry: dict) -> None:
+    """Each reward, called on the last batch that a GRPO or RLOO `trainer` kept (TRL's completions table) with each
+    completion's own dataset row (found by its prompt, unique in `dataset`), gives the rewards the trainer computed,
+    and their mean is the one logged in `entry` (the last step's log)."""
+    import numpy as np
+    import pytest
+
+    kept = trainer._logs
+    rows = {row["prompt"]: row for row in dataset}
+    prompts, completions = list(kept["prompt"]), list(kept["completion"])
+    columns = {name: [rows[prompt][name] for prompt in prompts] for name in dataset.column_names if name != "prompt"}
+    for reward in reward_funcs:
+        expected = reward(prompts=prompts, completions=completions, **columns)
+        name = reward.__name__
+        assert list(kept["rewards"][name]) == pytest.approx(expected, abs=1e-5), name
+        assert entry[f"rewards/{name}/mean"] == pytest.approx(np.mean(expected), abs=1e-5), name

@@ -15,9 +15,9 @@ from rlpt_trl.evaluation.bootstrap import bootstrap_results
 from rlpt_trl.evaluation.next_segment.result import TASK as NEXT_SEGMENT
 from rlpt_trl.evaluation.next_segment.result import NextSegmentResult, record_values
 from rlpt_trl.evaluation.paired import paired_table
+from rlpt_trl.testing.tensorboard import read_scalars
 from rlpt_trl.trainer.flops import FLOPS_FILE
 from rlpt_trl.utils.markdown import format_table
-from rlpt_trl.utils.tensorboard import read_scalars
 
 from .hardware import describe_hardware
 from .results_readme import SMOKE_NOTE

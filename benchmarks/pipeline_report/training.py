@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rlpt_trl.testing.tensorboard import read_scalars
 from rlpt_trl.utils.errors import RlptError
-from rlpt_trl.utils.tensorboard import read_scalars
 
 
 Series = list[tuple[int, float]]  # (step, value) pairs, as `read_scalars` returns them

@@ -1,14 +1,14 @@
-"""The flags of `rlpt-trl eval` that every task kind shares (the kinds add their own, `registry.TASK_KINDS`)."""
+"""The flags every evaluation shares, whatever its tasks: `rlpt-trl eval`'s (`EvalArguments`) and the in-training
+evaluation's of every trainer command (`EvalCallbackArguments`). Each task kind adds its own (`registry.task_kinds`)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .glue.prefix_cache import PrefixCacheMode
-from .glue.prompts import DEFAULT_FEWSHOT_SEED
-from .glue.task import Scoring
+from ..utils.errors import RlptError
 
 
 class RepeatableList(argparse.Action):
@@ -19,9 +19,26 @@ class RepeatableList(argparse.Action):
         setattr(namespace, self.dest, [*([] if current is self.default else current), *values])
 
 
+def split_task_names(values: Sequence[str]) -> list[str]:
+    """Task names from space- and comma-separated values, in order, without repeats."""
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    if not names:
+        raise RlptError(f"no task named in {list(values)!r}")
+    return list(dict.fromkeys(names))
+
+
+TASKS_HELP = (
+    "Registered tasks by name, space- or comma-separated (docs/evaluation.md lists them), e.g. cola,next_segment."
+)
+DATA_DIR_HELP = (
+    "Local folder of the tasks' datasets, one sub-folder per dataset (cola/, stsb/, ...). Default: each task's Hub "
+    "dataset."
+)
+
+
 @dataclass
 class EvalArguments:
-    """Arguments of `recipes/evaluate_glue.py` / `rlpt-trl eval`."""
+    """Arguments of `rlpt-trl eval` / `recipes/evaluate_glue.py` that every task kind shares."""
 
     model_name_or_path: list[str] = field(
         metadata={
@@ -31,42 +48,11 @@ class EvalArguments:
     )
     output_dir: str = field(metadata={"help": "Folder for metrics.json, predictions/ and the comparison files."})
     tasks: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "Built-in tasks to run (space- or comma-separated): cola, stsb, mrpc, rte, wnli, sst2, qnli, and "
-            "next_segment (held-out sentence continuation, see NextSegmentArguments). Default: cola stsb mrpc rte "
-            "wnli, or none when --task_config is given."
-        },
+        default=None, metadata={"help": f"{TASKS_HELP} Default: each task kind's default tasks."}
     )
-    task_config: list[str] = field(
-        default_factory=list,
-        metadata={
-            "help": "YAML task file (the fields of GlueTaskSpec, as in rlpt_trl/evaluation/glue/task_configs/cola.yaml);"
-            " repeat the flag or list several. Its tasks run after those of --tasks; a task file may not reuse the "
-            "name of a built-in task or of another file's task.",
-            "action": RepeatableList,
-        },
-    )
-    data_dir: str | None = field(
-        default=None, metadata={"help": "GLUE root folder (cola/, stsb/, ...). Default: nyu-mll/glue from the Hub."}
-    )
-    scoring: Scoring = field(
-        default="loglik",
-        metadata={"help": "loglik: choice log-likelihoods (one forward per prompt); generate: greedy text."},
-    )
-    num_fewshot: int = field(default=0, metadata={"help": "Solved train examples before each prompt."})
-    fewshot_seed: int = field(default=DEFAULT_FEWSHOT_SEED, metadata={"help": "Seed drawing the few-shot examples."})
-    prefix_cache: PrefixCacheMode = field(
-        default="auto",
-        metadata={
-            "help": "auto: compute the few-shot examples that every prompt of a task starts with once and reuse their "
-            "key/value cache (a prompt whose tokens do not start with them is computed whole and counted in "
-            "metrics.json's prefix_cache.fallbacks); off: compute every prompt whole."
-        },
-    )
+    data_dir: str | None = field(default=None, metadata={"help": DATA_DIR_HELP})
     batch_size: int = field(default=32, metadata={"help": "Prompts per forward pass."})
     max_samples: int | None = field(default=None, metadata={"help": "Evaluate the first N rows of each task."})
-    max_new_tokens: int = field(default=5, metadata={"help": "Generated tokens per prompt (generate scoring)."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA, MPS, else CPU) or a torch device."})
     dtype: Literal["auto", "float32", "bfloat16"] = field(
         default="auto",
@@ -94,3 +80,19 @@ class EvalArguments:
             "action": RepeatableList,
         },
     )
+
+
+@dataclass
+class EvalCallbackArguments:
+    """The in-training evaluation of every trainer command (`rlpt-trl sft`, `grpo`, `rloo`, `ntp`): any registered
+    tasks, with the task kinds' own flags (the same as `rlpt-trl eval`'s)."""
+
+    eval_tasks: list[str] = field(
+        default_factory=list, metadata={"help": f"{TASKS_HELP} Evaluated during training with --eval_every_steps."}
+    )
+    eval_every_steps: int = field(
+        default=0,
+        metadata={"help": "Every N optimizer steps, evaluate the model on --eval_tasks and log eval/<task>/<metric>."},
+    )
+    eval_data_dir: str | None = field(default=None, metadata={"help": DATA_DIR_HELP})
+    eval_max_samples: int | None = field(default=128, metadata={"help": "First N rows of each task (None: all)."})

@@ -1,13 +1,16 @@
-"""`EvalCallback`: evaluation tasks of any kind run periodically inside SFT or GRPO training and logged with the
-trainer's loggers."""
+"""`EvalCallback`: evaluation tasks of any kind run periodically inside training and logged with the trainer's
+loggers; `eval_callback` builds it from the flags every trainer command shares (`EvalCallbackArguments`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from .task import EvalTask
+from ..utils.errors import RlptError
+from .arguments import EvalArguments, EvalCallbackArguments
+from .registry import build_tasks
+from .task import EvalSetup, EvalTask
 
 
 class EvalCallback(TrainerCallback):
@@ -59,3 +62,36 @@ class EvalCallback(TrainerCallback):
         should_log = control.should_log
         self.evaluate()
         control.should_log = should_log
+
+
+def training_eval_tasks(
+    args: EvalCallbackArguments, options: Mapping[type, object], model_name: str, training_args: TrainingArguments
+) -> list[EvalTask]:
+    """The tasks that `args` asks to evaluate during training (none when `eval_every_steps` is 0), built as
+    `rlpt-trl eval` builds them from the kinds' `options` (by dataclass): rows cut by `model_name`'s tokenizer, batches
+    of `per_device_eval_batch_size`, on the training device. Their data is read and their scoring models load now,
+    before the trained model loads."""
+    from ..models.devices import evaluation_dtype
+
+    if args.eval_every_steps <= 0:
+        return []
+    if not args.eval_tasks:
+        raise RlptError("--eval_every_steps needs --eval_tasks (e.g. cola,next_segment)")
+    if args.eval_max_samples is not None and args.eval_max_samples < 1:
+        raise RlptError(f"--eval_max_samples must be at least 1, got {args.eval_max_samples}")
+    device = training_args.device
+    eval_args = EvalArguments(
+        model_name_or_path=[model_name],
+        output_dir=training_args.output_dir,
+        tasks=args.eval_tasks,
+        data_dir=args.eval_data_dir,
+        batch_size=training_args.per_device_eval_batch_size,
+        max_samples=args.eval_max_samples,
+        trust_remote_code=training_args.trust_remote_code,
+    )
+    setup = EvalSetup(eval_args, options, [model_name], device, evaluation_dtype("auto", device), progress=False)
+    tasks = build_tasks(args.eval_tasks, setup)
+    for task in tasks:
+        # a task with frozen scoring models (next_segment) loads them now: a bad path fails before training
+        getattr(task, "load_scorers", lambda: None)()
+    return tasks

@@ -21,20 +21,19 @@ def _paired_cell(entry: Mapping | None, start: str, metric: str) -> str:
 
 
 def paired_table(
-    glue: Mapping[str, Mapping], starts: Mapping[str, str], metrics: Mapping[str, Sequence[str]] | None = None
+    entries: Mapping[str, Mapping], starts: Mapping[str, str], metrics: Mapping[str, Sequence[str]] | None = None
 ) -> str:
     """Metrics as rows, each trained model's paired difference from its starting model as columns (from
     metrics.json's `diff_vs_<start>` entries); the rows are `metrics` (task -> its metrics), by default each task's
-    headline metrics (`registry.headline_metrics`: a GLUE task's first metric, next_segment's objective, costs and
-    empty rate)."""
-    tasks = dict.fromkeys(task for model_tasks in glue.values() for task in model_tasks)
+    headline metrics (`registry.headline_metrics`)."""
+    tasks = dict.fromkeys(task for model_tasks in entries.values() for task in model_tasks)
     shown = metrics or {task: headline_metrics(task) for task in tasks}
     rows = [(task, metric) for task, names in shown.items() for metric in names]
-    trained = [model for model in starts if model in glue]
+    trained = [model for model in starts if model in entries]
     header = ["metric", *(f"{model} - {starts[model]}" for model in trained)]
     cells = [
         [f"{task} {METRIC_LABELS.get(metric, metric)}"]
-        + [_paired_cell(glue[model].get(task), starts[model], metric) for model in trained]
+        + [_paired_cell(entries[model].get(task), starts[model], metric) for model in trained]
         for task, metric in rows
     ]
     return format_table(header, cells)

@@ -1,63 +1,54 @@
-"""Evaluation tasks found by name, as lm-evaluation-harness finds its tasks: each kind of task (GLUE, next_segment)
-is one entry of `TASK_KINDS`, with the names it answers to, how it builds its tasks, its own flags and the metrics a
-paired table shows. A new kind is its subpackage plus one entry here."""
+"""Evaluation tasks found by name, as lm-evaluation-harness finds its tasks: each kind of task is a subpackage of
+`rlpt_trl.evaluation` whose `kind` module declares a `TASK_KIND` (`task.TaskKind`: the names it answers to, how it
+builds its tasks, its own flags and the metrics a paired table shows). A new kind is its subpackage, nothing more;
+kinds come in the order of their package names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import functools
+import importlib
+import pkgutil
+from collections.abc import Sequence
+from pathlib import Path
 
 from ..utils.errors import RlptError
-from .glue.spec import DEFAULT_TASKS, GLUE_EVAL_TASKS, get_task, task_names
-from .glue.task import build_glue_tasks
-from .next_segment.arguments import NextSegmentArguments, NextSegmentEvalArguments
-from .next_segment.result import HEADLINE_METRICS, TASK
-from .next_segment.task import build_next_segment_tasks
-from .task import EvalSetup, EvalTask
+from .arguments import split_task_names
+from .task import EvalSetup, EvalTask, TaskKind
 
 
-@dataclass(frozen=True)
-class TaskKind:
-    """A family of evaluation tasks."""
-
-    names: Sequence[str]  # the built-in task names it answers to
-    build: Callable[[list[str], EvalSetup], list[EvalTask]]  # its tasks among the names asked for (maybe none)
-    headline_metrics: Callable[[str], Sequence[str]]  # task name -> the metrics a paired-difference table shows
-    arguments: tuple[type, ...] = ()  # its own flag dataclasses, parsed by `rlpt-trl eval`
-
-
-TASK_KINDS: dict[str, TaskKind] = {
-    "glue": TaskKind(tuple(GLUE_EVAL_TASKS), build_glue_tasks, lambda name: get_task(name).metrics[:1]),
-    TASK: TaskKind(
-        (TASK,),
-        build_next_segment_tasks,
-        lambda name: HEADLINE_METRICS,
-        (NextSegmentArguments, NextSegmentEvalArguments),
-    ),
-}
+@functools.cache
+def task_kinds() -> dict[str, TaskKind]:
+    """Package name -> the task kind it declares."""
+    kinds = {}
+    for package in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda found: found.name):
+        if package.ispkg and (Path(__file__).parent / package.name / "kind.py").is_file():
+            kinds[package.name] = importlib.import_module(f"{__package__}.{package.name}.kind").TASK_KIND
+    return kinds
 
 
 def task_arguments() -> tuple[type, ...]:
     """Every kind's own flag dataclasses, in registry order."""
-    return tuple(arguments for kind in TASK_KINDS.values() for arguments in kind.arguments)
+    return tuple(arguments for kind in task_kinds().values() for arguments in kind.arguments)
 
 
 def _kind_of(name: str) -> TaskKind:
-    for kind in TASK_KINDS.values():
+    for kind in task_kinds().values():
         if name in kind.names:
             return kind
-    known = ", ".join(name for kind in TASK_KINDS.values() for name in kind.names)
+    known = ", ".join(name for kind in task_kinds().values() for name in kind.names)
     raise RlptError(f"unknown evaluation task {name!r}; choose from {known}")
 
 
 def build_tasks(names: Sequence[str] | None, setup: EvalSetup) -> list[EvalTask]:
-    """The tasks `names` (space- or comma-separated values; default: the GLUE default tasks, or none when task files
-    are given), kind by kind in registry order, each kind's in the order named."""
-    named = task_names(names) if names else ([] if setup.args.task_config else list(DEFAULT_TASKS))
-    by_kind: dict[TaskKind, list[str]] = {}
-    for name in named:
-        by_kind.setdefault(_kind_of(name), []).append(name)
-    return [task for kind in TASK_KINDS.values() for task in kind.build(by_kind.get(kind, []), setup)]
+    """The tasks `names` (space- or comma-separated values; default: every kind's default tasks), kind by kind in
+    registry order, each kind's in the order named."""
+    if names:
+        by_kind: dict[TaskKind, list[str]] = {}
+        for name in split_task_names(names):
+            by_kind.setdefault(_kind_of(name), []).append(name)
+    else:
+        by_kind = {kind: list(kind.defaults(setup)) for kind in task_kinds().values()}
+    return [task for kind in task_kinds().values() for task in kind.build(by_kind.get(kind, []), setup)]
 
 
 def headline_metrics(task: str) -> Sequence[str]:

@@ -145,7 +145,7 @@ def comparison_chart(results: Results, path: Path, intervals: Intervals | None =
     task_metrics = {task: [metric for column_task, metric in columns if column_task == task] for task, _ in columns}
     tasks = list(task_metrics)
     models = list(results)
-    # panels as wide as their metric groups: next_segment has a dozen metrics, a GLUE task one or two
+    # panels as wide as their metric groups: a task may have one metric or a dozen
     widths = [1.4 + 0.6 * len(models) * max(1, len(task_metrics[task]) / 2) for task in tasks]
     figure, axes = plt.subplots(
         1, len(tasks), figsize=(sum(widths), 4.5), squeeze=False, gridspec_kw={"width_ratios": widths}
@@ -172,7 +172,7 @@ def comparison_chart(results: Results, path: Path, intervals: Intervals | None =
             range(len(metrics)), labels, rotation=45 if long_labels else 0, ha="right" if long_labels else "center"
         )
         axis.axhline(0, color="black", linewidth=0.6)
-        # every GLUE metric is at most 1: a common scale makes the panels comparable (NLLs and lengths exceed it)
+        # most metrics are at most 1: a common scale makes the panels comparable (NLLs and lengths exceed it)
         axis.set_ylim(lowest - 0.1 if lowest < 0 else 0, 1.08 * highest)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=min(len(models), 3), fontsize=8, frameon=False)
@@ -213,11 +213,11 @@ def write_report(output_dir: str | Path, results: Results, intervals: Intervals 
     }
     written["metrics"] = write_json(output / "metrics.json", summary)
     if len(results) > 1:
-        entries = [result.summary() for tasks in results.values() for result in tasks.values()]
-        settings = sorted({(entry["scoring"], entry["num_fewshot"]) for entry in entries})
-        described = "; ".join(f"scoring {scoring}, {shots}-shot" for scoring, shots in settings)
+        described = {
+            f"- {result.task}: {result.describe()}": None for tasks in results.values() for result in tasks.values()
+        }
         table = markdown_table(results, intervals)
-        text = f"# GLUE comparison\n\n{described}\n\n{table}\n\n![comparison](comparison.png)\n"
+        text = f"# Evaluation comparison\n\n{chr(10).join(described)}\n\n{table}\n\n![comparison](comparison.png)\n"
         comparison_chart(results, output / "comparison.png", intervals)
         written["comparison"] = write_text_atomic(output / "comparison.md", text)
         written["chart"] = output / "comparison.png"

@@ -1,4 +1,4 @@
-"""The evaluation command (`recipes/evaluate_glue.py`, `rlpt-trl eval`): models x tasks -> report."""
+"""The evaluation command (`rlpt-trl eval`, `recipes/evaluate_glue.py`): models x tasks -> report."""
 
 from __future__ import annotations
 
@@ -10,19 +10,14 @@ from ..models.loading import load_model_and_tokenizer
 from ..utils.errors import RlptError
 from .arguments import EvalArguments
 from .bootstrap import bootstrap_results, first_model_references
-from .glue.prefix_cache import check_prefix_cache
-from .glue.task import SCORING_MODES
 from .registry import build_tasks
 from .report import markdown_table, write_report
 from .task import EvalResult, EvalSetup
 
 
 def check_eval_arguments(args: EvalArguments) -> None:
-    """One error line for a flag value no task can run with."""
-    if args.scoring not in SCORING_MODES:
-        raise RlptError(f"unknown --scoring {args.scoring!r}; choose from {', '.join(SCORING_MODES)}")
-    check_prefix_cache(args.prefix_cache)
-    for name, least in (("batch_size", 1), ("max_new_tokens", 1), ("bootstrap_iters", 0), ("bootstrap_seed", 0)):
+    """One error line for a shared flag value no task can run with (each kind checks its own flags)."""
+    for name, least in (("batch_size", 1), ("bootstrap_iters", 0), ("bootstrap_seed", 0)):
         if getattr(args, name) < least:
             raise RlptError(f"--{name} must be at least {least}, got {getattr(args, name)}")
 
@@ -48,6 +43,7 @@ def run_eval(args: EvalArguments, options: Sequence[object] = ()) -> dict[str, d
     """Evaluate every model on every task, print the Markdown table and write the report to `args.output_dir`.
 
     `options` holds the task kinds' own parsed flags (`registry.task_arguments()`); a kind left out gets its defaults.
+    Every task is built, and every data or flag problem found, before a model loads.
     """
     check_eval_arguments(args)
     models = list(dict.fromkeys(args.model_name_or_path))
@@ -55,7 +51,6 @@ def run_eval(args: EvalArguments, options: Sequence[object] = ()) -> dict[str, d
     device = resolve_device(args.device)
     dtype = evaluation_dtype(args.dtype, device)
     setup = EvalSetup(args, {type(option): option for option in options}, models, device, dtype)
-    # every task is built (and every data problem found) before a model loads
     tasks = build_tasks(args.tasks, setup)
     results: dict[str, dict[str, EvalResult]] = {}
     for model_name in models:

@@ -3,7 +3,7 @@ kind (`rlpt_trl.evaluation.registry`): something that evaluates a model into a r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -36,19 +36,22 @@ class EvalResult(Protocol):
         """The task's entry of metrics.json: the metrics, `n`, and the settings that produced them."""
         ...
 
+    def describe(self) -> str:
+        """How the result was produced, in a few words for the report (scoring, prompts, models used)."""
+        ...
+
 
 @dataclass
 class ResultEntry:
     """The fields that every result's metrics.json entry holds after its metrics: a result dataclass of any kind
-    starts with them and extends `summary`."""
+    starts with them and extends `summary` and `describe`."""
 
     task: str
     metrics: dict[str, float | None]
     n: int
     invalid: int  # rows whose answer could not be read
-    scoring: str
-    prompt_version: str
-    num_fewshot: int
+    scoring: str  # how the rows were scored
+    prompt_version: str  # the version of the prompts, which changes whenever their text does
     records: list[dict] = field(repr=False)
 
     def summary(self) -> dict:
@@ -59,8 +62,10 @@ class ResultEntry:
             "invalid": self.invalid,
             "scoring": self.scoring,
             "prompt_version": self.prompt_version,
-            "num_fewshot": self.num_fewshot,
         }
+
+    def describe(self) -> str:
+        return f"scoring {self.scoring}, prompts {self.prompt_version}"
 
 
 class EvalTask(Protocol):
@@ -78,15 +83,17 @@ class EvalTask(Protocol):
 
 @dataclass
 class EvalSetup:
-    """What a task kind builds its tasks from, before any model loads: the eval command's arguments and each kind's
-    own (`options`, by dataclass), the models in order, and the device and dtype they are evaluated in."""
+    """What a task kind builds its tasks from, before any model loads: the evaluation's arguments and each kind's own
+    (`options`, by dataclass), the models in order, the device and dtype they are evaluated in, whether tasks show
+    progress bars, and the tokenizer that cuts text (default: the first model's, loaded when first asked for)."""
 
     args: EvalArguments
     options: Mapping[type, object]
     models: list[str]
     device: torch.device
     dtype: torch.dtype
-    _tokenizer: PreTrainedTokenizerBase | None = field(default=None, init=False, repr=False)
+    progress: bool = True
+    given_tokenizer: PreTrainedTokenizerBase | None = field(default=None, repr=False)
 
     def option(self, arguments: type[T]) -> T:
         """The parsed instance of a kind's arguments dataclass, or its defaults."""
@@ -94,6 +101,17 @@ class EvalSetup:
 
     def tokenizer(self) -> PreTrainedTokenizerBase:
         """The first model's tokenizer, loaded once: tasks that cut text cut it with it, so every model is paired."""
-        if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.models[0], trust_remote_code=self.args.trust_remote_code)
-        return self._tokenizer
+        if self.given_tokenizer is None:
+            self.given_tokenizer = load_tokenizer(self.models[0], trust_remote_code=self.args.trust_remote_code)
+        return self.given_tokenizer
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A family of evaluation tasks (`rlpt_trl.evaluation.registry`), declared in its subpackage's `kind` module."""
+
+    names: Sequence[str]  # the built-in task names it answers to
+    build: Callable[[list[str], EvalSetup], list[EvalTask]]  # its tasks among the names asked for (maybe none)
+    headline_metrics: Callable[[str], Sequence[str]]  # task name -> the metrics a paired-difference table shows
+    arguments: tuple[type, ...] = ()  # its own flag dataclasses, parsed by `rlpt-trl eval` and the trainer commands
+    defaults: Callable[[EvalSetup], Sequence[str]] = lambda setup: ()  # its tasks when no task is named

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from ..utils.errors import RlptError
 from .batching import last_columns, left_pad, length_sorted_batches, padding_id
+from .kv_cache import cache_inputs, cache_of, cache_rows
 
 
 # Token ids of `prompt + completion` and the index of the first completion token.
@@ -74,8 +75,7 @@ def _prefix_pass(
         use_cache=True,
         logits_to_keep=last_columns(input_ids.shape[1], 1, input_ids.device),
     )
-    layers = [(layer.keys, layer.values) for layer in output.cache.layers]
-    return layers, attention_mask, output.logits[:, -1].float()
+    return cache_of(output), attention_mask, output.logits[:, -1].float()
 
 
 def _suffix_nll(
@@ -83,7 +83,7 @@ def _suffix_nll(
 ) -> list[torch.Tensor]:
     """Mean NLL of every suffix of each prefix: the prefixes are computed once, their keys and values expanded over
     their suffixes, whose own tokens follow (right-padded, each row's positions counted on from its prefix)."""
-    layers, prefix_mask, last_logits = _prefix_pass(model, pad_id, prefixes)
+    prefix_cache, prefix_mask, last_logits = _prefix_pass(model, pad_id, prefixes)
     counts = torch.tensor([len(group) for group in suffixes], device=model.device)
     rows = [suffix for group in suffixes for suffix in group]
     owner = torch.repeat_interleave(torch.arange(len(prefixes), device=model.device), counts)
@@ -100,13 +100,11 @@ def _suffix_nll(
             mask[row, : len(suffix) - 1] = 1
         inputs, mask = inputs.to(model.device), mask.to(model.device)
         positions = prefix_mask.sum(dim=1, keepdim=True) + torch.arange(width, device=model.device)
-        cache = DynamicCache([(keys[owner], values[owner]) for keys, values in layers])
         logits = model(
             input_ids=inputs,
             attention_mask=torch.cat([prefix_mask, mask], dim=1),
             position_ids=positions,
-            cache=cache,
-            use_cache=True,
+            **cache_inputs(cache_rows(prefix_cache, owner)),
         ).logits
         targets = torch.full((len(rows), width), pad_id, dtype=torch.long, device=model.device)
         for row, suffix in enumerate(rows):

@@ -13,7 +13,8 @@ The rows come in the order a GRPO run with the same `--seed` draws its prompts (
 that a control reads the sentences a GRPO run reads, first to last. Every run counts its compute
 (`rlpt_trl.trainer.flops`) into `flops.json` in the output folder; `--flops_budget` stops training
 at the first step that reaches that many FLOPs (give it a GRPO run's `flops.json` total to match compute). Every
-flag of `NTPScriptArguments`, `trl.SFTConfig`, `trl.ModelConfig` and `FlopsArguments` works in the YAML or on the command line.
+flag of `NTPScriptArguments`, `trl.SFTConfig`, `trl.ModelConfig`, `FlopsArguments` and the in-training evaluation
+works in the YAML or on the command line.
 """
 
 from __future__ import annotations
@@ -21,21 +22,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from trl import ScriptArguments
+from trl import ScriptArguments, SFTConfig, SFTTrainer
 
+from ..trainer.command import TrainerCommand
+from ..trainer.flops import FlopsArguments, check_flops_budget
 from ..utils.errors import RlptError
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from trl import ModelConfig, SFTConfig, TrlParser
+    from transformers import Trainer, TrainerCallback
 
-    from ..trainer.flops import FlopsArguments
+    from ..trainer.command import RunArguments
 
 
 # mode -> the data-build columns it trains on
 MODE_COLUMNS = {"pretrain": ("text",), "next_segment": ("prompt", "completion")}
-TAGS = ["rlpt_trl", "next-token-control"]
 
 
 @dataclass
@@ -80,43 +82,41 @@ def ntp_dataset(dataset: Dataset, mode: str, seed: int, name: str) -> Dataset:
     return kept.select(grpo_order(len(kept), seed))
 
 
-def main(
-    script_args: NTPScriptArguments, training_args: SFTConfig, model_args: ModelConfig, flops_args: FlopsArguments
-) -> int:
-    """Train the control and save (or push) it; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
-    from ..data.prompt_dataset import load_prompt_dataset
-    from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
-    from ..trainer.flops import FlopsCallback, check_flops_budget
-    from ..trainer.run import finish_training
-    from .sft import sft_trainer
+class NTPCommand(TrainerCommand):
+    script_arguments = NTPScriptArguments
+    config_class = SFTConfig
+    trainer_class = SFTTrainer
+    extra_arguments = (FlopsArguments,)
+    padding_side = "right"
 
-    if not model_args.model_name_or_path:
-        raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
-    check_flops_budget(flops_args.flops_budget)
-    dataset = load_prompt_dataset(
-        script_args.dataset_name,
-        split=script_args.dataset_train_split,
-        config=script_args.dataset_config,
-        max_samples=script_args.max_train_samples,
-    )
-    dataset = ntp_dataset(dataset, script_args.mode, training_args.seed, script_args.dataset_name)
-    # the rows are in GRPO's order already: the sampler must keep it
-    training_args.train_sampling_strategy = "sequential"
-    resume = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    def check(self, args: RunArguments) -> None:
+        check_flops_budget(args[FlopsArguments].flops_budget)
 
-    trainer = sft_trainer(model_args, training_args, dataset)
-    stop = GracefulStopCallback()
-    trainer.add_callback(stop)
-    trainer.add_callback(FlopsCallback({"policy": trainer.model}, budget=flops_args.flops_budget))
-    trainer.train(resume_from_checkpoint=resume)
-    return finish_training(trainer, stop, dataset_name=script_args.dataset_name, tags=[*TAGS, script_args.mode])
+    def datasets(self, args: RunArguments) -> tuple[Dataset, None]:
+        from ..data.prompt_dataset import load_prompt_dataset
+
+        script_args, training_args = args[NTPScriptArguments], args[SFTConfig]
+        dataset = load_prompt_dataset(
+            script_args.dataset_name,
+            split=script_args.dataset_train_split,
+            config=script_args.dataset_config,
+            max_samples=script_args.max_train_samples,
+        )
+        # the rows are in GRPO's order already: the sampler must keep it
+        training_args.train_sampling_strategy = "sequential"
+        return ntp_dataset(dataset, script_args.mode, training_args.seed, script_args.dataset_name), None
+
+    def callbacks(self, args: RunArguments, trainer: Trainer) -> list[TrainerCallback]:
+        from ..trainer.flops import FlopsCallback
+
+        return [FlopsCallback({"policy": trainer.model}, budget=args[FlopsArguments].flops_budget)]
+
+    def tags(self, args: RunArguments) -> tuple[str, ...]:
+        return ("rlpt_trl", "next-token-control", args[NTPScriptArguments].mode)
 
 
-def make_parser(prog: str | None = None) -> TrlParser:
-    """The parser of `rlpt-trl ntp`: script, SFT, model and compute-budget arguments."""
-    from trl import ModelConfig, SFTConfig
+COMMAND = NTPCommand()
 
-    from ..trainer.flops import FlopsArguments
-    from ..trainer.run import training_parser
-
-    return training_parser((NTPScriptArguments, SFTConfig, ModelConfig, FlopsArguments), prog=prog)
+# what `rlpt_trl.cli` and the recipes call, as for every script module
+make_parser = COMMAND.make_parser
+main = COMMAND.main

@@ -3,11 +3,9 @@
     rlpt-trl sft --config recipes/smollm-135m/sft.yaml
     python recipes/sft.py --config recipes/smollm-135m/sft.yaml --data_dir GLUE_ROOT --model_name_or_path MODEL.gguf
 
-Every flag of `SFTScriptArguments`, `trl.SFTConfig`, `trl.ModelConfig` and `GlueEvalCallbackArguments` works in the
-YAML or on the command line (the command line wins); `--use_peft --lora_r 16 ...` trains LoRA adapters.
-`--model_name_or_path` takes a Hub id, a local directory or a `.gguf` file; the output is always a Hugging Face
-model directory. SIGTERM / SIGINT stop after the current step with a checkpoint (exit status 128 + signal);
-`--resume_from_checkpoint true` continues from the latest complete one.
+Every flag of `SFTScriptArguments`, `trl.SFTConfig`, `trl.ModelConfig` and the in-training evaluation works in the
+YAML or on the command line (the command line wins); `--use_peft --lora_r 16 ...` trains LoRA adapters. The run is
+assembled by `rlpt_trl.trainer.command.TrainerCommand`; the output is always a Hugging Face model directory.
 """
 
 from __future__ import annotations
@@ -16,18 +14,18 @@ import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from trl import SFTConfig, SFTTrainer
+
 from ..data.sft_pairs import DEFAULT_LABEL_WORDS, DEFAULT_PROMPT_TEMPLATE
+from ..trainer.command import TrainerCommand
 from ..utils.errors import RlptError
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from trl import ModelConfig, SFTConfig, SFTTrainer, TrlParser
+    from transformers import Trainer
 
-    from ..evaluation.glue.callback import GlueEvalCallbackArguments
-
-
-TAGS = ["rlpt_trl", "cola"]
+    from ..trainer.command import RunArguments
 
 
 @dataclass
@@ -87,72 +85,37 @@ def load_sft_datasets(args: SFTScriptArguments) -> tuple[Dataset, Dataset]:
     return splits[0], splits[1]
 
 
-def sft_trainer(
-    model_args: ModelConfig, training_args: SFTConfig, train_dataset: Dataset, eval_dataset: Dataset | None = None
-) -> SFTTrainer:
-    """The model of `model_args` (right-padding tokenizer, LoRA when asked) in a `trl.SFTTrainer` on the datasets;
-    shared by `rlpt-trl sft` and `rlpt-trl ntp`."""
-    from trl import SFTTrainer, get_peft_config
+class SFTCommand(TrainerCommand):
+    script_arguments = SFTScriptArguments
+    config_class = SFTConfig
+    trainer_class = SFTTrainer
+    padding_side = "right"
 
-    from ..models.loading import load_model_and_tokenizer
+    def check(self, args: RunArguments) -> None:
+        check_sft_arguments(args[SFTScriptArguments])
 
-    model, tokenizer = load_model_and_tokenizer(
-        model_args.model_name_or_path,
-        dtype=model_args.dtype or "auto",
-        device=None,
-        padding_side="right",
-        trust_remote_code=training_args.trust_remote_code,
-    )
-    return SFTTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
-    )
+    def datasets(self, args: RunArguments) -> tuple[Dataset, Dataset | None]:
+        train, validation = load_sft_datasets(args[SFTScriptArguments])
+        return train, validation if args[SFTConfig].eval_strategy != "no" else None
 
+    def before_save(self, args: RunArguments, trainer: Trainer) -> None:
+        from peft import PeftModel
 
-def main(
-    script_args: SFTScriptArguments,
-    training_args: SFTConfig,
-    model_args: ModelConfig,
-    eval_args: GlueEvalCallbackArguments,
-) -> int:
-    """Fine-tune and save (or push) the model; return the exit status (`rlpt_trl.trainer.run.finish_training`)."""
-    from peft import PeftModel
+        # an interrupted run keeps its adapter checkpoint as saved, to resume from
+        if args[SFTScriptArguments].merge_adapter and isinstance(trainer.model, PeftModel):
+            trainer.model = trainer.model.merge_and_unload()
 
-    from ..data.glue import GLUE_HUB_ID
-    from ..evaluation.glue.callback import glue_eval_callback
-    from ..trainer.checkpoints import GracefulStopCallback, resolve_resume_checkpoint
-    from ..trainer.run import finish_training
+    def tags(self, args: RunArguments) -> tuple[str, ...]:
+        return ("rlpt_trl", "cola")
 
-    # configuration and data problems surface before a model loads
-    if not model_args.model_name_or_path:
-        raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
-    check_sft_arguments(script_args)
-    train_dataset, eval_dataset = load_sft_datasets(script_args)
-    resume = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
+    def dataset_name(self, args: RunArguments) -> str:
+        from ..data.glue import GLUE_HUB_ID
 
-    trainer = sft_trainer(
-        model_args, training_args, train_dataset, eval_dataset if training_args.eval_strategy != "no" else None
-    )
-    stop = GracefulStopCallback()
-    trainer.add_callback(stop)
-    if (glue_eval := glue_eval_callback(trainer, eval_args)) is not None:
-        trainer.add_callback(glue_eval)
-    trainer.train(resume_from_checkpoint=resume)
-    # an interrupted run keeps its adapter checkpoint as saved, to resume from
-    if stop.requested is None and script_args.merge_adapter and isinstance(trainer.model, PeftModel):
-        trainer.model = trainer.model.merge_and_unload()
-    return finish_training(trainer, stop, dataset_name=GLUE_HUB_ID, tags=TAGS)
+        return GLUE_HUB_ID
 
 
-def make_parser(prog: str | None = None) -> TrlParser:
-    """The parser of `rlpt-trl sft` and `recipes/sft.py`: script, SFT, model and GLUE-callback arguments."""
-    from trl import ModelConfig, SFTConfig
+COMMAND = SFTCommand()
 
-    from ..evaluation.glue.callback import GlueEvalCallbackArguments
-    from ..trainer.run import training_parser
-
-    return training_parser((SFTScriptArguments, SFTConfig, ModelConfig, GlueEvalCallbackArguments), prog=prog)
+# what `rlpt_trl.cli` and the recipes call, as for every script module
+make_parser = COMMAND.make_parser
+main = COMMAND.main

@@ -1,3 +1,3 @@
-"""What rlpt_trl adds around TRL's trainers: the GRPO trainer's model card (`grpo_trainer`), the TensorBoard table of
-completions (`completion_samples`), checkpoint safety (`checkpoints`) and the start and end of a training script
-(`run`)."""
+"""What rlpt_trl adds around TRL's trainers: one way to assemble a training run (`command`, with the reward trainers'
+shared part in `reward_command`), the reward trainers' model card (`model_card`), TRL's completions table in
+TensorBoard (`completion_samples`), checkpoint safety (`checkpoints`) and a run's compute (`flops`)."""

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import Cache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ...models.batching import left_pad, length_sorted_batches, padding_id
+from ...models.kv_cache import cache_inputs, cache_of, cache_rows
 from ...utils.errors import RlptError
 
 
@@ -91,17 +92,15 @@ class PrefixCache:
     def __init__(self, model: PreTrainedModel, prefix_ids: Sequence[int]):
         self.device = next(model.parameters()).device
         self.prefix_ids = torch.tensor([list(prefix_ids)], device=self.device)
-        output = model(input_ids=self.prefix_ids, use_cache=True)
-        self.layers = [(layer.keys, layer.values) for layer in output.cache.layers]
+        self.cache = cache_of(model(input_ids=self.prefix_ids, use_cache=True))
 
     @property
     def length(self) -> int:
         return self.prefix_ids.shape[1]
 
-    def expanded(self, batch_size: int) -> DynamicCache:
+    def expanded(self, batch_size: int) -> Cache:
         """A fresh cache of the prefix for `batch_size` rows (a model call appends to the cache it is given)."""
-        return DynamicCache([(keys.expand(batch_size, -1, -1, -1), values.expand(batch_size, -1, -1, -1))
-                             for keys, values in self.layers])  # fmt: skip
+        return cache_rows(self.cache, torch.zeros(batch_size, dtype=torch.long, device=self.device))
 
     def _own_inputs(
         self, own: Sequence[Sequence[int]], pad_id: int
@@ -119,8 +118,7 @@ class PrefixCache:
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "position_ids": position_ids,
-            "cache": self.expanded(len(own)),
-            "use_cache": True,
+            **cache_inputs(self.expanded(len(own))),
         }
 
     def generate_inputs(self, own: Sequence[Sequence[int]], pad_id: int) -> dict:
@@ -131,7 +129,7 @@ class PrefixCache:
         return {
             "input_ids": torch.cat([prefix_ids, input_ids], dim=1),
             "attention_mask": attention_mask,
-            "cache": self.expanded(len(own)),
+            **cache_inputs(self.expanded(len(own))),
         }
 
 

@@ -22,6 +22,7 @@ from typing import get_args, get_origin, get_type_hints
 from ...data.glue import GLUE_TASKS
 from ...utils.errors import RlptError
 from ...utils.yaml import read_yaml
+from ..arguments import split_task_names
 
 
 TASK_CONFIG_DIR = Path(__file__).with_name("task_configs")
@@ -203,24 +204,16 @@ def get_task(name: str) -> GlueTaskSpec:
     return GLUE_EVAL_TASKS[name]
 
 
-def task_names(values: list[str]) -> list[str]:
-    """Task names from space- and comma-separated values, in order, without repeats."""
-    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
-    if not names:
-        raise RlptError(f"no task named in {values!r}")
-    return list(dict.fromkeys(names))
-
-
 def select_tasks(
     names: Sequence[str] | None, task_files: Sequence[str | Path] = (), default: Sequence[str] = DEFAULT_TASKS
 ) -> list[GlueTaskSpec]:
-    """The built-in tasks `names` (see `task_names`), then the tasks of the YAML `task_files`, in order.
+    """The built-in tasks `names` (see `split_task_names`), then the tasks of the YAML `task_files`, in order.
 
     Without `names`, the built-in tasks are `default` when no task file is given and none otherwise. A task
     file's task may not take the name of a built-in task or of another file's task: a name stands for one
     prompt in every report (`metrics.json`, the prediction files).
     """
-    specs = [get_task(name) for name in (task_names(names) if names else ([] if task_files else default))]
+    specs = [get_task(name) for name in (split_task_names(names) if names else ([] if task_files else default))]
     for path in dict.fromkeys(map(str, task_files)):
         spec = GlueTaskSpec.from_yaml(path)
         if spec.name in GLUE_EVAL_TASKS or spec.name in {other.name for other in specs}:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -17,12 +17,7 @@ from .generate import generate_greedy
 from .loglik import predict_from_scores, score_continuations
 from .metrics import compute_glue_metrics, load_glue_metric
 from .prefix_cache import PrefixCacheMode, check_prefix_cache, split_after_prefix
-from .prompts import TaskPrompts, build_task_prompts
-from .spec import select_tasks
-
-
-if TYPE_CHECKING:
-    from ..task import EvalSetup
+from .prompts import TaskPrompts
 
 
 Scoring = Literal["loglik", "generate"]
@@ -39,11 +34,16 @@ class GlueResult(ResultEntry):
     GLUE task whose metric scores it."""
 
     source: str
+    num_fewshot: int
     # with a reused few-shot prefix: its cached tokens and how many prompts were computed whole instead
     prefix_cache: dict[str, int] | None = None
 
     def summary(self) -> dict:
-        return {**super().summary(), **({"prefix_cache": self.prefix_cache} if self.prefix_cache else {})}
+        reuse = {"prefix_cache": self.prefix_cache} if self.prefix_cache else {}
+        return {**super().summary(), "num_fewshot": self.num_fewshot, **reuse}
+
+    def describe(self) -> str:
+        return f"scoring {self.scoring}, {self.num_fewshot}-shot"
 
     @functools.cached_property
     def _predictions_and_labels(self) -> tuple[np.ndarray, np.ndarray]:
@@ -128,10 +128,10 @@ def evaluate_task(
         invalid,
         scoring,
         spec.prompt_version,
-        len(task.fewshot_idx),
         records,
-        spec.source,
-        _prefix_use(tokenizer, task, shared_prefix),
+        source=spec.source,
+        num_fewshot=len(task.fewshot_idx),
+        prefix_cache=_prefix_use(tokenizer, task, shared_prefix),
     )
 
 
@@ -171,25 +171,3 @@ class GlueTask:
             desc=f"{self.name} ({self.scoring})" if self.progress else None,
             prefix_cache=self.prefix_cache,
         )
-
-
-def build_glue_tasks(names: list[str], setup: EvalSetup) -> list[GlueTask]:
-    """The built-in GLUE tasks `names`, then the tasks of the run's `--task_config` files, with their prompts built."""
-    args = setup.args
-    return [
-        GlueTask(
-            build_task_prompts(
-                spec,
-                data_dir=args.data_dir,
-                num_fewshot=args.num_fewshot,
-                seed=args.fewshot_seed,
-                max_samples=args.max_samples,
-            ),
-            scoring=args.scoring,
-            batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens,
-            prefix_cache=args.prefix_cache,
-            progress=True,
-        )
-        for spec in select_tasks(names, args.task_config, default=())
-    ]

@@ -1,5 +1,5 @@
-"""The flags of the next-segment evaluation: prompts and samples (`rlpt-trl eval` and the GRPO command's callback),
-the eval command's own, and the in-training callback's."""
+"""The flags of the next-segment evaluation: its prompts and samples, and the rewards of its `reward` metric (which a
+trainer command with rewards takes from its own flags of the same names)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
-from ...models.embeddings import DEFAULT_EMBEDDING_MODEL
+from ...utils.errors import RlptError
 from .prompts import NextSegmentPrompts, build_next_segment_prompts
 from .sampling import check_sampling
 
@@ -23,7 +23,7 @@ SAMPLING_FLAGS = {
 
 @dataclass
 class NextSegmentArguments:
-    """How `next_segment` draws its held-out prompts and samples (`rlpt-trl eval` and the GRPO script's callback)."""
+    """How `next_segment` draws its held-out prompts and samples."""
 
     next_segment_data: str | None = field(
         default=None,
@@ -39,6 +39,9 @@ class NextSegmentArguments:
     next_segment_max_new_tokens: int = field(
         default=4, metadata={"help": "New tokens per completion (the GRPO configs' max_completion_length)."}
     )
+    next_segment_max_samples: int | None = field(
+        default=None, metadata={"help": "next_segment: the first N held-out prompts. Default: the evaluation's."}
+    )
 
     def build_prompts(
         self, tokenizer: PreTrainedTokenizerBase, data_dir: str | None, max_samples: int | None
@@ -46,6 +49,8 @@ class NextSegmentArguments:
         """Check the sampling settings (one error line naming the flag), then build the held-out prompts:
         `next_segment_data`, else CoLA validation under `data_dir` (a GLUE root; None: the Hub) cut by `tokenizer`."""
         check_sampling(*self.sampling().values(), flags=tuple(SAMPLING_FLAGS.values()))
+        if self.next_segment_max_samples is not None and self.next_segment_max_samples < 1:
+            raise RlptError(f"--next_segment_max_samples must be at least 1, got {self.next_segment_max_samples}")
         return build_next_segment_prompts(
             tokenizer,
             data=self.next_segment_data,
@@ -61,31 +66,18 @@ class NextSegmentArguments:
 
 @dataclass
 class NextSegmentEvalArguments:
-    """The next-segment flags of `rlpt-trl eval` only (in training, the rewards' models score)."""
+    """The rewards whose weighted sum is next_segment's `reward` metric; their settings and scoring models are the
+    reward flags (`rlpt_trl.rewards.RewardArguments`). A trainer command with rewards (GRPO, RLOO) scores with its own
+    (these flags are its own `--reward_funcs` and `--reward_weights`)."""
 
-    next_segment_max_samples: int | None = field(
-        default=None, metadata={"help": "next_segment: the first N held-out prompts. Default: --max_samples."}
-    )
-    embedding_model_name_or_path: str = field(
-        default=DEFAULT_EMBEDDING_MODEL,
-        metadata={"help": "next_segment: the sentence-transformers model of the cosines and the training reward."},
-    )
-    scorer_model_name_or_path: str | None = field(
+    reward_funcs: list[str] | None = field(
         default=None,
-        metadata={"help": "next_segment: the frozen LM of completion_log_perplexity. Default: the first model."},
-    )
-
-
-@dataclass
-class NextSegmentCallbackArguments:
-    """Flags of the in-training next-segment evaluation, for the GRPO script's `TrlParser` (with
-    `NextSegmentArguments` for the prompts and samples)."""
-
-    next_segment_eval_steps: int = field(
-        default=0,
         metadata={
-            "help": "Every N optimizer steps, evaluate on held-out next-segment prompts and log "
-            "eval/next_segment/<metric> (0: off)."
+            "help": "next_segment: the rewards of the `reward` metric, registered names or dotted paths. Default: the "
+            "rewards a trained model's folder records (rlpt_rewards.json, the first evaluated model that has one), "
+            "else embedding_cosine_reward."
         },
     )
-    next_segment_eval_max_samples: int = field(default=128, metadata={"help": "Held-out prompts per evaluation."})
+    reward_weights: list[float] | None = field(
+        default=None, metadata={"help": "next_segment: the weight of each of --reward_funcs (default 1 each)."}
+    )

@@ -128,9 +128,16 @@ class NextSegmentResult(ResultEntry):
     ) -> NextSegmentResult:
         """The result whose metrics are the means of `values` over all prompts."""
         version = f"{TASK}-k{samples}-t{settings['temperature']:g}-n{settings['max_new_tokens']}-s{settings['seed']}"
-        result = cls(TASK, {}, len(records), 0, "sample", version, 0, records, samples, settings, values)
+        result = cls(TASK, {}, len(records), 0, "sample", version, records, samples, settings, values)
         result.metrics = result.metrics_on(np.arange(result.n))
         return result
+
+    def describe(self) -> str:
+        settings = self.settings
+        return (
+            f"{self.samples} samples a prompt at temperature {settings['temperature']:g}, "
+            f"{settings['max_new_tokens']} new tokens, seed {settings['seed']}; reward: {settings.get('rewards')}"
+        )
 
     def metrics_on(self, indices: np.ndarray) -> dict[str, float | None]:
         """Each metric's mean over the rows `indices` (repeats allowed); None where no row has a value."""

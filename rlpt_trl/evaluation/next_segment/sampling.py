@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import Cache, PreTrainedModel, PreTrainedTokenizerBase
 
 from ...models.batching import last_columns, left_pad, length_sorted_batches, padding_id
+from ...models.kv_cache import cache_inputs, cache_of, cache_rows
 from ...models.likelihood import token_nll, top_k_entropy
 from ...utils.errors import RlptError
 
@@ -125,7 +126,7 @@ class _Prefill:
     (the position of its first new token), the logits of each prompt's last position and each true completion's mean
     NLL (NaN where none)."""
 
-    cache: DynamicCache
+    cache: Cache
     prompt_mask: torch.Tensor
     prompt_lengths: torch.Tensor
     next_logits: torch.Tensor
@@ -163,7 +164,7 @@ def _prefill(
     columns = torch.arange(input_ids.shape[1], device=device)
     prompt_mask = attention_mask * (columns < input_ids.shape[1] - tail[:, None])
     lengths = torch.tensor([len(prompt) for prompt in prompts], device=device)
-    return _Prefill(output.cache, prompt_mask, lengths, next_logits, true_nll)
+    return _Prefill(cache_of(output), prompt_mask, lengths, next_logits, true_nll)
 
 
 def _decode(
@@ -179,15 +180,8 @@ def _decode(
     Gumbel noise added: each row's tokens (padding after its eos) and the model's own log-probability of each, at
     temperature 1."""
     device = prefill.next_logits.device
-    cache = DynamicCache(
-        [
-            (
-                layer.keys.repeat_interleave(rows_per_prompt, dim=0),
-                layer.values.repeat_interleave(rows_per_prompt, dim=0),
-            )
-            for layer in prefill.cache.layers
-        ]
-    )
+    prompts = torch.arange(len(prefill.prompt_lengths), device=device)
+    cache = cache_rows(prefill.cache, prompts.repeat_interleave(rows_per_prompt))
     mask = prefill.prompt_mask.repeat_interleave(rows_per_prompt, dim=0)
     positions = prefill.prompt_lengths.repeat_interleave(rows_per_prompt)[:, None]
     scores = prefill.next_logits.repeat_interleave(rows_per_prompt, dim=0)
@@ -203,7 +197,7 @@ def _decode(
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         output = model(
-            input_ids=token[:, None], attention_mask=mask, position_ids=positions + step, cache=cache, use_cache=True
+            input_ids=token[:, None], attention_mask=mask, position_ids=positions + step, **cache_inputs(cache)
         )
         scores = output.logits[:, -1].float()
     return torch.stack(tokens, dim=1), torch.stack(logprobs, dim=1)

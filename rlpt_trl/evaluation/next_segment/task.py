@@ -8,8 +8,10 @@ against the sentence. Per-prompt values (the task's metrics are their means over
 - `cosine_sentence`: cos(embed(prompt + sample), embed(text)), mean over the K samples;
 - `cosine_prompt_only`: cos(embed(prompt), embed(text)), the same for every model; `cosine_gain`: the difference;
 - `cosine_completion`: cos(embed(sample), embed(true completion)), 0 for a blank sample;
-- `reward`: the training reward `embedding_cosine_reward`, cos(embed(prompt + sample), embed(text)) x score, fed as
-  GRPOTrainer feeds it from a data build (prompts, completions, the `text`, `scores` and `target_embedding` columns);
+- `reward`: the training reward, the weighted sum of the run's rewards fed as GRPOTrainer feeds them from a data
+  build (prompts, completions, the `text`, `scores`, `target_embedding` and `completion_embedding` columns, the K
+  samples of a prompt as one group): the rewards a trained model's folder records (`rlpt_rewards.json`), else the
+  `--reward_funcs` flags, else `embedding_cosine_reward`, cos(embed(prompt + sample), embed(text)) x score;
 - `next_word_accuracy` / `greedy_next_word_accuracy`: share of the samples / whether the greedy continuation starts
   with the true completion's first word (lower-cased, surrounding punctuation stripped);
 - `completion_log_perplexity`: mean NLL (nats/token) of each sample under the frozen scorer LM; a blank sample has
@@ -38,9 +40,8 @@ from ...models.likelihood import completion_nll, completion_tokens, next_token_e
 from ...models.shared import shared_encoder
 from ...rewards import EmbeddingCosineReward, PerplexityReward
 from ...rewards.embedding_cosine import unit_cosines
-from ...utils.errors import RlptError
+from ...rewards.run_config import RewardConfig, weighted_rewards
 from ...utils.files import json_number
-from .arguments import NextSegmentArguments, NextSegmentEvalArguments
 from .prompts import NextSegmentPrompts
 from .result import TASK, NextSegmentResult, difficulty, distinct_n, first_word, record_values
 from .sampling import Continuations, sample_completions
@@ -49,20 +50,21 @@ from .sampling import Continuations, sample_completions
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from ..task import EvalSetup
-
 
 @dataclass
 class NextSegmentScorers:
-    """The frozen models that score every evaluated model (`load`): the sentence encoder, the training reward on the
-    same encoder, and the perplexity reward whose `log_perplexities` is the scorer LM.
+    """The frozen models that score every evaluated model (`load`): the sentence encoder, the training rewards
+    (`reward_config`, built on the same encoder and scorer LM), and the perplexity reward whose `log_perplexities` is
+    the scorer LM.
 
     Embeddings, scorer NLLs and the scorer's entropy after each prompt are cached by text: models that draw the same
     samples (frequent under the shared random numbers) are scored once, and the prompts' entropy is computed once.
     """
 
     embedding_model: SentenceTransformer
-    reward: EmbeddingCosineReward
+    embedding_model_name_or_path: str
+    rewards: list
+    reward_config: RewardConfig
     perplexity: PerplexityReward
     batch_size: int = 64
     _embeddings: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
@@ -78,22 +80,34 @@ class NextSegmentScorers:
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 64,
+        reward_config: RewardConfig | None = None,
+        num_samples: int = 4,
     ) -> NextSegmentScorers:
-        """The process's shared encoder `embedding_model_name_or_path` (and the reward on it) and scorer LM
-        `scorer_model_name_or_path` (usually the run's first model; `rlpt_trl.models.shared`) on `device` (`"auto"`:
-        this process's accelerate device), the scorer LM in `dtype` (`"auto"`: `evaluation_dtype`)."""
+        """The process's shared encoder `embedding_model_name_or_path` and scorer LM `scorer_model_name_or_path`
+        (usually the run's first model; `rlpt_trl.models.shared`) on `device` (`"auto"`: this process's accelerate
+        device), the scorer LM in `dtype` (`"auto"`: `evaluation_dtype`), and the rewards of `reward_config` (default
+        `embedding_cosine_reward`) on these models, grouping each prompt's `num_samples` samples."""
         perplexity = PerplexityReward(scorer_model_name_or_path, batch_size=batch_size, device=device, dtype=dtype)
         perplexity.scorer()  # loads it now: a bad path fails before any model is evaluated
-        return cls(
-            shared_encoder(embedding_model_name_or_path, device),
-            EmbeddingCosineReward(embedding_model_name_or_path, batch_size=batch_size, device=device),
-            perplexity,
-            batch_size,
+        config = reward_config or RewardConfig(["embedding_cosine_reward"])
+        rewards = config.build(
+            scorer_model_name_or_path=scorer_model_name_or_path,
+            embedding_model_name_or_path=embedding_model_name_or_path,
+            tokenizer_name_or_path=scorer_model_name_or_path,
+            scorer_dtype=dtype,
+            reward_batch_size=batch_size,
+            device=device,
+            num_generations=num_samples,
         )
+        config.weights()  # one weight per reward, checked before any model is evaluated
+        encoder = shared_encoder(embedding_model_name_or_path, device)
+        return cls(encoder, str(embedding_model_name_or_path), rewards, config, perplexity, batch_size)
 
     def __post_init__(self) -> None:
-        # the training reward is computed on the same texts: from the same cache
-        self.reward.encode_with(self.embed)
+        # the embedding rewards are computed on the texts the metrics embed: from the same cache
+        for reward in self.rewards:
+            if isinstance(reward, EmbeddingCosineReward):
+                reward.encode_with(self.embed)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """L2-normalised embeddings of `texts`, one row each."""
@@ -153,24 +167,27 @@ def _own_log_perplexities(
 
 
 def _training_reward(
-    reward: EmbeddingCosineReward,
+    scorers: NextSegmentScorers,
     prompts: NextSegmentPrompts,
     rows: np.ndarray,
     samples: list[str],
     targets: np.ndarray,
+    completions: np.ndarray,
 ) -> np.ndarray:
-    """The reward of each sample (of prompt `rows[j]`), computed once per distinct (prompt, sample)."""
-    pairs = list(dict.fromkeys(zip(rows.tolist(), samples, strict=True)))
-    picked = [row for row, _ in pairs]
-    values = reward(
-        prompts=[prompts.prompt[row] for row in picked],
-        completions=[sample for _, sample in pairs],
-        text=[prompts.text[row] for row in picked],
-        scores=[prompts.score[row] for row in picked],
-        target_embedding=targets[picked],
-    )
-    lookup = dict(zip(pairs, values, strict=True))
-    return np.array([lookup[pair] for pair in zip(rows.tolist(), samples, strict=True)], dtype=np.float64)
+    """The weighted training reward of each sample (of prompt `rows[j]`; each prompt's samples consecutive, one
+    group), every reward given the columns a data build holds under the names its settings read."""
+    settings = {"text_column": "text", "scores_column": "scores", "embedding_column": "target_embedding"}
+    settings |= {"completion_embedding_column": "completion_embedding"}
+    names = {setting: scorers.reward_config.settings.get(setting) or column for setting, column in settings.items()}
+    columns = {
+        names["text_column"]: [prompts.text[row] for row in rows],
+        names["scores_column"]: [prompts.score[row] for row in rows],
+        names["embedding_column"]: targets[rows],
+        names["completion_embedding_column"]: completions[rows],
+    }
+    own_prompts = [prompts.prompt[row] for row in rows]
+    per_reward = [reward(prompts=own_prompts, completions=samples, **columns) for reward in scorers.rewards]
+    return np.array(weighted_rewards(per_reward, scorers.reward_config.weights()), dtype=np.float64)
 
 
 def _sample_scores(
@@ -191,7 +208,7 @@ def _sample_scores(
     scores = {
         "cosine_sentence": unit_cosines(joints, texts[rows]),
         "cosine_completion": np.where(blank, 0.0, unit_cosines(sampled, completions[rows])),
-        "reward": _training_reward(scorers.reward, prompts, rows, flat, texts),
+        "reward": _training_reward(scorers, prompts, rows, flat, texts, completions),
         "next_word_correct": [
             truth[row] is not None and first_word(s) == truth[row] for row, s in zip(rows, flat, strict=True)
         ],
@@ -308,7 +325,8 @@ def evaluate_next_segment(
         "max_new_tokens": max_new_tokens,
         "seed": seed,
         "source": prompts.source,
-        "embedding_model": scorers.reward.model_name_or_path,
+        "embedding_model": scorers.embedding_model_name_or_path,
+        "rewards": scorers.reward_config.describe(),
         "scorer_model": scorers.perplexity.model_name_or_path,
     }
     # the metrics are read back from the records, so that the predictions file recomputes every one
@@ -328,6 +346,7 @@ class NextSegmentTask:
     batch_size: int = 16
     device: str = "auto"
     scorer_dtype: str = "auto"
+    reward_config: RewardConfig | None = None  # the `reward` metric's rewards (default: embedding_cosine_reward)
     name: str = field(default=TASK, init=False)
     scorers: NextSegmentScorers | None = field(default=None, init=False, repr=False)
 
@@ -339,6 +358,8 @@ class NextSegmentTask:
                 self.embedding_model_name_or_path,
                 device=self.device,
                 dtype=self.scorer_dtype,
+                reward_config=self.reward_config,
+                num_samples=self.sampling.get("num_samples", 4),
             )
         return self.scorers
 
@@ -355,25 +376,3 @@ class NextSegmentTask:
             scored_by_model=model_name is not None and model_name == self.scorer_model_name_or_path,
             **self.sampling,
         )
-
-
-def build_next_segment_tasks(names: list[str], setup: EvalSetup) -> list[NextSegmentTask]:
-    """The next-segment task when `names` asks for it: its prompts cut with the first model's tokenizer, its scorers
-    (default: the first model) in the run's device and dtype."""
-    if not names:
-        return []
-    args, own, settings = setup.args, setup.option(NextSegmentEvalArguments), setup.option(NextSegmentArguments)
-    if own.next_segment_max_samples is not None and own.next_segment_max_samples < 1:
-        raise RlptError(f"--next_segment_max_samples must be at least 1, got {own.next_segment_max_samples}")
-    max_samples = args.max_samples if own.next_segment_max_samples is None else own.next_segment_max_samples
-    return [
-        NextSegmentTask(
-            settings.build_prompts(setup.tokenizer(), args.data_dir, max_samples),
-            own.scorer_model_name_or_path or setup.models[0],
-            own.embedding_model_name_or_path,
-            settings.sampling(),
-            batch_size=args.batch_size,
-            device=str(setup.device),
-            scorer_dtype=str(setup.dtype).removeprefix("torch."),
-        )
-    ]

@@ -21,7 +21,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from ..utils.assets import cola_sample_path
+from .assets import cola_sample_path
 
 
 CHATML_TEMPLATE = (

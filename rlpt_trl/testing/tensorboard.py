@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .errors import RlptError
+from ..utils.errors import RlptError
 
 
 def read_scalars(output_dir: str | Path) -> dict[str, list[tuple[int, float]]]:

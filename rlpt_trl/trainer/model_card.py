@@ -1,14 +1,15 @@
-"""`RLPTGRPOTrainer`: TRL's GRPO trainer with a model card that records the run's rewards and settings."""
+"""TRL's reward trainers with a model card that records the run's base model, rewards and settings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from trl import GRPOTrainer
+from trl import GRPOTrainer, RLOOTrainer
 
 
-class RLPTGRPOTrainer(GRPOTrainer):
-    """`trl.GRPOTrainer` whose model card also names the base model, reward functions, weights and settings."""
+class RewardModelCard:
+    """Mixin for a TRL trainer with `reward_func_names`: its model card also names the base model, the reward
+    functions with their weights, and the sampling and optimisation settings."""
 
     def __init__(self, *args, base_model: str | None = None, dataset_name: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -23,10 +24,12 @@ class RLPTGRPOTrainer(GRPOTrainer):
             return
         args = self.args
         weights = args.reward_weights or [1.0] * len(self.reward_func_names)
+        # RLOO has no loss type: its loss is the REINFORCE leave-one-out one
+        loss = f", loss `{args.loss_type}`" if hasattr(args, "loss_type") else ""
         lines = [
             "",
             "",
-            "## rlpt_trl GRPO run",
+            f"## rlpt_trl {type(self).__name__.removeprefix('RLPT').removesuffix('Trainer')} run",
             "",
             f"- base model: `{self.base_model}`",
             f"- dataset: `{dataset_name or self.rlpt_dataset_name}`",
@@ -37,9 +40,16 @@ class RLPTGRPOTrainer(GRPOTrainer):
             f"- learning rate {args.learning_rate:g}, {args.max_steps if args.max_steps > 0 else args.num_train_epochs}"
             f" {'steps' if args.max_steps > 0 else 'epochs'}, {args.per_device_train_batch_size} completions per"
             f" device batch, {args.num_generations} generations per prompt, max {args.max_completion_length}"
-            f" new tokens, temperature {args.temperature:g}, ratio clip {args.epsilon:g}, beta {args.beta:g},"
-            f" loss `{args.loss_type}`",
+            f" new tokens, temperature {args.temperature:g}, ratio clip {args.epsilon:g}, beta {args.beta:g}{loss}",
             "",
         ]
         with open(Path(args.output_dir) / "README.md", "a", encoding="utf-8") as card:
             card.write("\n".join(lines))
+
+
+class RLPTGRPOTrainer(RewardModelCard, GRPOTrainer):
+    """`trl.GRPOTrainer` with the run's rewards and settings in its model card."""
+
+
+class RLPTRLOOTrainer(RewardModelCard, RLOOTrainer):
+    """`trl.RLOOTrainer` with the run's rewards and settings in its model card."""

