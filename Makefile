@@ -9,7 +9,7 @@ VENV := .venv
 ACTIVATE := . $(VENV)/bin/activate
 # the asset variables of the tests (README "Tests"), from the installed packages and RLPT_GLUE_DIR
 ASSETS := eval "$$(rlpt-trl assets $(if $(RLPT_GLUE_DIR),--glue_dir "$(RLPT_GLUE_DIR)"))"
-CHECK_DIRS := rlpt_trl recipes tests benchmarks
+CHECK_DIRS := rlpt_trl recipes tests benchmarks experiments tools
 
 # README "Install": torch first, the pinned CPU build, so that no resolver pulls a CUDA build
 # and the lowest transformers that setup.cfg admits, beside the venv's, for tests/test_transformers_floor.py

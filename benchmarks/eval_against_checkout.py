@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV
+from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, portable
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,10 +34,10 @@ TEXT_FIELDS = ("samples", "greedy", "prompt", "completion")
 ASSET_VARIABLES = (GLUE_DIR_ENV, EMBEDDING_MODEL_ENV, GGUF_ENV)
 
 
-def portable(arguments: list[str]) -> list[str]:
-    """The arguments as the report shows them: an asset's path as its variable (`rlpt-trl assets`)."""
-    paths = {str(Path(os.environ[name]).resolve()): f"${name}" for name in ASSET_VARIABLES if os.environ.get(name)}
-    return [paths.get(str(Path(argument).resolve()), argument) for argument in arguments]
+def asset_names() -> dict[str, str]:
+    """The assets' paths (as given and resolved) -> their variables (`rlpt-trl assets`), for `portable`."""
+    paths = {name: os.environ[name] for name in ASSET_VARIABLES if os.environ.get(name)}
+    return {path: f"${name}" for name, value in paths.items() for path in (value, str(Path(value).resolve()))}
 
 
 # `python -m` would put the working directory first on the path, ahead of PYTHONPATH: run from this checkout, the
@@ -169,7 +169,7 @@ def main() -> None:
             }
     medians = {name: statistics.median(values) for name, values in timings.items()}
     report = {
-        "arguments": portable(arguments),
+        "arguments": portable(arguments, asset_names()),
         "seconds": timings,
         "ratio": round(medians["this"] / medians["other"], 3),
     }

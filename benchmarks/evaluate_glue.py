@@ -3,7 +3,7 @@
     python benchmarks/evaluate_glue.py --model_name_or_path MODEL_DIR --data_dir GLUE_ROOT [--anchor_seconds S]
         [--compare_dtypes]
 
-Prints (1) the wall time of the whole `recipes/evaluate_glue.py --tasks cola` command (a fresh process:
+Prints (1) the wall time of the whole `recipes/eval.py --tasks cola` command (a fresh process:
 imports, model load, scoring, metrics, report), against the wall time of lm-evaluation-harness 0.4.13 on its
 glue/cola task with the same data (fp32, batch 32, bootstrap off; `--anchor_seconds`, measured separately);
 (2) examples/s of loglik scoring, of generate scoring and of the floor for loglik: one plain batched forward
@@ -51,11 +51,11 @@ LM_EVAL_ANCHOR_S = 39.0
 
 
 def whole_command(model: str, data_dir: str, batch_size: int, dtype: str, max_samples: int | None) -> float:
-    """Wall time of `recipes/evaluate_glue.py` on CoLA in a fresh process."""
+    """Wall time of `recipes/eval.py` on CoLA in a fresh process."""
     with tempfile.TemporaryDirectory() as output:
         command = [
             sys.executable,
-            str(ROOT / "recipes" / "evaluate_glue.py"),
+            str(ROOT / "recipes" / "eval.py"),
             "--model_name_or_path",
             model,
             "--tasks",
@@ -189,4 +189,4 @@ def compare_dtypes(model_path: str, task, batch_size: int, fp32_scores: np.ndarr
 
 
 if __name__ == "__main__":
-    sys.exit(run_with_errors("evaluate_glue.py", main))
+    sys.exit(run_with_errors("eval.py", main))

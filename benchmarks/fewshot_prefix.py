@@ -5,7 +5,7 @@
 
 Times whole commands in fresh processes, in turns (the order rotates each run, so that a changing load hits all
 alike), fp32, batch 32, bootstrap off, on CoLA dev (1043 sentences):
-  - `recipes/evaluate_glue.py --tasks cola --num_fewshot 5` (`--prefix_cache auto`, the default),
+  - `recipes/eval.py --tasks cola --num_fewshot 5` (`--prefix_cache auto`, the default),
   - the same with `--prefix_cache off` (every prompt computed whole),
   - the same command zero-shot,
   - lm-evaluation-harness 0.4.13 (`lm_eval.simple_evaluate`, model "hf") on a local task with the same prompt, the
@@ -103,7 +103,7 @@ def lm_eval_task(data_dir: str, folder: Path) -> None:
 
 
 def ours(model: str, data_dir: str, output: Path, *flags: str) -> list[str]:
-    command = [sys.executable, str(ROOT / "recipes" / "evaluate_glue.py"), "--model_name_or_path", model]
+    command = [sys.executable, str(ROOT / "recipes" / "eval.py"), "--model_name_or_path", model]
     command += ["--tasks", "cola", "--data_dir", data_dir, "--dtype", "float32", "--batch_size", "32"]
     return [*command, "--bootstrap_iters", "0", "--output_dir", str(output), *flags]
 

@@ -146,7 +146,7 @@ def main(args: QuickstartArguments) -> None:
     print(f"\n[3/3] Held-out eval, base vs GRPO: CoLA and next_segment -> {eval_dir}")
     _run(
         [
-            sys.executable, str(RECIPES / "evaluate_glue.py"),
+            sys.executable, str(RECIPES / "eval.py"),
             "--model_name_or_path", policy,
             "--model_name_or_path", str(grpo_dir),
             "--tasks", "cola", "next_segment",

@@ -134,7 +134,7 @@ SCRIPTS: dict[str, tuple[str, str]] = {
     "grpo": ("grpo", "GRPO on a data build with rlpt_trl's rewards (recipes/grpo.py)"),
     "rloo": ("rloo", "RLOO on a data build with the same rewards (recipes/rloo.py)"),
     "ntp": ("ntp", "next-token training controls on a data build's rows, at a FLOP budget (recipes/ntp.py)"),
-    "eval": ("eval", "evaluate models on GLUE and next-segment tasks (recipes/evaluate_glue.py)"),
+    "eval": ("eval", "evaluate models on GLUE and next-segment tasks (recipes/eval.py)"),
 }
 UTILITIES: dict[str, tuple[Callable[[Sequence[str]], None], str]] = {
     "import-gguf": (_import_gguf, "convert a .gguf checkpoint into a Hugging Face model directory"),

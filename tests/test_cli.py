@@ -124,3 +124,12 @@ def test_unreachable_model_is_one_line_naming_where_it_was_looked_for(
     assert err.startswith(f"rlpt-trl {name}: error: cannot load the {what} {UNREACHABLE_MODEL}: no local path ")
     assert "not in the Hugging Face Hub cache" in err and "HF_HUB_OFFLINE" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_no_recipe_shadows_an_installed_module() -> None:
+    """`python recipes/X.py` puts recipes/ first on the path: a recipe named as a package (evaluate.py) would be
+    imported in its place by the recipes beside it."""
+    import importlib.util
+
+    shadowing = [path.name for path in (ROOT / "recipes").glob("*.py") if importlib.util.find_spec(path.stem)]
+    assert shadowing == []

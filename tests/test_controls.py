@@ -1,4 +1,4 @@
-"""`benchmarks/controls.py`: the stages it plans and its bad input (the published run: `results/controls/`, checked in
+"""`experiments/controls.py`: the stages it plans and its bad input (the published run: `results/controls/`, checked in
 test_reports.py)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pipeline_report.controls import RUNS
 
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "controls.py"
+SCRIPT = ROOT / "experiments" / "controls.py"
 
 
 def _value(command: list[str], flag: str) -> str:
@@ -74,7 +74,7 @@ def test_bad_input_is_one_error_line(tmp_path: Path, extra: list[str], message: 
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert len(errors) == 1 and errors[0].startswith("benchmarks/controls.py: error: ") and message in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("experiments/controls.py: error: ") and message in errors[0]
     assert not work.exists()
 
 
@@ -88,5 +88,5 @@ def test_an_existing_work_dir_needs_overwrite(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert (
         result.stderr.strip()
-        == f"benchmarks/controls.py: error: work directory exists: {work} (pass --overwrite to replace it)"
+        == f"experiments/controls.py: error: work directory exists: {work} (pass --overwrite to replace it)"
     )

@@ -15,7 +15,13 @@ from rlpt_trl.cli import SCRIPTS, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 # pages outside the mkdocs site (its own links are checked by `mkdocs build --strict`, `make docs`)
-PAGES = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "results").glob("**/README.md"))]
+PAGES = [
+    ROOT / "README.md",
+    ROOT / "benchmarks" / "README.md",
+    ROOT / "experiments" / "README.md",
+    ROOT / "tools" / "README.md",
+    *sorted((ROOT / "results").glob("**/README.md")),
+]
 GUIDES = sorted((ROOT / "docs").glob("*.md"))
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9_-]*[a-z0-9])")

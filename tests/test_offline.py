@@ -1,5 +1,5 @@
-"""The offline kit (`benchmarks/offline_kit.py`), random-init models and the GPU acceptance run's CPU mode
-(`benchmarks/gpu_acceptance.py --device cpu`), on the tiny models."""
+"""The offline kit (`tools/offline_kit.py`), random-init models and the GPU acceptance run's CPU mode
+(`tools/gpu_acceptance.py --device cpu`), on the tiny models."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from rlpt_trl.models.random_init import RANDOM_INIT_KEY, build_random_init, weig
 
 
 ROOT = Path(__file__).resolve().parents[1]
-KIT = ROOT / "benchmarks" / "offline_kit.py"
-ACCEPTANCE = ROOT / "benchmarks" / "gpu_acceptance.py"
+KIT = ROOT / "tools" / "offline_kit.py"
+ACCEPTANCE = ROOT / "tools" / "gpu_acceptance.py"
 # what a CUDA PyTorch image lacked when the kit was designed (issue text), removed from this environment's list
 ABSENT = {"trl", "datasets", "evaluate", "gguf", "dill", "multiprocess", "rlpt-trl"}
 
@@ -167,7 +167,7 @@ def test_offline_kit_bad_input_is_one_line(
     result = _kit(tmp_path, "--glue_dir", str(cola_sample_glue_dir), "--model", str(tiny_model_dir), "--embedding_model",
                   str(tiny_model_dir), "--output_dir", str(tmp_path / "kit"), *extra)  # fmt: skip
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == f"benchmarks/offline_kit.py: error: {message}"
+    assert result.stderr.strip() == f"tools/offline_kit.py: error: {message}"
     assert not (tmp_path / "kit").exists()
 
 

@@ -95,7 +95,7 @@ def published() -> dict:
 
 def _pipeline_run(settings: dict, smoke: bool = False) -> PipelineRun:
     return PipelineRun(
-        command="python benchmarks/run_pipeline.py --overwrite",
+        command="python experiments/run_pipeline.py --overwrite",
         work_dir="outputs/pipeline",
         gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
         sft_config="recipes/smollm2-135m/sft_cpu.yaml",
@@ -333,7 +333,7 @@ def test_run_summary_reads_flops_and_the_zero_std_share(tmp_path: Path) -> None:
 def test_controls_readme_regenerates_the_published_report() -> None:
     metrics = json.loads((CONTROLS / "metrics.json").read_text())
     timings = json.loads((CONTROLS / "timings.json").read_text())
-    run = ControlsRun(command="python benchmarks/controls.py", stages={"eval": "python recipes/evaluate_glue.py"})
+    run = ControlsRun(command="python experiments/controls.py", stages={"eval": "python recipes/eval.py"})
     text = render_controls_readme(run, metrics, timings, HARDWARE, kept_interpretation(CONTROLS / "README.md"))
     committed = (CONTROLS / "README.md").read_text()
     assert re.findall(r"^#+ .*$", text, re.MULTILINE) == re.findall(r"^#+ .*$", committed, re.MULTILINE)
@@ -346,3 +346,14 @@ def test_controls_readme_regenerates_the_published_report() -> None:
     assert len(named) == 2 * (len(RUNS) + 1)
     # the GRPO runs against the control, recomputed from the committed prediction files
     assert against_control(CONTROLS, metrics["eval"]) == metrics["against_control"]
+
+
+def test_portable_names_paths_and_quotes_the_rest() -> None:
+    """The one `portable`: a named path, or a path under it, by its name; every other argument shell-quoted."""
+    from rlpt_trl.testing.assets import portable
+
+    names = {"/usr/bin/python3": "python", "/data/glue": '"$RLPT_GLUE_DIR"', "/tmp/work": "WORK"}
+    command = ["/usr/bin/python3", "x.py", "--data_dir", "/data/glue", "--out", "/tmp/work/models/a", "a b", "/tmp/w"]
+    assert portable(command, names) == [
+        "python", "x.py", "--data_dir", '"$RLPT_GLUE_DIR"', "--out", "WORK/models/a", "'a b'", "/tmp/w"
+    ]  # fmt: skip

@@ -1,5 +1,5 @@
 """Evaluation: tasks of any kind behind one interface (`task`), found by name (`registry`), each kind in its own
-subpackage (`glue/`, `next_segment/`); the command (`runner`, `arguments`), the in-training callback (`callback`),
+subpackage that the registry finds; the command (`runner`, `arguments`), the in-training callback (`callback`),
 bootstrap intervals (`bootstrap`) and reports (`report`, `paired`)."""
 
 from typing import TYPE_CHECKING

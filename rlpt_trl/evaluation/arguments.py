@@ -38,7 +38,7 @@ DATA_DIR_HELP = (
 
 @dataclass
 class EvalArguments:
-    """Arguments of `rlpt-trl eval` / `recipes/evaluate_glue.py` that every task kind shares."""
+    """Arguments of `rlpt-trl eval` / `recipes/eval.py` that every task kind shares."""
 
     model_name_or_path: list[str] = field(
         metadata={

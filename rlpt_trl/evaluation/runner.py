@@ -1,4 +1,4 @@
-"""The evaluation command (`rlpt-trl eval`, `recipes/evaluate_glue.py`): models x tasks -> report."""
+"""The evaluation command (`rlpt-trl eval`, `recipes/eval.py`): models x tasks -> report."""
 
 from __future__ import annotations
 

@@ -100,7 +100,10 @@ def _reward_arguments() -> type:
     fields = [_flag_field(setting, declarations) for setting, declarations in declared.items()]
     arguments = dataclasses.make_dataclass("RewardArguments", fields)
     arguments.__module__ = __name__
-    arguments.__doc__ = "The registered rewards' settings as flags of the GRPO command (computed from the classes)."
+    arguments.__doc__ = (
+        "The registered rewards' settings as flags (computed from the classes): of the reward trainer commands, and of "
+        "next_segment's reward metric and scoring models."
+    )
     return arguments
 
 

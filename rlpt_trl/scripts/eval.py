@@ -2,7 +2,7 @@
 next-segment prediction (`--tasks next_segment`, see `rlpt_trl.evaluation.next_segment`).
 
     rlpt-trl eval --model_name_or_path HuggingFaceTB/SmolLM2-135M-Instruct --output_dir eval/base
-    python recipes/evaluate_glue.py --model_name_or_path MODEL_DIR --model_name_or_path runs/grpo \
+    python recipes/eval.py --model_name_or_path MODEL_DIR --model_name_or_path runs/grpo \
         --tasks cola rte --data_dir GLUE_ROOT --scoring loglik --num_fewshot 5 --output_dir eval/compare
 
 Every field of `rlpt_trl.evaluation.EvalArguments` and of the task kinds' own arguments
@@ -30,7 +30,7 @@ def main(args: EvalArguments, *options: object) -> dict[str, dict[str, EvalResul
 
 
 def make_parser(prog: str | None = None) -> TrlParser:
-    """The parser of `rlpt-trl eval` and `recipes/evaluate_glue.py`."""
+    """The parser of `rlpt-trl eval` and `recipes/eval.py`."""
     from trl import TrlParser
 
     from ..evaluation.arguments import EvalArguments

@@ -8,8 +8,10 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+from ..utils.errors import RlptError
 
 
 GLUE_DIR_ENV = "RLPT_GLUE_DIR"
@@ -52,6 +54,15 @@ def asset_environment(glue_dir: str | os.PathLike | None = None) -> dict[str, st
         EMBEDDING_MODEL_ENV: find_minilm(),
     }
     return {name: str(path) for name, path in found.items() if path is not None}
+
+
+def check_paths(paths: Iterable[tuple[str, str | Path | None, str | None]]) -> None:
+    """Each (flag, path, hint) given and present, else one line naming the flag (with the hint on how to get it)."""
+    for flag, value, hint in paths:
+        if not value:
+            raise RlptError(f"{flag} is required" + (f" ({hint})" if hint else ""))
+        if not Path(value).exists():
+            raise RlptError(f"{flag} does not exist: {value}")
 
 
 def portable(command: Sequence[str], names: Mapping[str, str]) -> list[str]:

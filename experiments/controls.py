@@ -1,8 +1,8 @@
 """Is RL better than next-token training here? Six runs from base SmolLM2-135M-Instruct at one compute budget.
 
-    python benchmarks/controls.py               # the published run, into results/controls/
-    python benchmarks/controls.py --smoke       # a few steps and examples: checks the plumbing
-    python benchmarks/controls.py --report_only # the report again from --work_dir's finished runs
+    python experiments/controls.py               # the published run, into results/controls/
+    python experiments/controls.py --smoke       # a few steps and examples: checks the plumbing
+    python experiments/controls.py --report_only # the report again from --work_dir's finished runs
 
 From the SmolLM2-135M-Instruct GGUF, CoLA train and dev, with fixed seeds: (1) import the GGUF, (2) the data build
 with random cuts and (3) with entropy cuts (`--cut_strategy entropy`, the base model as proxy), (4) GRPO with the
@@ -38,19 +38,17 @@ from pipeline_report.controls import (  # noqa: E402
 )
 from pipeline_report.hardware import hardware_report  # noqa: E402
 from pipeline_report.results_readme import kept_interpretation  # noqa: E402
-from run_pipeline import (  # noqa: E402
+from stages import (  # noqa: E402
     ROOT,
     Stage,
+    StageBuilder,
     add_asset_arguments,
     add_folder_arguments,
     check_assets,
     collect_evaluation,
     parse_with_smoke,
-    portable,
     recipe,
-    relative,
     run_stage,
-    shown_command,
 )
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
@@ -61,7 +59,7 @@ from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import atomic_directory, write_json, write_text_atomic  # noqa: E402
 
 
-PROG = "benchmarks/controls.py"
+PROG = "experiments/controls.py"
 GRPO_CONFIG = "recipes/smollm2-135m/grpo_cpu.yaml"
 RPT_CONFIG = "recipes/smollm2-135m/grpo_rpt_cpu.yaml"
 NTP_CONFIG = "recipes/smollm2-135m/ntp_cpu.yaml"
@@ -110,33 +108,27 @@ def check_inputs(args: argparse.Namespace) -> None:
 
 
 class Plan:
-    """The stages' commands; the budgeted runs' commands once the budget run has counted its FLOPs."""
+    """The stages; the budgeted runs' once the budget run has counted its FLOPs."""
 
     def __init__(self, args: argparse.Namespace):
         self.args = args
-        self.python, self.seed = sys.executable, str(args.seed)
-        self.models = args.work_dir / "models"
-        self.data = {cuts: relative(args.work_dir / "data" / f"cola-{cuts}") for cuts in ("random", "entropy")}
-        self.base = relative(self.models / "base")
+        self.build = StageBuilder(args)
+        self.models = self.build.models
+        self.data = {cuts: self.build.data(f"cola-{cuts}") for cuts in ("random", "entropy")}
 
     def setup(self) -> list[Stage]:
         """Import, the two data builds and the budget run."""
-        args, python = self.args, self.python
-        rows = ["--max_samples", str(args.train_rows)] if args.train_rows else []
-        stages = [
-            Stage(
-                "import", "Import the GGUF", [python, "-m", "rlpt_trl.cli", "import-gguf", str(args.gguf), self.base]
-            )
+        rows = ["--max_samples", str(self.args.train_rows)] if self.args.train_rows else []
+        return [
+            self.build.import_gguf(),
+            *(
+                self.build.data_build(
+                    f"data_{cuts}", f"Data build, {cuts} cuts", f"cola-{cuts}", "--cut_strategy", cuts, *rows
+                )
+                for cuts in self.data
+            ),  # fmt: skip
+            self._grpo(BUDGET_RUN, GRPO_CONFIG, "random", ["--max_steps", str(self.args.grpo_steps)]),
         ]
-        for cuts, data in self.data.items():
-            command = [
-                python, "recipes/create_data.py", "--output_dir", data, "--data_dir", str(args.data_dir),
-                "--tokenizer_name_or_path", self.base, "--embedding_model_name_or_path", str(args.embedding_model),
-                "--seed", self.seed, "--cut_strategy", cuts, *rows,
-            ]  # fmt: skip
-            stages.append(Stage(f"data_{cuts}", f"Data build, {cuts} cuts", command))
-        stages.append(self._grpo(BUDGET_RUN, GRPO_CONFIG, "random", ["--max_steps", str(args.grpo_steps)]))
-        return stages
 
     def budgeted(self, budget: float) -> list[Stage]:
         """The runs given `budget` FLOPs."""
@@ -149,41 +141,20 @@ class Plan:
         ]  # fmt: skip
         for mode in ("pretrain", "next_segment"):
             run = f"ntp-{mode.replace('_', '-')}"
-            command = [
-                self.python, "-m", "rlpt_trl.cli", "ntp", "--config", NTP_CONFIG, "--mode", mode,
-                "--model_name_or_path", self.base, "--dataset_name", self.data["random"],
-                "--output_dir", relative(self.models / run), "--flops_budget", repr(budget),
-                "--num_train_epochs", MAX_EPOCHS, "--save_strategy", "no", "--seed", self.seed,
-            ]  # fmt: skip
-            stages.append(Stage(run.replace("-", "_"), RUNS[run], command))
+            flags = ["--mode", mode, "--dataset_name", self.data["random"], "--flops_budget", repr(budget)]
+            stages.append(self.build.train(run, RUNS[run], "ntp", NTP_CONFIG, "base", *flags, "--num_train_epochs",
+                                           MAX_EPOCHS))  # fmt: skip
         return stages
 
     def evaluation(self) -> Stage:
-        """Base and the six runs on CoLA and next_segment, each compared with base."""
-        args = self.args
-        models = ("base", *RUNS)
-        command = [
-            self.python, os.path.relpath(ROOT / "recipes" / "evaluate_glue.py", self.models),
-            *(flag for model in models for flag in ("--model_name_or_path", model)),
-            "--reference", *(f"{model}=base" for model in RUNS),
-            "--tasks", *EVAL_TASKS, "--data_dir", str(args.data_dir), "--scoring", "loglik", "--dtype", "auto",
-            "--batch_size", str(args.eval_batch_size), "--embedding_model_name_or_path", str(args.embedding_model),
-            # one frozen scorer for every model (and the difficulty of every cut)
-            "--scorer_model_name_or_path", "base",
-            "--output_dir", os.path.relpath(args.work_dir / "eval", self.models),
-            *(["--max_samples", str(args.eval_max_samples)] if args.eval_max_samples else []),
-        ]  # fmt: skip
-        # run inside models/, so that the report names each model by its folder name
-        return Stage("eval", "Evaluation of base and the six runs", command, self.models)
+        """Base and the six runs on CoLA and next_segment, each compared with base, scored by base."""
+        title = "Evaluation of base and the six runs"
+        return self.build.evaluate(title, ("base", *RUNS), dict.fromkeys(RUNS, "base"), EVAL_TASKS,
+                                   self.args.work_dir / "eval")  # fmt: skip
 
     def _grpo(self, run: str, config: str, cuts: str, extra: list[str]) -> Stage:
-        command = [
-            self.python, "recipes/grpo.py", "--config", config, "--model_name_or_path", self.base,
-            "--dataset_name", self.data[cuts], "--embedding_model_name_or_path", str(self.args.embedding_model),
-            "--output_dir", relative(self.models / run), "--save_strategy", "no", "--seed", self.seed,
-            "--logging_steps", "1", *extra,
-        ]  # fmt: skip
-        return Stage(run.replace("-", "_"), RUNS[run], command)
+        flags = ["--dataset_name", self.data[cuts], "--logging_steps", "1", *extra]
+        return self.build.train(run, RUNS[run], "grpo", config, "base", *flags)
 
 
 def read_budget(models: Path) -> float:
@@ -221,7 +192,7 @@ def main() -> None:
     else:
         stages, timings = run_all(args, plan)
     with atomic_directory(args.output_dir) as staging:
-        glue = collect_evaluation(args.work_dir / "eval", staging, args)
+        glue = collect_evaluation(args.work_dir / "eval", staging, args, EVAL_TASKS)
         aliases = {str(args.embedding_model): f"${EMBEDDING_MODEL_ENV}"}
         runs = {run: run_summary(plan.models / run, timings[run.replace("-", "_")], aliases) for run in RUNS}
         metrics = {"settings": {"seed": args.seed, "train_rows": args.train_rows, "grpo_steps": args.grpo_steps,
@@ -231,8 +202,8 @@ def main() -> None:
         write_json(staging / "metrics.json", metrics)
         write_json(staging / "timings.json", timings)
         described = ControlsRun(
-            command=portable(["python", PROG, *(a for a in sys.argv[1:] if a != "--report_only")], args),
-            stages={stage.name: shown_command(stage, args) for stage in stages},
+            command=plan.build.shown(["python", PROG, *(a for a in sys.argv[1:] if a != "--report_only")]),
+            stages={stage.name: plan.build.shown_stage(stage) for stage in stages},
             smoke=args.smoke,
         )
         text = render_controls_readme(described, metrics, timings, machine, interpretation)

@@ -1,8 +1,8 @@
 """An offline kit: what a machine without network (a CUDA PyTorch image) needs to run rlpt_trl, in one folder.
 
     pip list --format=freeze > installed.txt           # on the target machine
-    python benchmarks/offline_kit.py --installed installed.txt --python_version 3.12 --output_dir offline-kit
-    python benchmarks/offline_kit.py --installed installed.txt --weights random-init   # configs and tokenizers only
+    python tools/offline_kit.py --installed installed.txt --python_version 3.12 --output_dir offline-kit
+    python tools/offline_kit.py --installed installed.txt --weights random-init   # configs and tokenizers only
 
 The folder holds: `wheels/`, the rlpt_trl wheel and every wheel of its requirements (followed through the wheels'
 own metadata) that the installed-packages list lacks or holds at a version outside the requirement, downloaded for
@@ -39,17 +39,16 @@ from packaging.version import InvalidVersion, Version
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from run_pipeline import check_paths  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.models.loading import import_gguf  # noqa: E402
 from rlpt_trl.models.random_init import weightless_files  # noqa: E402
-from rlpt_trl.testing.assets import GLUE_DIR_ENV, find_minilm, find_smollm2_gguf  # noqa: E402
+from rlpt_trl.testing.assets import GLUE_DIR_ENV, check_paths, find_minilm, find_smollm2_gguf  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import atomic_directory, write_json  # noqa: E402
 
 
-PROG = "benchmarks/offline_kit.py"
+PROG = "tools/offline_kit.py"
 ROOT = Path(__file__).resolve().parents[1]
 SMOLLM2, MINILM = "smollm2-135m-instruct", "all-MiniLM-L6-v2"
 # what setup.sh prints the versions of

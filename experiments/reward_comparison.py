@@ -1,7 +1,7 @@
 """Which reward moves which held-out metric: the same GRPO budget with different rewards, each model evaluated on the
 held-out next-segment task against the starting model.
 
-    python benchmarks/reward_comparison.py --model_name_or_path SMOLLM2_DIR --dataset_name DATA_DIR \
+    python experiments/reward_comparison.py --model_name_or_path SMOLLM2_DIR --dataset_name DATA_DIR \
         [--embedding_model MINILM_DIR] [--data_dir GLUE_ROOT] [--output_dir outputs/reward-comparison]
         [--max_steps N --max_samples N]   # a quick plumbing check, not the comparison
 

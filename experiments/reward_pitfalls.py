@@ -1,6 +1,6 @@
 """Which rewards can be won without predicting the next segment: every reward on fixed probes over the CoLA dev cuts.
 
-    python benchmarks/reward_pitfalls.py [--model_name_or_path MODEL] [--embedding_model MINILM_DIR]
+    python experiments/reward_pitfalls.py [--model_name_or_path MODEL] [--embedding_model MINILM_DIR]
         [--data_dir GLUE_ROOT] [--seed 0] [--max_samples N] [--output_json FILE]
 
 The CoLA dev sentences are cut into prompt and true completion as the next-segment evaluation cuts them (SmolLM2's

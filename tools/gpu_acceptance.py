@@ -1,8 +1,8 @@
 """The recipes on a GPU in one command: environment, GRPO (and with vLLM), SFT, CoLA and next-segment evaluation, an
 FSDP launch; one JSON and one Markdown report.
 
-    python benchmarks/gpu_acceptance.py --output_dir results/gpu_acceptance          # CUDA, about 8 minutes
-    python benchmarks/gpu_acceptance.py --output_dir /tmp/acceptance --device cpu    # tiny sizes: the plumbing
+    python tools/gpu_acceptance.py --output_dir results/gpu_acceptance          # CUDA, about 8 minutes
+    python tools/gpu_acceptance.py --output_dir /tmp/acceptance --device cpu    # tiny sizes: the plumbing
 
 Stages, each recorded with its status, seconds and (when it fails) its error, the later ones running anyway:
 `environment` (GPU, driver, versions, whether the weights are random-init); `data` (the CoLA data build);
@@ -33,19 +33,24 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from run_pipeline import check_paths  # noqa: E402
 from transformers import AutoConfig  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
 from rlpt_trl.models.random_init import RANDOM_INIT_LABEL, is_random_init  # noqa: E402
-from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GLUE_DIR_ENV, find_minilm  # noqa: E402
+from rlpt_trl.testing.assets import (  # noqa: E402
+    EMBEDDING_MODEL_ENV,
+    GLUE_DIR_ENV,
+    check_paths,
+    find_minilm,
+    portable,
+)
 from rlpt_trl.testing.tensorboard import read_scalars  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import write_json, write_text_atomic  # noqa: E402
 from rlpt_trl.utils.markdown import format_table  # noqa: E402
 
 
-PROG = "benchmarks/gpu_acceptance.py"
+PROG = "tools/gpu_acceptance.py"
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_ENV = "RLPT_MODEL_DIR"  # the SmolLM2 folder the offline kit's setup.sh builds
 CPU_PREDICTIONS = ROOT / "results" / "pipeline" / "predictions" / "base" / "cola.json"
@@ -135,18 +140,6 @@ def report_names(args: argparse.Namespace, work: Path) -> dict[str, str]:
         str(Path(args.embedding_model)): f"${EMBEDDING_MODEL_ENV}", str(Path(args.data_dir)): f"${GLUE_DIR_ENV}",
         str(work): "WORK",
     }  # fmt: skip
-
-
-def portable(command: list[str], names: dict[str, str]) -> list[str]:
-    """`command` with every path in `names` (and under it) named as there."""
-    shown = []
-    for arg in command:
-        for path, name in sorted(names.items(), key=lambda item: -len(item[0])):
-            if arg == path or arg.startswith(path + os.sep):
-                arg = name + arg[len(path) :]
-                break
-        shown.append(arg)
-    return shown
 
 
 def run_command(name: str, command: list[str], logs: Path, names: dict[str, str]) -> StageResult:
@@ -244,7 +237,7 @@ class Acceptance:
         args, output = self.args, self.work / f"eval_{task}"
         rows = args.cola_rows if task == "cola" else args.next_segment_cuts
         command = [
-            sys.executable, "recipes/evaluate_glue.py", "--model_name_or_path", args.model_dir, "--tasks", task,
+            sys.executable, "recipes/eval.py", "--model_name_or_path", args.model_dir, "--tasks", task,
             "--data_dir", args.data_dir, "--device", args.device, "--dtype", "bfloat16" if self.cuda else "auto",
             "--embedding_model_name_or_path", args.embedding_model, "--output_dir", str(output),
             *(["--max_samples", str(rows)] if rows else []),

