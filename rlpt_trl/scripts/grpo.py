@@ -18,6 +18,8 @@ from ..trainer.reward_command import RewardTrainerCommand
 
 
 class GRPOCommand(RewardTrainerCommand):
+    """`rlpt-trl grpo`: `trl.GRPOTrainer` (with the rewards in its model card) on a data build's prompts."""
+
     config_class = GRPOConfig
     trainer_class = RLPTGRPOTrainer
 

@@ -83,6 +83,8 @@ def ntp_dataset(dataset: Dataset, mode: str, seed: int, name: str) -> Dataset:
 
 
 class NTPCommand(TrainerCommand):
+    """`rlpt-trl ntp`: `trl.SFTTrainer` on a data build's rows in GRPO's draw order, counting its FLOPs."""
+
     script_arguments = NTPScriptArguments
     config_class = SFTConfig
     trainer_class = SFTTrainer

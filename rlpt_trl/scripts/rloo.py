@@ -17,6 +17,8 @@ from ..trainer.reward_command import RewardTrainerCommand
 
 
 class RLOOCommand(RewardTrainerCommand):
+    """`rlpt-trl rloo`: `trl.RLOOTrainer` (with the rewards in its model card) on a data build's prompts."""
+
     config_class = RLOOConfig
     trainer_class = RLPTRLOOTrainer
 

@@ -86,6 +86,8 @@ def load_sft_datasets(args: SFTScriptArguments) -> tuple[Dataset, Dataset]:
 
 
 class SFTCommand(TrainerCommand):
+    """`rlpt-trl sft`: `trl.SFTTrainer` on CoLA acceptability as prompt / completion pairs (right padding)."""
+
     script_arguments = SFTScriptArguments
     config_class = SFTConfig
     trainer_class = SFTTrainer
