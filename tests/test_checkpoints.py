@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +58,31 @@ def test_signal_requests_save_and_stop(tmp_path: Path) -> None:
     finally:
         callback.on_train_end(args, state, control)
     assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_second_signal_ends_the_process_at_once(signum: int, tmp_path: Path) -> None:
+    """The first signal asks for a clean stop; the second ends the process as it would without the callback
+    (SIGTERM: killed by the signal; SIGINT: KeyboardInterrupt), not after the step or the save."""
+    script = f"""
+import os, signal, time
+from transformers import TrainerControl, TrainerState, TrainingArguments
+from rlpt_trl.trainer.checkpoints import GracefulStopCallback
+callback = GracefulStopCallback()
+args = TrainingArguments(output_dir={str(tmp_path)!r}, report_to="none")
+callback.on_train_begin(args, TrainerState(), TrainerControl())
+os.kill(os.getpid(), {int(signum)})
+assert callback.requested == {int(signum)}
+print("first signal: stop requested", flush=True)
+os.kill(os.getpid(), {int(signum)})
+time.sleep(30)
+print("survived the second signal", flush=True)
+"""
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.splitlines() == ["first signal: stop requested"], result.stderr[-2000:]
+    if signum == signal.SIGTERM:
+        assert result.returncode == -signal.SIGTERM
+    else:
+        assert result.returncode != 0 and "KeyboardInterrupt" in result.stderr
+    assert time.monotonic() - start < 25  # not after the 30 s sleep

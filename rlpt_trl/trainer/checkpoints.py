@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from pathlib import Path
@@ -49,8 +50,9 @@ def resolve_resume_checkpoint(resume_from_checkpoint: str | bool | None, output_
 class GracefulStopCallback(TrainerCallback):
     """On SIGTERM or SIGINT, finish the current optimizer step, save a checkpoint and stop training.
 
-    A second signal falls through to the previous handler (e.g. KeyboardInterrupt), for when the user
-    really wants out now.
+    A second signal ends the process at once, as it would without this callback: the previous handler takes it
+    (SIGINT's KeyboardInterrupt), or the default action (SIGTERM's: the process dies), for when the user or the
+    scheduler really wants out now.
     """
 
     def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
@@ -59,12 +61,16 @@ class GracefulStopCallback(TrainerCallback):
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: object) -> None:
-        if self.requested is not None:
-            previous = self._previous.get(signum)
-            if callable(previous):
-                previous(signum, frame)
+        if self.requested is None:
+            self.requested = signum
             return
-        self.requested = signum
+        previous = self._previous.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+            return
+        # SIG_DFL, or a handler installed outside Python: restore it and deliver the signal again
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         for signum in self.signals:

@@ -6,7 +6,8 @@ classes, its trainer class, how its datasets are made and what it adds to the tr
 
 1. every argument is checked and every dataset read, the in-training evaluation's tasks built, before any model
    loads and before any folder is created;
-2. the model (Hub id, local folder or `.gguf` file) and its tokenizer load, the trainer is built with a graceful
+2. the run takes its output folder's lock (`output_lock`: one run per folder), the model (Hub id, local folder or
+   `.gguf` file) and its tokenizer load, the trainer is built with a graceful
    stop on SIGTERM / SIGINT, the command's callbacks and the evaluation (`--eval_tasks`, `--eval_every_steps`);
 3. training starts or resumes (`--resume_from_checkpoint true`: the latest complete checkpoint);
 4. the model is saved with its card, or pushed (`finish_training`).
@@ -151,6 +152,7 @@ class TrainerCommand:
         from ..evaluation.registry import task_arguments
         from ..models.loading import load_model_and_tokenizer
         from .checkpoints import GracefulStopCallback, resolve_resume_checkpoint
+        from .output_lock import output_lock
 
         args = RunArguments(parsed)
         model_args, training_args = args[ModelConfig], args[self.config_class]
@@ -164,32 +166,34 @@ class TrainerCommand:
         eval_tasks = training_eval_tasks(eval_args, args.options(task_arguments()), policy, training_args)
         resume = resolve_resume_checkpoint(training_args.resume_from_checkpoint, training_args.output_dir)
 
-        model, tokenizer = load_model_and_tokenizer(
-            policy,
-            dtype=model_args.dtype or "auto",
-            device=None,
-            padding_side=self.padding_side,
-            trust_remote_code=training_args.trust_remote_code,
-        )
-        trainer = self.trainer_class(
-            model=model,
-            processing_class=tokenizer,
-            args=training_args,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            peft_config=get_peft_config(model_args),
-            **trainer_kwargs,
-        )
-        stop = GracefulStopCallback()
-        trainer.add_callback(stop)
-        for callback in self.callbacks(args, trainer):
-            trainer.add_callback(callback)
-        if eval_tasks:
-            trainer.add_callback(EvalCallback(trainer, eval_tasks, eval_args.eval_every_steps))
-        trainer.train(resume_from_checkpoint=resume)
-        if stop.requested is None:
-            self.before_save(args, trainer)
-        return finish_training(trainer, stop, dataset_name=self.dataset_name(args), tags=self.tags(args))
+        # one run per output folder, from here to the end
+        with output_lock(training_args.output_dir, main_process=training_args.process_index == 0):
+            model, tokenizer = load_model_and_tokenizer(
+                policy,
+                dtype=model_args.dtype or "auto",
+                device=None,
+                padding_side=self.padding_side,
+                trust_remote_code=training_args.trust_remote_code,
+            )
+            trainer = self.trainer_class(
+                model=model,
+                processing_class=tokenizer,
+                args=training_args,
+                train_dataset=train_dataset,
+                eval_dataset=eval_dataset,
+                peft_config=get_peft_config(model_args),
+                **trainer_kwargs,
+            )
+            stop = GracefulStopCallback()
+            trainer.add_callback(stop)
+            for callback in self.callbacks(args, trainer):
+                trainer.add_callback(callback)
+            if eval_tasks:
+                trainer.add_callback(EvalCallback(trainer, eval_tasks, eval_args.eval_every_steps))
+            trainer.train(resume_from_checkpoint=resume)
+            if stop.requested is None:
+                self.before_save(args, trainer)
+            return finish_training(trainer, stop, dataset_name=self.dataset_name(args), tags=self.tags(args))
 
 
 def training_parser(dataclass_types: tuple[type, ...], prog: str | None = None) -> TrlParser:
