@@ -352,8 +352,17 @@ def test_portable_names_paths_and_quotes_the_rest() -> None:
     """The one `portable`: a named path, or a path under it, by its name; every other argument shell-quoted."""
     from rlpt_trl.testing.assets import portable
 
-    names = {"/usr/bin/python3": "python", "/data/glue": '"$RLPT_GLUE_DIR"', "/tmp/work": "WORK"}
-    command = ["/usr/bin/python3", "x.py", "--data_dir", "/data/glue", "--out", "/tmp/work/models/a", "a b", "/tmp/w"]
+    names = {"/venv/bin/python": "python", "/assets/glue": '"$RLPT_GLUE_DIR"', "/runs/work": "WORK"}
+    command = [
+        "/venv/bin/python",
+        "x.py",
+        "--data_dir",
+        "/assets/glue",
+        "--out",
+        "/runs/work/models/a",
+        "a b",
+        "/runs/w",
+    ]
     assert portable(command, names) == [
-        "python", "x.py", "--data_dir", '"$RLPT_GLUE_DIR"', "--out", "WORK/models/a", "'a b'", "/tmp/w"
+        "python", "x.py", "--data_dir", '"$RLPT_GLUE_DIR"', "--out", "WORK/models/a", "'a b'", "/runs/w"
     ]  # fmt: skip
