@@ -25,6 +25,14 @@ def test_tiny_model_loads_with_pad_and_padding_side(tiny_model_dir: Path) -> Non
     assert scoring_tokenizer.padding_side == "right"
 
 
+def test_no_hub_kernels_are_swapped_in(tiny_model_dir: Path) -> None:
+    """transformers (5.25) kernelizes a model at `train()` when `kernels` is installed and fetches the kernels from
+    the Hub on CUDA: offline, the first training step died (seen on the GPU acceptance run). The loader opts out."""
+    model, _ = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
+    model.train()
+    assert not getattr(model, "use_kernels", False) and getattr(model, "kernels_mode", None) is None
+
+
 def test_left_padded_generation_matches_unpadded(tiny_model_dir: Path) -> None:
     model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
     prompts = ["The cat slept on the warm", "We walked"]

@@ -118,18 +118,20 @@ def _kit(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_offline_kit_installs_and_checks_its_parts(
     tiny_model_dir: Path, tiny_embedding_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path
 ) -> None:
-    """A kit with real (tiny) weights split into parts, set up into a target folder; a damaged part is one line."""
+    """A kit with real (tiny) policy weights split into parts and a random-init embedding model, set up into a
+    target folder; a damaged part is one line."""
     kit = tmp_path / "kit"
     assets = ["--glue_dir", str(cola_sample_glue_dir), "--embedding_model", str(tiny_embedding_model_dir)]
-    result = _kit(
-        tmp_path, *assets, "--model", str(tiny_model_dir), "--output_dir", str(kit), "--part_size_mib", "0.1"
-    )
+    result = _kit(tmp_path, *assets, "--model", str(tiny_model_dir), "--output_dir", str(kit), "--part_size_mib",
+                  "0.1", "--embedding_weights", "random-init")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((kit / "manifest.json").read_text())
     names = {wheel.split("-")[0].lower().replace("_", "-") for wheel in manifest["wheels"]}
     assert names == ABSENT
     assert all(path.stat().st_size <= 0.1 * 2**20 for path in (kit / "parts").iterdir())
     assert len(manifest["assets"][0]["parts"]) > 1 and (kit / "data" / "cola" / "in_domain_dev.tsv").is_file()
+    assert [asset["name"] for asset in manifest["assets"]] == ["smollm2-135m-instruct"]
+    assert manifest["weights"] == {"smollm2-135m-instruct": "real", "all-MiniLM-L6-v2": "random-init"}
 
     target = tmp_path / "site"
     setup = subprocess.run(["bash", str(kit / "setup.sh"), str(target)], capture_output=True, text=True,
@@ -142,6 +144,7 @@ def test_offline_kit_installs_and_checks_its_parts(
     unpacked = kit / "models" / "smollm2-135m-instruct"
     model, _ = load_model_and_tokenizer(str(unpacked), device="cpu")
     assert not hasattr(model.config, RANDOM_INIT_KEY)
+    assert getattr(AutoConfig.from_pretrained(kit / "models" / "all-MiniLM-L6-v2"), RANDOM_INIT_KEY)
 
     first = kit / "parts" / manifest["assets"][0]["parts"][0]["file"]
     first.write_bytes(b"x" + first.read_bytes()[1:])
@@ -195,7 +198,7 @@ def test_gpu_acceptance_cpu_mode(
     assert stages["cola"]["result"]["n"] == 16 and stages["next_segment"]["result"]["n"] == 8
     # the tiny model's prompts are the sample's, not CoLA dev's: nothing to agree with
     assert stages["cola"]["result"]["agreement_with_cpu"].startswith("not comparable")
-    assert stages["environment"]["result"]["weights"] == "real"
+    assert stages["environment"]["result"]["weights"] == stages["environment"]["result"]["embedding_weights"] == "real"
     # commands name the assets by their variables, not by this machine's paths
     assert stages["grpo"]["command"].startswith("python recipes/grpo.py --config recipes/smollm2-135m/grpo_cpu.yaml")
     assert "--model_name_or_path $RLPT_MODEL_DIR" in stages["grpo"]["command"]

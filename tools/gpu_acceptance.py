@@ -156,6 +156,11 @@ def run_command(name: str, command: list[str], logs: Path, names: dict[str, str]
     return StageResult(name, "ok", seconds, shown)
 
 
+def weights_label(model: str) -> str:
+    """`real`, or the random-init label of a model the offline kit gave random weights."""
+    return RANDOM_INIT_LABEL if is_random_init(AutoConfig.from_pretrained(model)) else "real"
+
+
 def environment(args: argparse.Namespace) -> StageResult:
     import torch
 
@@ -172,7 +177,8 @@ def environment(args: argparse.Namespace) -> StageResult:
         if shutil.which("nvidia-smi"):
             query = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
             result["driver"] = subprocess.run(query, capture_output=True, text=True).stdout.strip()
-    result["weights"] = RANDOM_INIT_LABEL if is_random_init(AutoConfig.from_pretrained(args.model_dir)) else "real"
+    result["weights"] = weights_label(args.model_dir)
+    result["embedding_weights"] = weights_label(args.embedding_model)
     return StageResult("environment", "ok", result=result)
 
 
@@ -184,7 +190,7 @@ class Acceptance:
         self.names = report_names(args, work)
         self.data = work / "data"
         self.cuda = args.device == "cuda"
-        self.real_weights = not is_random_init(AutoConfig.from_pretrained(args.model_dir))
+        self.real_weights = weights_label(args.model_dir) == "real"
 
     def data_build(self) -> StageResult:
         args = self.args
@@ -318,9 +324,14 @@ def render_markdown(stages: list[StageResult], args: argparse.Namespace, seconds
     lines = [f"# GPU acceptance ({args.device})", ""]
     if env.get("weights") != "real":
         lines += [f"**Weights: {RANDOM_INIT_LABEL}.** Speeds and memory hold; metrics and agreement do not.", ""]
-    described = ", ".join(f"{key} {value}" for key, value in env.items() if key not in ("versions", "weights"))
+    if env.get("embedding_weights") != "real":
+        lines += [f"**Embedding model weights: {RANDOM_INIT_LABEL}.** The embedding reward's values and the "
+                  "next-segment cosines do not hold; speeds and memory do.", ""]  # fmt: skip
+    hidden = ("versions", "weights", "embedding_weights")
+    described = ", ".join(f"{key} {value}" for key, value in env.items() if key not in hidden)
     versions = ", ".join(f"{name} {version}" for name, version in env.get("versions", {}).items())
-    lines += [f"{described}; {versions}. Weights: {env.get('weights')}. Total {seconds / 60:.1f} min.", ""]
+    weights = f"Weights: policy {env.get('weights')}, embedding model {env.get('embedding_weights')}"
+    lines += [f"{described}; {versions}. {weights}. Total {seconds / 60:.1f} min.", ""]
     rows = []
     for stage in stages[1:]:
         shown = {key: value for key, value in stage.result.items() if key != "reward_curves"}

