@@ -115,7 +115,7 @@ def _random_init(argv: Sequence[str]) -> None:
 
 
 def _assets(argv: Sequence[str]) -> None:
-    from .testing.assets import asset_environment
+    from .testing.assets import asset_environment, check_paths
 
     parser = argparse.ArgumentParser(
         prog="rlpt-trl assets",
@@ -123,6 +123,8 @@ def _assets(argv: Sequence[str]) -> None:
     )
     parser.add_argument("--glue_dir", help="GLUE root folder (one sub-folder per task)")
     args = parser.parse_args(argv)
+    if args.glue_dir is not None:
+        check_paths([("--glue_dir", args.glue_dir, None)])
     for name, value in asset_environment(args.glue_dir).items():
         print(f"export {name}={value}")
 

@@ -1,31 +1,44 @@
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import save_file
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from rlpt_trl import RlptError
-from rlpt_trl.trainer.checkpoints import GracefulStopCallback, last_complete_checkpoint, resolve_resume_checkpoint
+from rlpt_trl.trainer.checkpoints import (
+    GracefulStopCallback,
+    checkpoint_problem,
+    last_complete_checkpoint,
+    resolve_resume_checkpoint,
+)
 
 
-def _checkpoint(root: Path, step: int, complete: bool) -> Path:
+def _checkpoint(root: Path, step: int, complete: bool = True) -> Path:
+    """A checkpoint folder with the files a resume reads, each small but real."""
     path = root / f"checkpoint-{step}"
     path.mkdir()
-    (path / "model.safetensors").write_bytes(b"")
+    save_file({"weight": torch.ones(4, 4)}, path / "model.safetensors")
+    torch.save({"state": {}, "param_groups": []}, path / "optimizer.pt")
+    torch.save({"python": 1}, path / "rng_state.pth")
     if complete:
-        (path / "trainer_state.json").write_text("{}")
+        (path / "trainer_state.json").write_text(json.dumps({"global_step": step}))
     return path
 
 
 def test_latest_complete_checkpoint_skips_half_written(tmp_path: Path) -> None:
-    _checkpoint(tmp_path, 2, complete=True)
-    ten = _checkpoint(tmp_path, 10, complete=True)
+    _checkpoint(tmp_path, 2)
+    ten = _checkpoint(tmp_path, 10)
     _checkpoint(tmp_path, 12, complete=False)  # killed mid-save
     (tmp_path / "checkpoint-x").mkdir()
     assert last_complete_checkpoint(tmp_path) == ten
@@ -35,9 +48,52 @@ def test_latest_complete_checkpoint_skips_half_written(tmp_path: Path) -> None:
     assert resolve_resume_checkpoint(str(ten), tmp_path) == str(ten)
 
 
+def _half_written_state(path: Path) -> None:
+    (path / "trainer_state.json").write_text('{"global_step": 1')
+
+
+def _truncated_weights(path: Path) -> None:
+    data = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(data[:-10])
+
+
+def _empty_weights(path: Path) -> None:
+    (path / "model.safetensors").write_bytes(b"")
+
+
+def _truncated_optimizer(path: Path) -> None:
+    data = (path / "optimizer.pt").read_bytes()
+    (path / "optimizer.pt").write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (_half_written_state, "trainer_state.json does not parse (JSONDecodeError)"),
+        (_truncated_weights, "model.safetensors is truncated"),
+        (_empty_weights, "model.safetensors is truncated"),
+        (_truncated_optimizer, "optimizer.pt does not parse (BadZipFile)"),
+    ],
+)
+def test_a_damaged_checkpoint_is_passed_over_with_its_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: Callable[[Path], None], problem: str
+) -> None:
+    """Complete means every file the resume reads parses; resume falls back to the newest complete one, saying so."""
+    four = _checkpoint(tmp_path, 4)
+    eight = _checkpoint(tmp_path, 8)
+    damage(eight)
+    assert checkpoint_problem(four) is None and checkpoint_problem(eight) == problem
+    assert resolve_resume_checkpoint("true", tmp_path) == str(four)
+    assert capsys.readouterr().err == f"{eight}: not complete, passed over: {problem}\n"
+    with pytest.raises(RlptError, match=re.escape(f"not a complete checkpoint: {eight}: {problem}")):
+        resolve_resume_checkpoint(str(eight), tmp_path)
+
+
 def test_resume_errors(tmp_path: Path) -> None:
     with pytest.raises(RlptError, match="no complete checkpoint in"):
         resolve_resume_checkpoint("true", tmp_path)
+    with pytest.raises(RlptError, match="no such checkpoint folder"):
+        resolve_resume_checkpoint(str(tmp_path / "checkpoint-9"), tmp_path)
     half = _checkpoint(tmp_path, 4, complete=False)
     with pytest.raises(RlptError, match="not a complete checkpoint"):
         resolve_resume_checkpoint(str(half), tmp_path)

@@ -9,6 +9,7 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from training_checks import assert_parameters_changed, interrupt_after_checkpoint, log_by_step
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -146,6 +147,11 @@ def test_sft_script_tiny_model(
     _train(recipe, argv)
     state = json.loads((output / "checkpoint-6" / "trainer_state.json").read_text())
     assert state["global_step"] == 6 and state["log_history"][0]["step"] == 1
+    # a checkpoint at --max_steps: resuming trains no step past it (the loop would run a 7th) and keeps its model
+    _train(recipe, argv)
+    assert sorted(path.name for path in output.glob("checkpoint-*")) == ["checkpoint-6"]
+    final, saved = load_file(output / "model.safetensors"), load_file(output / "checkpoint-6" / "model.safetensors")
+    assert final.keys() == saved.keys() and all(torch.equal(final[name], saved[name]) for name in saved)
 
 
 def test_resume_after_sigterm_matches_uninterrupted_run(

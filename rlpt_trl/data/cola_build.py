@@ -38,7 +38,7 @@ from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load
 from ..models.likelihood import position_entropies
 from ..models.loading import load_model_and_tokenizer, load_tokenizer
 from ..utils.errors import RlptError
-from ..utils.files import atomic_directory, write_json
+from ..utils.files import atomic_directory, check_output_dir, write_json
 from .dataset_folder import write_dataset_folder
 from .glue import GLUE_HUB_ID, load_glue
 from .scores import (
@@ -148,6 +148,8 @@ def check_build_arguments(args: ColaBuildArguments) -> None:
         check_score(getattr(args, name), f"--{name}")
     if Path(args.output_dir).exists() and not args.overwrite_output_dir:
         raise RlptError(f"output directory exists: {args.output_dir} (pass --overwrite_output_dir to replace it)")
+    check_output_dir(args.output_dir)
+    resolve_device(args.embedding_device, flag="--embedding_device")
     if args.push_to_hub and not args.hub_dataset_id:
         raise RlptError("--push_to_hub needs --hub_dataset_id (e.g. user/cola-rlpt)")
 
@@ -262,7 +264,7 @@ def split_prompt_completion(
 def proxy_cut_entropies(args: ColaBuildArguments, texts: list[str], tokenizer: PreTrainedTokenizerBase):
     """`position_entropies` of `texts` under the build's proxy LM, which must tokenize them as the policy does."""
     proxy = args.proxy_model_name_or_path or args.tokenizer_name_or_path
-    device = resolve_device(args.embedding_device)
+    device = resolve_device(args.embedding_device, flag="--embedding_device")
     model, proxy_tokenizer = load_model_and_tokenizer(proxy, dtype=torch.float32, device=device)
     own = tokenizer(texts, add_special_tokens=False)["input_ids"]
     theirs = proxy_tokenizer(texts, add_special_tokens=False)["input_ids"]

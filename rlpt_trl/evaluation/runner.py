@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ..models.devices import evaluation_dtype, resolve_device
 from ..models.loading import load_model_and_tokenizer
 from ..utils.errors import RlptError
+from ..utils.files import check_output_dir
 from .arguments import EvalArguments
 from .bootstrap import bootstrap_results, first_model_references
 from .registry import build_tasks
@@ -20,6 +21,8 @@ def check_eval_arguments(args: EvalArguments) -> None:
     for name, least in (("batch_size", 1), ("bootstrap_iters", 0), ("bootstrap_seed", 0)):
         if getattr(args, name) < least:
             raise RlptError(f"--{name} must be at least {least}, got {getattr(args, name)}")
+    check_output_dir(args.output_dir)
+    resolve_device(args.device)
 
 
 def references(args: EvalArguments, models: Sequence[str]) -> dict[str, str]:

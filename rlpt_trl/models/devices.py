@@ -15,15 +15,28 @@ from transformers.utils import is_torch_bf16_gpu_available
 from ..utils.errors import RlptError
 
 
-def resolve_device(device: str | None = "auto") -> torch.device:
-    """`"auto"` picks CUDA, then MPS, then CPU; anything else is passed to `torch.device`."""
+def resolve_device(device: str | torch.device | None = "auto", flag: str = "--device") -> torch.device:
+    """`"auto"` picks CUDA, then MPS, then CPU; anything else must name a device this machine has (`cpu`, `cuda`,
+    `cuda:N`, `mps`), else one error line naming `flag`."""
     if device in (None, "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise RlptError(f"{flag} {device}: not a device (auto, cpu, cuda, cuda:N or mps)") from None
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (resolved.index or 0) >= count:
+            raise RlptError(f"{flag} {device}: this machine has {count} CUDA device(s); use --device auto or cpu")
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise RlptError(f"{flag} {device}: MPS is not available here; use --device auto or cpu")
+    elif resolved.type not in ("cpu", "meta"):
+        raise RlptError(f"{flag} {device}: not supported (auto, cpu, cuda, cuda:N or mps)")
+    return resolved
 
 
 def native_bf16(device: torch.device | str) -> bool:

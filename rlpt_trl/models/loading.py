@@ -21,7 +21,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from transformers.utils import GENERATION_CONFIG_NAME
 
 from ..utils.errors import RlptError
-from ..utils.files import is_local_path
+from ..utils.files import atomic_directory, check_output_dir, is_local_path
 from ..utils.hub import loading
 from .devices import resolve_device, resolve_dtype
 from .special_tokens import check_end_token, gguf_special_token_ids, match_special_tokens
@@ -185,15 +185,17 @@ def load_model_and_tokenizer(
 
 def import_gguf(gguf_path: str, output_dir: str) -> Path:
     """Convert a `.gguf` checkpoint into a Hugging Face directory (safetensors, tokenizer, chat template,
-    generation config) that `AutoModelForCausalLM.from_pretrained` loads."""
+    generation config) that `AutoModelForCausalLM.from_pretrained` loads, into a new or empty folder, whole or not
+    at all."""
     if not is_gguf(gguf_path):
         raise RlptError(f"not a .gguf file: {gguf_path}")
+    check_output_dir(output_dir, "output_dir", empty=True)
     model, tokenizer = load_model_and_tokenizer(gguf_path, dtype="float32", device=None)
     generation_config = GenerationConfig.from_model_config(model.config)
     generation_config.eos_token_id = tokenizer.eos_token_id
     generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config = generation_config
-    output = Path(output_dir)
-    model.save_pretrained(output, safe_serialization=True)
-    tokenizer.save_pretrained(output)
-    return output
+    with atomic_directory(output_dir) as staging:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+    return Path(output_dir)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import struct
+import sys
+import zipfile
 from pathlib import Path
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
@@ -17,19 +21,63 @@ from ..utils.errors import RlptError
 # so a checkpoint folder without it was interrupted mid-save.
 COMPLETE_MARKER = "trainer_state.json"
 _CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+_TORCH_FILES = (".pt", ".pth", ".bin")
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why a checkpoint file would not load, read as far as needed to know (headers, not tensors), or None."""
+    try:
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".safetensors":
+            with path.open("rb") as file:
+                header_bytes = struct.unpack("<Q", file.read(8))[0]
+                header = json.loads(file.read(header_bytes))
+            end = max(
+                (entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"), default=0
+            )
+            if path.stat().st_size < 8 + header_bytes + end:
+                return f"{path.name} is truncated"
+        elif path.suffix in _TORCH_FILES:
+            # torch.save writes a zip whose directory is its last record: a truncated file has none
+            with zipfile.ZipFile(path):
+                pass
+    except struct.error:  # shorter than the safetensors header's length field
+        return f"{path.name} is truncated"
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as err:
+        return f"{path.name} does not parse ({type(err).__name__})"
+    return None
+
+
+def checkpoint_problem(path: str | Path) -> str | None:
+    """Why `path` is not a checkpoint a run can resume from (no `trainer_state.json`, or a file the resume reads
+    that does not parse), or None when it is complete."""
+    path = Path(path)
+    if not (path / COMPLETE_MARKER).is_file():
+        return f"no {COMPLETE_MARKER} (interrupted while saving)"
+    for file in sorted(path.iterdir()):
+        if file.is_file() and (problem := _file_problem(file)):
+            return problem
+    return None
 
 
 def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
-    """The highest-step `checkpoint-N` folder of `output_dir` that was written completely."""
+    """The highest-step `checkpoint-N` folder of `output_dir` that was written completely; each newer one passed
+    over is named on stderr with the reason."""
     root = Path(output_dir)
     if not root.is_dir():
         return None
     steps = {
         int(match.group(1)): path
         for path in root.iterdir()
-        if path.is_dir() and (match := _CHECKPOINT_RE.match(path.name)) and (path / COMPLETE_MARKER).is_file()
+        if path.is_dir() and (match := _CHECKPOINT_RE.match(path.name))
     }
-    return steps[max(steps)] if steps else None
+    for step in sorted(steps, reverse=True):
+        problem = checkpoint_problem(steps[step])
+        if problem is None:
+            return steps[step]
+        print(f"{steps[step]}: not complete, passed over: {problem}", file=sys.stderr)
+    return None
 
 
 def resolve_resume_checkpoint(resume_from_checkpoint: str | bool | None, output_dir: str | Path) -> str | None:
@@ -42,9 +90,16 @@ def resolve_resume_checkpoint(resume_from_checkpoint: str | bool | None, output_
             raise RlptError(f"--resume_from_checkpoint true: no complete checkpoint in {output_dir}")
         return str(checkpoint)
     path = Path(resume_from_checkpoint)
-    if not (path / COMPLETE_MARKER).is_file():
-        raise RlptError(f"not a complete checkpoint (no {COMPLETE_MARKER}): {path}")
+    if not path.is_dir():
+        raise RlptError(f"--resume_from_checkpoint: no such checkpoint folder: {path}")
+    if problem := checkpoint_problem(path):
+        raise RlptError(f"--resume_from_checkpoint: not a complete checkpoint: {path}: {problem}")
     return str(path)
+
+
+def checkpoint_step(checkpoint: str | Path) -> int:
+    """The optimizer steps a (complete) checkpoint was saved after."""
+    return int(json.loads((Path(checkpoint) / COMPLETE_MARKER).read_text())["global_step"])
 
 
 class GracefulStopCallback(TrainerCallback):

@@ -9,7 +9,8 @@ classes, its trainer class, how its datasets are made and what it adds to the tr
 2. the run takes its output folder's lock (`output_lock`: one run per folder), the model (Hub id, local folder or
    `.gguf` file) and its tokenizer load, the trainer is built with a graceful
    stop on SIGTERM / SIGINT, the command's callbacks and the evaluation (`--eval_tasks`, `--eval_every_steps`);
-3. training starts or resumes (`--resume_from_checkpoint true`: the latest complete checkpoint);
+3. training starts or resumes (`--resume_from_checkpoint true`: the latest checkpoint whose every file parses; never
+   past `--max_steps`);
 4. the model is saved with its card, or pushed (`finish_training`).
 
 The parser holds the command's dataclasses, `trl.ModelConfig`, the evaluation's flags and every task kind's own
@@ -151,7 +152,9 @@ class TrainerCommand:
         from ..evaluation.callback import EvalCallback, training_eval_tasks
         from ..evaluation.registry import task_arguments
         from ..models.loading import load_model_and_tokenizer
-        from .checkpoints import GracefulStopCallback, resolve_resume_checkpoint
+        from ..utils.files import check_output_dir
+        from .checkpoints import GracefulStopCallback, checkpoint_step, resolve_resume_checkpoint
+        from .config_checks import check_training_config
         from .output_lock import output_lock
 
         args = RunArguments(parsed)
@@ -159,6 +162,8 @@ class TrainerCommand:
         policy = model_args.model_name_or_path
         if not policy:
             raise RlptError("--model_name_or_path is required (Hub id, local directory or .gguf file)")
+        check_training_config(training_args)
+        check_output_dir(training_args.output_dir)
         self.check(args)
         train_dataset, eval_dataset = self.datasets(args)
         trainer_kwargs = self.trainer_kwargs(args, train_dataset)
@@ -190,7 +195,15 @@ class TrainerCommand:
                 trainer.add_callback(callback)
             if eval_tasks:
                 trainer.add_callback(EvalCallback(trainer, eval_tasks, eval_args.eval_every_steps))
-            trainer.train(resume_from_checkpoint=resume)
+            if resume is not None and 0 < training_args.max_steps <= checkpoint_step(resume):
+                # the training loop would run one step more before it checks max_steps: restore what train() would
+                # restore and keep it as the result
+                trainer.accelerator.print(
+                    f"{resume} is at --max_steps {training_args.max_steps}: nothing left to train; saving its model"
+                )
+                trainer._load_from_checkpoint(resume)
+            else:
+                trainer.train(resume_from_checkpoint=resume)
             if stop.requested is None:
                 self.before_save(args, trainer)
             return finish_training(trainer, stop, dataset_name=self.dataset_name(args), tags=self.tags(args))

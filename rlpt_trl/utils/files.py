@@ -1,4 +1,5 @@
-"""Local files: telling a path from a Hub id, outputs that are complete or absent (atomic writes), JSON values."""
+"""Local files: telling a path from a Hub id, output folders that can be written, outputs that are complete or absent
+(atomic writes), JSON values."""
 
 from __future__ import annotations
 
@@ -6,15 +7,37 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import RlptError
+
 
 def is_local_path(name_or_path: str) -> bool:
     """Whether `name_or_path` is written as a filesystem path (`./x`, `../x`, `/x`, `~/x`) rather than a Hub id."""
     return str(name_or_path).startswith((".", "/", "~"))
+
+
+def check_output_dir(path: str | Path, flag: str = "--output_dir", *, empty: bool = False) -> None:
+    """One line, before any work, when `path` cannot become an output folder: it is a file, it lies under a file, its
+    nearest existing folder takes no new files, or (`empty`) it holds files already. Creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RlptError(f"{flag} {path} is a file; name a folder")
+    if empty and path.is_dir() and any(path.iterdir()):
+        raise RlptError(f"{flag} {path} is not empty; name a new or empty folder")
+    ancestor = next(parent for parent in (path, *path.absolute().parents) if parent.exists())
+    if not ancestor.is_dir():
+        raise RlptError(f"{flag} {path} lies under {ancestor}, which is a file")
+    try:
+        # a real write, not os.access: root passes access checks on folders it still cannot write (read-only mounts)
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as err:
+        raise RlptError(f"{flag} {path}: cannot write in {ancestor} ({err.strerror})") from None
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -1,0 +1,115 @@
+"""Inputs refused before anything loads: one `error:` line naming the flag and value, a non-zero status, no
+traceback, nothing created. The model paths below do not exist, so a refusal proves it came before the model load."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlpt_trl.cli import main as cli_main
+from rlpt_trl.cli import run_script
+from rlpt_trl.scripts import grpo as grpo_script
+from rlpt_trl.scripts import sft as sft_script
+
+
+def _refused(capsys: pytest.CaptureFixture[str], status: int) -> str:
+    captured = capsys.readouterr()
+    assert status == 1 and "Traceback" not in captured.err, captured.err
+    return captured.err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--learning_rate", "-1"], "--learning_rate must be above 0, got -1.0"),
+        (["--learning_rate", "nan"], "--learning_rate must be above 0, got nan"),
+        (["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be at least 1, got 0"),
+        (["--max_length", "0"], "--max_length must be at least 1, got 0"),
+        (["--max_steps", "-5"], "--max_steps must be -1 (train --num_train_epochs) or at least 1, got -5"),
+        (["--save_steps", "0"], "--save_steps must be above 0, got 0.0"),
+        (["--num_train_epochs", "inf"], "--num_train_epochs must be above 0, got inf"),
+    ],
+)
+def test_sft_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:
+    output = tmp_path / "out"
+    argv = ["--model_name_or_path", str(tmp_path / "no-model"), "--output_dir", str(output), *flags]
+    status = run_script("sft.py", sft_script.make_parser(), sft_script.main, argv)
+    assert _refused(capsys, status) == f"sft.py: error: {message}"
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--temperature", "-1"], "--temperature must be above 0, got -1.0"),
+        (["--max_completion_length", "0"], "--max_completion_length must be at least 1, got 0"),
+        (["--top_p", "1.5"], "--top_p must be in (0, 1], got 1.5"),
+        (["--reward_weights", "nan", "nan"], "--reward_weights must be finite numbers, got nan nan"),
+    ],
+)
+def test_grpo_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:
+    output = tmp_path / "out"
+    argv = ["--model_name_or_path", str(tmp_path / "no-model"), "--dataset_name", str(tmp_path / "no-data"),
+            "--output_dir", str(output), *flags]  # fmt: skip
+    status = run_script("grpo.py", grpo_script.make_parser(), grpo_script.main, argv)
+    assert _refused(capsys, status) == f"grpo.py: error: {message}"
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("place", ["file", "under_file", "unwritable"])
+def test_output_folders_that_cannot_be(tmp_path: Path, capsys: pytest.CaptureFixture[str], place: str) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("kept")
+    output, expected = {
+        "file": (a_file, f"--output_dir {a_file} is a file; name a folder"),
+        "under_file": (a_file / "out", f"--output_dir {a_file / 'out'} lies under {a_file}, which is a file"),
+        # /proc takes no new files, even from root
+        "unwritable": (Path("/proc/rlpt-test/out"), "cannot write in /proc"),
+    }[place]
+    for command in ("sft", "eval"):
+        argv = [command, "--model_name_or_path", str(tmp_path / "no-model"), "--output_dir", str(output)]
+        if command == "eval":
+            argv += ["--tasks", "cola"]
+        message = _refused(capsys, cli_main(argv))
+        assert message.startswith(f"rlpt-trl {command}: error: ") and expected in message
+    assert a_file.read_text() == "kept"
+
+
+@pytest.mark.parametrize("device", ["banana", "cuda:N"])
+def test_eval_devices(tmp_path: Path, capsys: pytest.CaptureFixture[str], device: str) -> None:
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "banana":
+        message = "--device banana: not a device (auto, cpu, cuda, cuda:N or mps)"
+    else:  # one past the last device this machine has
+        device = f"cuda:{count}"
+        message = f"--device {device}: this machine has {count} CUDA device(s); use --device auto or cpu"
+    output = tmp_path / "out"
+    argv = ["eval", "--model_name_or_path", str(tmp_path / "no-model"), "--tasks", "cola", "--device", device,
+            "--output_dir", str(output)]  # fmt: skip
+    assert _refused(capsys, cli_main(argv)) == f"rlpt-trl eval: error: {message}"
+    assert not output.exists()
+
+
+def test_import_gguf_never_writes_over(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The GGUF itself is not read: the target is refused first."""
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    existing = tmp_path / "existing.txt"
+    existing.write_text("kept")
+    status = cli_main(["import-gguf", str(gguf), str(existing)])
+    assert _refused(capsys, status) == f"rlpt-trl import-gguf: error: output_dir {existing} is a file; name a folder"
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "mine.txt").write_text("kept")
+    status = cli_main(["import-gguf", str(gguf), str(full)])
+    message = f"rlpt-trl import-gguf: error: output_dir {full} is not empty; name a new or empty folder"
+    assert _refused(capsys, status) == message
+    assert existing.read_text() == "kept" and os.listdir(full) == ["mine.txt"]
+
+
+def test_assets_glue_dir_must_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = cli_main(["assets", "--glue_dir", str(tmp_path / "no-glue")])
+    assert _refused(capsys, status) == f"rlpt-trl assets: error: --glue_dir does not exist: {tmp_path / 'no-glue'}"
