@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections import Counter
@@ -473,3 +475,34 @@ def test_builds_in_folders_of_the_same_name_read_back_as_built(
         )
     for parent, rows in (("first", 20), ("second", 30)):
         assert len(load_dataset(str(tmp_path / parent / "data"), split="train")) == rows
+
+
+def test_a_killed_builds_staging_folder_is_removed_by_the_next(
+    tiny_model_dir: Path,
+    tiny_embedding_model_dir: Path,
+    cola_sample_glue_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SIGKILL leaves the hidden staging folder; the next build of the same output removes it and says so, and keeps
+    a live build's and another output's."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    stale = tmp_path / f".out.{host}-{dead.pid}.0123456789ab.partial"
+    live = tmp_path / f".out.{host}-{os.getpid()}.0123456789ab.partial"
+    other = tmp_path / f".other.{host}-{dead.pid}.0123456789ab.partial"
+    for folder in (stale, live, other):
+        folder.mkdir()
+        (folder / "data.parquet").write_bytes(b"half")
+    build_cola_dataset(
+        _args(
+            tmp_path,
+            data_dir=str(cola_sample_glue_dir),
+            tokenizer_name_or_path=str(tiny_model_dir),
+            embedding_model_name_or_path=str(tiny_embedding_model_dir),
+            embedding_device="cpu",
+        )  # fmt: skip
+    )
+    assert f"removed {stale}: left by a build that was killed (pid {dead.pid})" in capsys.readouterr().err
+    assert not stale.exists() and live.is_dir() and other.is_dir() and (tmp_path / "out" / "stats.json").is_file()

@@ -21,19 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..utils.errors import RlptError
+from ..utils.processes import process_running
 
 
 LOCK_FILE = "_rlpt_run.lock"
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _take(lock: Path) -> None:
@@ -55,7 +46,7 @@ def _take(lock: Path) -> None:
                     f"--output_dir {lock.parent} is in use by a run on host {host or '?'} (pid {pid or '?'}, started "
                     f"{held.get('started', '?')}); choose another --output_dir, or delete {lock} once that run is over"
                 ) from None
-            if _running(pid):
+            if process_running(pid):
                 raise RlptError(
                     f"--output_dir {lock.parent} is in use by the run with pid {pid} on this host (started "
                     f"{held.get('started', '?')}); wait for it to end or choose another --output_dir"

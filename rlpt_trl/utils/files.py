@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
+import socket
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import RlptError
+from .processes import process_running
 
 
 def is_local_path(name_or_path: str) -> bool:
@@ -64,15 +68,38 @@ def write_json(path: str | Path, content: object, indent: int = 1) -> Path:
     return write_text_atomic(path, json.dumps(content, indent=indent, ensure_ascii=False) + "\n")
 
 
+def _staging_name(output_dir: Path) -> str:
+    """A staging folder's name for `output_dir`: hidden, beside it, naming the host and pid that build it."""
+    return f".{output_dir.name}.{socket.gethostname()}-{os.getpid()}.{uuid.uuid4().hex[:12]}.partial"
+
+
+def remove_stale_staging(output_dir: Path) -> list[Path]:
+    """Remove the staging folders of `output_dir` (and only its own) left by a build on this host whose process is
+    gone (SIGKILL, a crash), saying so on stderr; return them."""
+    pattern = re.compile(
+        rf"\.{re.escape(output_dir.name)}\.(?P<host>.+)-(?P<pid>\d+)\.[0-9a-f]{{12}}\.(partial|replaced)"
+    )
+    removed = []
+    for sibling in output_dir.parent.glob(f".{output_dir.name}.*"):
+        match = pattern.fullmatch(sibling.name)
+        if match and match["host"] == socket.gethostname() and not process_running(int(match["pid"])):
+            shutil.rmtree(sibling, ignore_errors=True)
+            print(f"removed {sibling}: left by a build that was killed (pid {match['pid']})", file=sys.stderr)
+            removed.append(sibling)
+    return removed
+
+
 @contextmanager
 def atomic_directory(output_dir: str | Path) -> Iterator[Path]:
     """Yield an empty staging folder beside `output_dir`; on success it replaces `output_dir` whole.
 
-    On any error (or interrupt) the staging folder is removed and `output_dir` is left as it was.
+    On any error (or interrupt) the staging folder is removed and `output_dir` is left as it was; the staging folders
+    a killed build of the same `output_dir` left are removed first (`remove_stale_staging`).
     """
     output_dir = Path(output_dir)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = output_dir.with_name(f".{output_dir.name}.{uuid.uuid4().hex[:12]}.partial")
+    remove_stale_staging(output_dir)
+    staging = output_dir.with_name(_staging_name(output_dir))
     staging.mkdir()
     try:
         yield staging
