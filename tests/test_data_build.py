@@ -430,6 +430,13 @@ def test_read_table_formats(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(read_table(tmp_path / "data.jsonl"), rows)
     cola = read_table(cola_sample_path())  # CoLA's raw layout: no header, 4 columns
     assert list(cola.columns) == ["sentence", "label"] and len(cola) == 64
+    # a repeated header name is refused, not read as `text.1`
+    for name, header in (("twice.csv", "text,label,text\n"), ("twice.tsv", "text\tlabel\ttext\n")):
+        table = _write(tmp_path / name, header + "a\t1\tb\n".replace("\t", "," if name.endswith("csv") else "\t"))
+        with pytest.raises(
+            RlptError, match=re.escape(f"{table}: column(s) 'text' appear more than once in the header")
+        ):
+            read_table(table)
 
 
 def test_folders_of_earlier_builds_still_load(tiny_cola_data: Path, tmp_path: Path) -> None:

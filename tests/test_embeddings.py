@@ -42,3 +42,9 @@ def test_tiny_sentence_transformer_drives_the_reward(tiny_embedding_model_dir: P
 def test_missing_embedding_model_path(tmp_path: Path):
     with pytest.raises(RlptError, match="embedding model path does not exist"):
         load_embedding_model(str(tmp_path / "missing"), device="cpu")
+
+
+def test_a_causal_lm_is_not_an_embedding_model(tiny_model_dir: Path):
+    """sentence-transformers would mean-pool its hidden states without a word."""
+    with pytest.raises(RlptError, match=r"is a causal language model \(LlamaForCausalLM\), not a sentence encoder"):
+        load_embedding_model(str(tiny_model_dir), device="cpu")

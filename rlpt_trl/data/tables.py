@@ -64,6 +64,13 @@ def _read_table(path: Path, suffix: str) -> pd.DataFrame:
         if suffix == ".tsv" and _is_cola_raw(text):
             return pd.DataFrame(read_glue_tsv("cola", path))
         options = {"sep": "\t", "quoting": csv.QUOTE_NONE} if suffix == ".tsv" else {}
+        # pandas renames a repeated header to `name.1` and goes on: which column was meant is then a guess
+        header = next(
+            csv.reader(io.StringIO(text), delimiter=options.get("sep", ","), quoting=options.get("quoting", 0))
+        )
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise RlptError(f"{path}: column(s) {', '.join(map(repr, repeated))} appear more than once in the header")
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, **options)
     except RlptError:
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,9 +30,28 @@ def load_embedding_model(
     path = Path(model_name_or_path).expanduser()
     if is_local_path(model_name_or_path) and not path.exists():
         raise RlptError(f"embedding model path does not exist: {model_name_or_path}")
+    _check_not_causal_lm(path)
     with loading("sentence encoder", model_name_or_path):
         model = SentenceTransformer(model_name_or_path, device=str(resolve_device(device)))
     return model.eval()
+
+
+def _check_not_causal_lm(path: Path) -> None:
+    """sentence-transformers wraps any transformers folder in mean pooling without a word: a causal LM's hidden states
+    would then pass for sentence embeddings."""
+    config = path / "config.json"
+    if (path / "modules.json").exists() or not config.is_file():
+        return
+    try:
+        architectures = json.loads(config.read_text()).get("architectures") or []
+    except (OSError, ValueError):
+        return  # sentence-transformers says what is wrong with it
+    causal = [name for name in architectures if name.endswith("ForCausalLM")]
+    if causal:
+        raise RlptError(
+            f"embedding model {path} is a causal language model ({causal[0]}), not a sentence encoder; use a "
+            f"sentence-transformers model such as {DEFAULT_EMBEDDING_MODEL}"
+        )
 
 
 def encode_normalized(
