@@ -4,6 +4,7 @@ traceback, nothing created. The model paths below do not exist, so a refusal pro
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,19 @@ def test_import_gguf_never_writes_over(tmp_path: Path, capsys: pytest.CaptureFix
 def test_assets_glue_dir_must_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status = cli_main(["assets", "--glue_dir", str(tmp_path / "no-glue")])
     assert _refused(capsys, status) == f"rlpt-trl assets: error: --glue_dir does not exist: {tmp_path / 'no-glue'}"
+
+
+def test_few_shot_prompts_past_the_context(
+    tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before any forward pass, naming the limit; nothing written."""
+    output = tmp_path / "out"
+    argv = ["eval", "--model_name_or_path", str(tiny_model_dir), "--tasks", "cola", "--data_dir",
+            str(cola_sample_glue_dir), "--num_fewshot", "40", "--max_samples", "8", "--output_dir", str(output)]  # fmt: skip
+    message = _refused(capsys, cli_main(argv))
+    assert re.fullmatch(
+        r"rlpt-trl eval: error: task cola: the longest prompt with its answer is \d+ tokens \(40-shot\), past the "
+        r"model's 512 positions; lower --num_fewshot",
+        message,
+    ), message
+    assert not output.exists()

@@ -58,6 +58,27 @@ class GlueResult(ResultEntry):
         return _reported(computed, self.metrics)
 
 
+def check_context(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, task: TaskPrompts, new_tokens: int
+) -> None:
+    """One error line, before any forward pass, when the longest prompt with its longest answer does not fit the
+    model's positions (a long few-shot prefix): the model would run on positions it never saw, or run out of memory."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if not limit or not task.prompts:
+        return
+
+    def tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    answer = max(new_tokens, *(tokens(" " + choice) for choice in task.spec.choices))
+    longest = tokens(max(task.prompts, key=len)) + answer
+    if longest > limit:
+        raise RlptError(
+            f"task {task.spec.name}: the longest prompt with its answer is {longest} tokens ({len(task.fewshot_idx)}-"
+            f"shot), past the model's {limit} positions; lower --num_fewshot"
+        )
+
+
 def evaluate_task(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -81,6 +102,7 @@ def evaluate_task(
     """
     spec = task.spec
     check_prefix_cache(prefix_cache)
+    check_context(model, tokenizer, task, max_new_tokens if scoring == "generate" else 0)
     shared_prefix = task.prefix if prefix_cache == "auto" else ""
     if scoring == "loglik":
         scores = score_continuations(
