@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -129,4 +130,21 @@ def test_few_shot_prompts_past_the_context(
         r"model's 512 positions; lower --num_fewshot",
         message,
     ), message
+    assert not output.exists()
+
+
+@pytest.mark.parametrize("kept", [0.5, 0.0])
+def test_truncated_model_weights(
+    tiny_model_dir: Path, cola_sample_glue_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], kept: float
+) -> None:
+    """A weights file cut short (a full disk, a killed copy) or empty is named, not a traceback from deep in loading."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    weights = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(weights[: int(len(weights) * kept)])
+    output = tmp_path / "out"
+    argv = ["eval", "--model_name_or_path", str(model), "--tasks", "cola", "--data_dir", str(cola_sample_glue_dir),
+            "--max_samples", "4", "--output_dir", str(output)]  # fmt: skip
+    message = f"rlpt-trl eval: error: model {model}: model.safetensors is truncated; copy or save it again"
+    assert _refused(capsys, cli_main(argv)) == message
     assert not output.exists()

@@ -21,7 +21,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from transformers.utils import GENERATION_CONFIG_NAME
 
 from ..utils.errors import RlptError
-from ..utils.files import atomic_directory, check_output_dir, is_local_path
+from ..utils.files import atomic_directory, check_output_dir, file_problem, is_local_path
 from ..utils.hub import loading
 from .devices import resolve_device, resolve_dtype
 from .special_tokens import check_end_token, gguf_special_token_ids, match_special_tokens
@@ -44,6 +44,11 @@ def _check_local_path(model_name_or_path: str) -> None:
         return  # a Hub id
     if path.is_dir() and not (path / "config.json").is_file():
         raise RlptError(f"not a Hugging Face model directory (no config.json): {model_name_or_path}")
+    # a weights file cut short by a full disk or a killed copy: transformers would fail deep in loading
+    weights_files = [*path.glob("*.safetensors"), *path.glob("*.bin")] if path.is_dir() else []
+    for weights in sorted(weights_files):
+        if problem := file_problem(weights):
+            raise RlptError(f"model {model_name_or_path}: {problem}; copy or save it again")
 
 
 def _causal_lm_classes() -> set[str]:

@@ -6,47 +6,20 @@ import json
 import os
 import re
 import signal
-import struct
 import sys
-import zipfile
 from pathlib import Path
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..utils.errors import RlptError
+from ..utils.files import file_problem
 
 
 # transformers writes trainer_state.json after the weights, optimizer, scheduler and RNG states,
 # so a checkpoint folder without it was interrupted mid-save.
 COMPLETE_MARKER = "trainer_state.json"
 _CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
-_TORCH_FILES = (".pt", ".pth", ".bin")
-
-
-def _file_problem(path: Path) -> str | None:
-    """Why a checkpoint file would not load, read as far as needed to know (headers, not tensors), or None."""
-    try:
-        if path.suffix == ".json":
-            json.loads(path.read_text())
-        elif path.suffix == ".safetensors":
-            with path.open("rb") as file:
-                header_bytes = struct.unpack("<Q", file.read(8))[0]
-                header = json.loads(file.read(header_bytes))
-            end = max(
-                (entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"), default=0
-            )
-            if path.stat().st_size < 8 + header_bytes + end:
-                return f"{path.name} is truncated"
-        elif path.suffix in _TORCH_FILES:
-            # torch.save writes a zip whose directory is its last record: a truncated file has none
-            with zipfile.ZipFile(path):
-                pass
-    except struct.error:  # shorter than the safetensors header's length field
-        return f"{path.name} is truncated"
-    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as err:
-        return f"{path.name} does not parse ({type(err).__name__})"
-    return None
 
 
 def checkpoint_problem(path: str | Path) -> str | None:
@@ -56,7 +29,7 @@ def checkpoint_problem(path: str | Path) -> str | None:
     if not (path / COMPLETE_MARKER).is_file():
         return f"no {COMPLETE_MARKER} (interrupted while saving)"
     for file in sorted(path.iterdir()):
-        if file.is_file() and (problem := _file_problem(file)):
+        if file.is_file() and (problem := file_problem(file)):
             return problem
     return None
 

@@ -9,9 +9,11 @@ import os
 import re
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import uuid
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,35 @@ from .processes import process_running
 def is_local_path(name_or_path: str) -> bool:
     """Whether `name_or_path` is written as a filesystem path (`./x`, `../x`, `/x`, `~/x`) rather than a Hub id."""
     return str(name_or_path).startswith((".", "/", "~"))
+
+
+_TORCH_FILES = (".pt", ".pth", ".bin")
+
+
+def file_problem(path: Path) -> str | None:
+    """Why a saved file (JSON, safetensors, a `torch.save` archive) would not load, read as far as needed to know
+    (headers and sizes, not tensors), or None; other files are not judged."""
+    try:
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".safetensors":
+            with path.open("rb") as file:
+                header_bytes = struct.unpack("<Q", file.read(8))[0]
+                header = json.loads(file.read(header_bytes))
+            end = max(
+                (entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"), default=0
+            )
+            if path.stat().st_size < 8 + header_bytes + end:
+                return f"{path.name} is truncated"
+        elif path.suffix in _TORCH_FILES:
+            # torch.save writes a zip whose directory is its last record: a truncated file has none
+            with zipfile.ZipFile(path):
+                pass
+    except struct.error:  # shorter than the safetensors header's length field
+        return f"{path.name} is truncated"
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile, OSError) as err:
+        return f"{path.name} does not parse ({type(err).__name__})"
+    return None
 
 
 def check_output_dir(path: str | Path, flag: str = "--output_dir", *, empty: bool = False) -> None:
