@@ -210,6 +210,28 @@ def test_resume_after_sigterm_matches_uninterrupted_run(
             assert got[step][key] == pytest.approx(expected[step][key], rel=1e-4, abs=1e-6), (step, key)
 
 
+@pytest.mark.parametrize("stop", [2, 4])
+def test_resume_either_side_of_an_epoch_boundary_matches_uninterrupted_run(
+    tiny_model_dir: Path, grpo_data: Path, tiny_embedding_model_dir: Path, tmp_path: Path, stop: int
+) -> None:
+    """Stopped after step `stop` and resumed, the run logs what the uninterrupted one does, in the resumed epoch and in
+    the next: 24 prompts are 3 steps of 8, so epoch 2 starts at step 4 and its prompt order must be restored too."""
+    max_steps = 6
+    steps = ["--max_train_samples", "24", "--max_steps", str(max_steps), "--save_steps", "1", "--save_total_limit",
+             str(max_steps), "--report_to", "none"]  # fmt: skip
+    reference = tmp_path / "reference"
+    assert _run_main(_recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, reference, *steps)) == 0
+    output = tmp_path / "resumed"
+    output.mkdir()
+    shutil.copytree(reference / f"checkpoint-{stop}", output / f"checkpoint-{stop}")
+    argv = _recipe_args(tiny_model_dir, grpo_data, tiny_embedding_model_dir, output, *steps)
+    assert _run_main([*argv, "--resume_from_checkpoint", "true"]) == 0
+    expected, got = log_by_step(reference, max_steps), log_by_step(output, max_steps)
+    for step in range(stop + 1, max_steps + 1):
+        for key in ("loss", "rewards/perplexity_reward/mean", "rewards/embedding_cosine_reward/mean"):
+            assert got[step][key] == pytest.approx(expected[step][key], rel=1e-4, abs=1e-6), (step, key)
+
+
 @pytest.mark.slow
 def test_gguf_start_saves_hf_format(
     smollm2_gguf: Path, smollm2_dir: Path, minilm_grpo_data: Path, embedding_model_dir: Path, tmp_path: Path

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from trl import GRPOTrainer, RLOOTrainer
 
+from .prompt_order import ResumablePromptOrder
+
 
 class RewardModelCard:
     """Mixin for a TRL trainer with `reward_func_names`: its model card also names the base model, the reward
@@ -47,9 +49,11 @@ class RewardModelCard:
             card.write("\n".join(lines))
 
 
-class RLPTGRPOTrainer(RewardModelCard, GRPOTrainer):
-    """`trl.GRPOTrainer` with the run's rewards and settings in its model card."""
+class RLPTGRPOTrainer(RewardModelCard, ResumablePromptOrder, GRPOTrainer):
+    """`trl.GRPOTrainer` with the run's rewards and settings in its model card, and a prompt order that resume
+    restores."""
 
 
-class RLPTRLOOTrainer(RewardModelCard, RLOOTrainer):
-    """`trl.RLOOTrainer` with the run's rewards and settings in its model card."""
+class RLPTRLOOTrainer(RewardModelCard, ResumablePromptOrder, RLOOTrainer):
+    """`trl.RLOOTrainer` with the run's rewards and settings in its model card, and a prompt order that resume
+    restores."""
