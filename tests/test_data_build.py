@@ -176,6 +176,11 @@ def test_split_is_per_row_deterministic(tiny_model_dir: Path) -> None:
         ["Go.", "Stop it now."], tokenizer, min_prompt_tokens=2, min_completion_tokens=2, seed=0
     )
     assert splits[0] is None and drops["too_short"] >= 1
+    long = " ".join(["The cat sat on the mat."] * 400)
+    splits, drops = split_prompt_completion(
+        [long, texts[0]], tokenizer, min_prompt_tokens=2, min_completion_tokens=2, seed=0, max_tokens=512
+    )
+    assert splits[0] is None and splits[1] is not None and drops == {"too_long": 1}
 
 
 def _check_entropy_cuts(output: Path, model_dir: Path, rows: int | None = None) -> Dataset:
@@ -492,7 +497,7 @@ def test_a_killed_builds_staging_folder_is_removed_by_the_next(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """SIGKILL leaves the hidden staging folder; the next build of the same output removes it and says so, and keeps
-    a live build's and another output's."""
+    a live build's and another output's. A sentence over --max_text_tokens is dropped and counted, not an error."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     host = socket.gethostname()
@@ -502,14 +507,17 @@ def test_a_killed_builds_staging_folder_is_removed_by_the_next(
     for folder in (stale, live, other):
         folder.mkdir()
         (folder / "data.parquet").write_bytes(b"half")
-    build_cola_dataset(
+    long_text = _write(tmp_path / "long.txt", " ".join(["The cat sat on the mat."] * 2000) + "\n")
+    stats = build_cola_dataset(
         _args(
             tmp_path,
             data_dir=str(cola_sample_glue_dir),
             tokenizer_name_or_path=str(tiny_model_dir),
             embedding_model_name_or_path=str(tiny_embedding_model_dir),
             embedding_device="cpu",
-        )  # fmt: skip
+            extra_text_files=[long_text],
+        )
     )
+    assert stats["dropped"]["too_long"] == 1 and stats["rows_in"] == 65
     assert f"removed {stale}: left by a build that was killed (pid {dead.pid})" in capsys.readouterr().err
     assert not stale.exists() and live.is_dir() and other.is_dir() and (tmp_path / "out" / "stats.json").is_file()

@@ -61,6 +61,7 @@ DEFAULT_TOKENIZER = "HuggingFaceTB/SmolLM-135M"
 TEXT_COLUMNS = ("text", "sentence")
 DROP_TOO_SHORT = "too_short"
 DROP_NO_CUT = "no_prompt_token_boundary"
+DROP_TOO_LONG = "too_long"
 CUT_STRATEGIES = ("random", "entropy")
 
 
@@ -95,6 +96,9 @@ class ColaBuildArguments:
     )
     min_prompt_tokens: int = field(default=2, metadata={"help": "Fewest tokens a prompt may have."})
     min_completion_tokens: int = field(default=2, metadata={"help": "Fewest tokens a completion may have."})
+    max_text_tokens: int = field(
+        default=512, metadata={"help": "Most tokens a sentence may have; longer ones are dropped and counted."}
+    )
     cut_strategy: str = field(
         default="random",
         metadata={
@@ -142,6 +146,11 @@ def check_build_arguments(args: ColaBuildArguments) -> None:
     for name in ("min_prompt_tokens", "min_completion_tokens", "embedding_batch_size", "proxy_batch_size"):
         if getattr(args, name) < 1:
             raise RlptError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.max_text_tokens < args.min_prompt_tokens + args.min_completion_tokens:
+        raise RlptError(
+            f"--max_text_tokens {args.max_text_tokens} leaves no room for --min_prompt_tokens "
+            f"{args.min_prompt_tokens} + --min_completion_tokens {args.min_completion_tokens}"
+        )
     if args.max_samples is not None and args.max_samples < 1:
         raise RlptError(f"--max_samples must be at least 1, got {args.max_samples}")
     for name in ("acceptable_score", "unacceptable_score", "unlabeled_score"):
@@ -223,12 +232,14 @@ def split_prompt_completion(
     min_completion_tokens: int,
     seed: int,
     cut_entropies: list[np.ndarray] | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[list[PromptSplit | None], Counter]:
     """Cut each text at a valid token boundary; `None` marks a dropped text, counted by reason.
 
     Without `cut_entropies` the cut is random: row i draws from a generator seeded with `(seed, i)`, so a row's cut
     does not depend on the other rows (a `max_samples` prefix of a build splits like the full build). With them
-    (`position_entropies` of the texts) it is the valid cut whose entropy is highest (the earliest of equals).
+    (`position_entropies` of the texts) it is the valid cut whose entropy is highest (the earliest of equals). Texts
+    of more than `max_tokens` tokens are dropped.
     """
     if not tokenizer.is_fast:
         raise RlptError(f"tokenizer {tokenizer.name_or_path} has no fast version: token offsets are needed")
@@ -238,6 +249,10 @@ def split_prompt_completion(
     for row, (text, ids, offsets) in enumerate(
         zip(texts, encoded["input_ids"], encoded["offset_mapping"], strict=True)
     ):
+        if max_tokens is not None and len(ids) > max_tokens:
+            splits.append(None)
+            drops[DROP_TOO_LONG] += 1
+            continue
         cuts = np.arange(min_prompt_tokens, len(ids) - min_completion_tokens + 1)
         if cuts.size == 0:
             splits.append(None)
@@ -359,7 +374,8 @@ dataset = load_dataset("PATH/TO/THIS/FOLDER", split="train")
 Each sentence is tokenised with `{args["tokenizer_name_or_path"]}` and cut at {_cut_rule(stats)}, with at least
 {args["min_prompt_tokens"]} prompt and {args["min_completion_tokens"]} completion tokens, where the prompt re-tokenises to the sentence's leading tokens
 and does not end in whitespace (the completion starts with the space). Dropped: {dropped[DROP_TOO_SHORT]} too short,
-{dropped[DROP_NO_CUT]} without such a boundary. Median tokens: sentence {tokens["text"]["p50"]:g}, prompt
+{dropped[DROP_NO_CUT]} without such a boundary, {dropped[DROP_TOO_LONG]} longer than {args["max_text_tokens"]} tokens.
+Median tokens: sentence {tokens["text"]["p50"]:g}, prompt
 {tokens["prompt"]["p50"]:g}, completion {tokens["completion"]["p50"]:g}.
 
 ## Scores
@@ -397,6 +413,7 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         min_completion_tokens=args.min_completion_tokens,
         seed=args.seed,
         cut_entropies=entropies,
+        max_tokens=args.max_text_tokens,
     )
     keep = [row for row, split in enumerate(splits) if split is not None]
     if not keep:
@@ -437,7 +454,7 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         "sources": sources,
         "rows_in": len(texts),
         "rows_out": len(keep),
-        "dropped": {DROP_TOO_SHORT: drops[DROP_TOO_SHORT], DROP_NO_CUT: drops[DROP_NO_CUT]},
+        "dropped": {reason: drops[reason] for reason in (DROP_TOO_SHORT, DROP_NO_CUT, DROP_TOO_LONG)},
         "labels_in": _label_counts(labels),
         "labels_out": _label_counts(kept_labels),
         "score_range": list(SCORE_RANGE),
@@ -461,6 +478,7 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
             ) from None
     print(
         f"wrote {len(keep)} of {len(texts)} rows to {output_dir} "
-        f"(dropped: {drops[DROP_TOO_SHORT]} too short, {drops[DROP_NO_CUT]} without a prompt token boundary)"
+        f"(dropped: {drops[DROP_TOO_SHORT]} too short, {drops[DROP_NO_CUT]} without a prompt token boundary, "
+        f"{drops[DROP_TOO_LONG]} over --max_text_tokens {args.max_text_tokens})"
     )
     return stats
