@@ -103,7 +103,7 @@ def _command_args(command: str, tmp_path: Path, tiny_model_dir: Path, tiny_cola_
     [
         ("eval", "model"),
         ("sft", "model"),
-        ("grpo", "model"),
+        ("grpo", "tokenizer"),  # read first, to check the data build against it
         ("data", "tokenizer"),
         ("data-encoder", "sentence encoder"),
     ],

@@ -44,21 +44,20 @@ def grpo_data(tiny_cola_data: Path) -> Path:
     return tiny_cola_data
 
 
+def _build(output: Path, tokenizer: Path, embedding_model: Path) -> Path:
+    """The CoLA sample cut with `tokenizer`, with `embedding_model`'s targets, built by `rlpt-trl data`."""
+    argv = ["--output_dir", str(output), "--dataset_path", str(cola_sample_path()), "--tokenizer_name_or_path",
+            str(tokenizer), "--embedding_model_name_or_path", str(embedding_model)]  # fmt: skip
+    assert run_command("data", argv) == 0
+    return output
+
+
 @pytest.fixture(scope="module")
 def minilm_grpo_data(
     tiny_model_dir: Path, embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The same rows with the real MiniLM's target embeddings, built by `rlpt-trl data`."""
-    output = tmp_path_factory.mktemp("grpo-data-minilm") / "data"
-    argv = ["--output_dir", str(output), "--dataset_path", str(cola_sample_path())]
-    argv += [
-        "--tokenizer_name_or_path",
-        str(tiny_model_dir),
-        "--embedding_model_name_or_path",
-        str(embedding_model_dir),
-    ]
-    assert run_command("data", argv) == 0
-    return output
+    """The same rows with the real MiniLM's target embeddings."""
+    return _build(tmp_path_factory.mktemp("grpo-data-minilm") / "data", tiny_model_dir, embedding_model_dir)
 
 
 def _recipe_args(model: Path | str, data: Path, embedding: Path, output: Path, *extra: str) -> list[str]:
@@ -234,10 +233,11 @@ def test_resume_either_side_of_an_epoch_boundary_matches_uninterrupted_run(
 
 @pytest.mark.slow
 def test_gguf_start_saves_hf_format(
-    smollm2_gguf: Path, smollm2_dir: Path, minilm_grpo_data: Path, embedding_model_dir: Path, tmp_path: Path
+    smollm2_gguf: Path, smollm2_dir: Path, embedding_model_dir: Path, tmp_path: Path
 ) -> None:
+    data = _build(tmp_path / "data", smollm2_gguf, embedding_model_dir)  # cut with the policy's own tokenizer
     output = tmp_path / "gguf"
-    args = _recipe_args(smollm2_gguf, minilm_grpo_data, embedding_model_dir, output, "--max_steps", "2")
+    args = _recipe_args(smollm2_gguf, data, embedding_model_dir, output, "--max_steps", "2")
     args += ["--scorer_model_name_or_path", str(smollm2_dir), "--per_device_train_batch_size", "4"]
     result = _launch("cpu.yaml", args)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -86,8 +86,8 @@ def test_a_second_training_run_into_a_live_runs_folder_is_one_line(
     argv = [
         "--model_name_or_path", str(tiny_model_dir), "--dataset_name", str(tiny_cola_data),
         "--embedding_model_name_or_path", str(tiny_embedding_model_dir), "--output_dir", str(output),
-        "--per_device_train_batch_size", "4", "--num_generations", "2", "--max_steps", "1", "--use_cpu", "true",
-        "--bf16", "false", "--report_to", "none",
+        "--per_device_train_batch_size", "4", "--num_generations", "2", "--max_completion_length", "4",
+        "--max_steps", "1", "--use_cpu", "true", "--bf16", "false", "--report_to", "none",
     ]  # fmt: skip
     assert run_command("rloo", argv) == 1
     # datasets' progress bars share stderr: the error is the one line that says error

@@ -3,6 +3,7 @@ traceback, nothing created. The model paths below do not exist, so a refusal pro
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -147,4 +148,54 @@ def test_truncated_model_weights(
             "--max_samples", "4", "--output_dir", str(output)]  # fmt: skip
     message = f"rlpt-trl eval: error: model {model}: model.safetensors is truncated; copy or save it again"
     assert _refused(capsys, cli_main(argv)) == message
+    assert not output.exists()
+
+
+def _grpo_on(data: Path, model: Path, embedding: Path, output: Path, *extra: str) -> int:
+    argv = ["--model_name_or_path", str(model), "--dataset_name", str(data), "--embedding_model_name_or_path",
+            str(embedding), "--output_dir", str(output), "--max_steps", "1", "--per_device_train_batch_size", "8",
+            "--num_generations", "2", "--max_completion_length", "4", *extra]  # fmt: skip
+    return run_script("grpo.py", grpo_script.make_parser(), grpo_script.main, argv)
+
+
+def test_a_build_cut_with_another_tokenizer(
+    tiny_cola_data: Path, tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The build records its tokenizer's fingerprint; a policy with another vocabulary is refused."""
+    stats = json.loads((tiny_cola_data / "stats.json").read_text())
+    assert stats["tokenizer"] == {"name": str(tiny_model_dir), "fingerprint": stats["tokenizer"]["fingerprint"]}
+    data = tmp_path / "data"
+    shutil.copytree(tiny_cola_data, data)
+    stats["tokenizer"] = {"name": "another/tokenizer", "fingerprint": "0" * 64}
+    (data / "stats.json").write_text(json.dumps(stats))
+    output = tmp_path / "out"
+    message = _refused(capsys, _grpo_on(data, tiny_model_dir, tiny_embedding_model_dir, output))
+    assert message == (
+        f"grpo.py: error: dataset {data} was cut with the tokenizer of another/tokenizer, not with {tiny_model_dir}'s; "
+        f"rebuild it with `rlpt-trl data --tokenizer_name_or_path {tiny_model_dir}`"
+    )
+    assert not output.exists()
+
+
+def test_prompts_past_the_policys_positions(
+    tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A build allowed long sentences (--max_text_tokens 4000); the tiny policy has 512 positions: refused, naming
+    the row and the limit, before the policy's weights load."""
+    rows = tmp_path / "long.jsonl"
+    rows.write_text(json.dumps({"text": " ".join(["The cat sat on the mat."] * 150), "label": 1}) + "\n")
+    data = tmp_path / "data"
+    argv = ["data", "--output_dir", str(data), "--dataset_path", str(rows), "--tokenizer_name_or_path",
+            str(tiny_model_dir), "--embedding_model_name_or_path", str(tiny_embedding_model_dir), "--max_text_tokens",
+            "4000", "--min_prompt_tokens", "600"]  # fmt: skip
+    assert cli_main(argv) == 0
+    capsys.readouterr()
+    output = tmp_path / "out"
+    message = _refused(capsys, _grpo_on(data, tiny_model_dir, tiny_embedding_model_dir, output))
+    assert re.fullmatch(
+        rf"grpo\.py: error: dataset {re.escape(str(data))}: the prompt of row 0 is \d+ tokens, with 4 new tokens past "
+        rf"the 512 positions of {re.escape(str(tiny_model_dir))}; rebuild the data with a lower --max_text_tokens",
+        message,
+    ), message
     assert not output.exists()

@@ -36,7 +36,7 @@ from transformers import PreTrainedTokenizerBase
 from ..models.devices import resolve_device
 from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized, load_embedding_model
 from ..models.likelihood import position_entropies
-from ..models.loading import load_model_and_tokenizer, load_tokenizer
+from ..models.loading import load_model_and_tokenizer, load_tokenizer, tokenizer_fingerprint
 from ..utils.errors import RlptError
 from ..utils.files import atomic_directory, check_output_dir, write_json
 from .dataset_folder import write_dataset_folder
@@ -465,6 +465,8 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         },
         **({"cut_entropy": _percentiles(cut_entropy)} if cut_entropy is not None else {}),
         "embedding_dim": int(embeddings.shape[1]),
+        # training refuses a policy whose tokenizer differs (`rlpt_trl.trainer.policy_fit`)
+        "tokenizer": {"name": args.tokenizer_name_or_path, "fingerprint": tokenizer_fingerprint(tokenizer)},
         "arguments": asdict(args),
     }
     output_dir = Path(args.output_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,6 +135,27 @@ def load_tokenizer(
             tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         check_end_token(tokenizer, _generation_eos_ids(name_or_path), name_or_path)
     return prepare_tokenizer(tokenizer, padding_side)
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """SHA-256 of the tokenizer's vocabulary (token -> id): equal for the same tokenizer however it was loaded (a
+    GGUF, its imported folder, a Hub id)."""
+    vocabulary = json.dumps(sorted(tokenizer.get_vocab().items()), ensure_ascii=False)
+    return hashlib.sha256(vocabulary.encode()).hexdigest()
+
+
+def max_positions(model_name_or_path: str, trust_remote_code: bool = False) -> int | None:
+    """The positions a causal LM was built for (`max_position_embeddings`), read from its config alone; None when it
+    does not say."""
+    model_name_or_path = str(model_name_or_path)
+    if is_gguf(model_name_or_path):
+        folder, filename = os.path.split(os.path.abspath(model_name_or_path))
+        with _gguf_errors(model_name_or_path):
+            config = AutoConfig.from_pretrained(folder, gguf_file=filename)
+    else:
+        with loading("model", model_name_or_path):
+            config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
+    return getattr(config, "max_position_embeddings", None)
 
 
 def _generation_eos_ids(name_or_path: str) -> list[int]:

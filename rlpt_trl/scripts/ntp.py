@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from trl import ScriptArguments, SFTConfig, SFTTrainer
+from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer
 
 from ..trainer.command import TrainerCommand
 from ..trainer.flops import FlopsArguments, check_flops_budget
+from ..trainer.policy_fit import check_policy_fit
 from ..utils.errors import RlptError
 
 
@@ -104,6 +105,8 @@ class NTPCommand(TrainerCommand):
             config=script_args.dataset_config,
             max_samples=script_args.max_train_samples,
         )
+        policy = args[ModelConfig].model_name_or_path
+        check_policy_fit(dataset, script_args.dataset_name, policy, trust_remote_code=training_args.trust_remote_code)
         # the rows are in GRPO's order already: the sampler must keep it
         training_args.train_sampling_strategy = "sequential"
         return ntp_dataset(dataset, script_args.mode, training_args.seed, script_args.dataset_name), None

@@ -18,6 +18,7 @@ from ..rewards.run_config import RewardConfig
 from ..utils.errors import RlptError
 from .command import RunArguments, TrainerCommand
 from .flops import FlopsArguments, check_flops_budget
+from .policy_fit import check_policy_fit
 
 
 if TYPE_CHECKING:
@@ -121,6 +122,10 @@ class RewardTrainerCommand(TrainerCommand):
         reward_funcs = self.reward_config(args).build()
         check_reward_setup(script_args, training_args, train_dataset, reward_funcs)
         policy = args[ModelConfig].model_name_or_path
+        check_policy_fit(
+            train_dataset, script_args.dataset_name, policy, training_args.max_completion_length,
+            training_args.trust_remote_code,
+        )  # fmt: skip
         return {"reward_funcs": reward_funcs, "base_model": policy, "dataset_name": script_args.dataset_name}
 
     def callbacks(self, args: RunArguments, trainer: Trainer) -> list[TrainerCallback]:
