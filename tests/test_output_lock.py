@@ -73,6 +73,17 @@ def test_a_failed_run_removes_the_folder_it_created(tmp_path: Path) -> None:
         with pytest.raises(ValueError), output_lock(folder):
             raise ValueError("the model did not load")
     assert not created.exists() and existing.is_dir() and not any(existing.iterdir())
+    # what a run wrote before it failed goes with the folder it created, unless a complete checkpoint is there
+    for checkpoint in (False, True):
+        folder = tmp_path / f"with-checkpoint-{checkpoint}"
+        with pytest.raises(ValueError), output_lock(folder):
+            (folder / "runs").mkdir()
+            (folder / "runs" / "events.out.tfevents.1").write_text("logged")
+            if checkpoint:
+                (folder / "checkpoint-2").mkdir()
+                (folder / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+            raise ValueError("step 3 ran out of memory")
+        assert folder.exists() == checkpoint
     (tmp_path / "file").write_text("x")
     with pytest.raises(RlptError, match="is a file, not a folder"), output_lock(tmp_path / "file"):
         pass

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..utils.errors import RlptError
 from ..utils.processes import process_running
+from .checkpoints import last_complete_checkpoint
 
 
 LOCK_FILE = "_rlpt_run.lock"
@@ -60,8 +61,9 @@ def _take(lock: Path) -> None:
 def output_lock(output_dir: str | Path, main_process: bool = True) -> Iterator[None]:
     """Hold the output folder's lock for the block (the main process only; the others share its run).
 
-    The folder is created if needed; a block that fails removes a folder it created and left empty, so that a run
-    that stops on an error leaves nothing behind.
+    The folder is created if needed. A block that fails removes a folder it created unless a complete checkpoint is
+    in it (what `--resume_from_checkpoint true` continues from): a run that stops on an error before its first
+    checkpoint leaves nothing behind, not even its TensorBoard logs.
     """
     if not main_process:
         yield
@@ -87,5 +89,5 @@ def output_lock(output_dir: str | Path, main_process: bool = True) -> Iterator[N
         failed = False
     finally:
         lock.unlink(missing_ok=True)
-        if failed and created and not any(folder.iterdir()):
-            folder.rmdir()
+        if failed and created and last_complete_checkpoint(folder) is None:
+            shutil.rmtree(folder, ignore_errors=True)
