@@ -199,3 +199,22 @@ def test_prompts_past_the_policys_positions(
         message,
     ), message
     assert not output.exists()
+
+
+@pytest.mark.parametrize("case", ["causal_encoder", "encoder_scorer", "eval_never"])
+def test_reward_models_and_evaluation_checked_before_training(
+    tiny_cola_data: Path, tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], case: str,
+) -> None:  # fmt: skip
+    """The rewards' models are loaded at their first call: a wrong local one is named when the reward is built."""
+    encoder, extra, message = {
+        "causal_encoder": (tiny_model_dir, [], f"embedding model {tiny_model_dir} is a causal language model "
+                           "(LlamaForCausalLM), not a sentence encoder"),
+        "encoder_scorer": (tiny_embedding_model_dir, ["--scorer_model_name_or_path", str(tiny_embedding_model_dir)],
+                           f"not a causal language model (BertModel): {tiny_embedding_model_dir}"),
+        "eval_never": (tiny_embedding_model_dir, ["--eval_tasks", "cola", "--eval_every_steps", "0"],
+                       "--eval_tasks cola needs --eval_every_steps N: how often to evaluate"),
+    }[case]  # fmt: skip
+    output = tmp_path / "out"
+    assert message in _refused(capsys, _grpo_on(tiny_cola_data, tiny_model_dir, encoder, output, *extra))
+    assert not output.exists()

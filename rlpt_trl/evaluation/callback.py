@@ -73,7 +73,13 @@ def training_eval_tasks(
     before the trained model loads."""
     from ..models.devices import evaluation_dtype
 
-    if args.eval_every_steps <= 0:
+    if args.eval_every_steps < 0:
+        raise RlptError(f"--eval_every_steps must be at least 0 (0: no evaluation), got {args.eval_every_steps}")
+    if args.eval_every_steps == 0:
+        if args.eval_tasks:
+            raise RlptError(
+                f"--eval_tasks {','.join(args.eval_tasks)} needs --eval_every_steps N: how often to evaluate"
+            )
         return []
     if not args.eval_tasks:
         raise RlptError("--eval_every_steps needs --eval_tasks (e.g. cola,next_segment)")

@@ -30,15 +30,15 @@ def load_embedding_model(
     path = Path(model_name_or_path).expanduser()
     if is_local_path(model_name_or_path) and not path.exists():
         raise RlptError(f"embedding model path does not exist: {model_name_or_path}")
-    _check_not_causal_lm(path)
+    check_not_causal_lm(path)
     with loading("sentence encoder", model_name_or_path):
         model = SentenceTransformer(model_name_or_path, device=str(resolve_device(device)))
     return model.eval()
 
 
-def _check_not_causal_lm(path: Path) -> None:
-    """sentence-transformers wraps any transformers folder in mean pooling without a word: a causal LM's hidden states
-    would then pass for sentence embeddings."""
+def check_not_causal_lm(path: Path) -> None:
+    """Reject a local causal LM folder as a sentence encoder, from its config alone: sentence-transformers wraps any
+    transformers folder in mean pooling without a word, and a causal LM's hidden states would pass for embeddings."""
     config = path / "config.json"
     if (path / "modules.json").exists() or not config.is_file():
         return

@@ -58,8 +58,9 @@ def _causal_lm_classes() -> set[str]:
     return {name for entry in names for name in ((entry,) if isinstance(entry, str) else entry)}
 
 
-def _check_causal_lm(model_name_or_path: str, trust_remote_code: bool) -> None:
-    """Reject checkpoints saved as something other than a causal LM (e.g. a sentence encoder)."""
+def check_causal_lm(model_name_or_path: str, trust_remote_code: bool = False) -> None:
+    """Reject checkpoints saved as something other than a causal LM (e.g. a sentence encoder), from their config
+    alone."""
     with loading("model", model_name_or_path):
         try:
             config = AutoConfig.from_pretrained(model_name_or_path, trust_remote_code=trust_remote_code)
@@ -193,7 +194,7 @@ def load_model_and_tokenizer(
         tokenizer = load_tokenizer(model_name_or_path, padding_side=padding_side)
         model = _load_gguf_model(model_name_or_path, torch_dtype)
     else:
-        _check_causal_lm(model_name_or_path, trust_remote_code)
+        check_causal_lm(model_name_or_path, trust_remote_code)
         tokenizer = load_tokenizer(model_name_or_path, padding_side=padding_side, trust_remote_code=trust_remote_code)
         with loading("model", model_name_or_path):
             # transformers (5.25) swaps layers for Hub kernels when `kernels` is installed and fetches them at the

@@ -17,13 +17,15 @@ import math
 import numbers
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, encode_normalized
+from ..models.embeddings import DEFAULT_EMBEDDING_MODEL, check_not_causal_lm, encode_normalized
 from ..models.shared import shared_encoder
 from ..utils.errors import RlptError
+from ..utils.files import is_local_path
 from .inputs import dataset_column, is_blank, message_text, reader_text, true_completions
 from .options import BATCH_SIZE_HELP, DEVICE_HELP, TEXT_COLUMN_HELP, private_state, reward_option
 
@@ -99,6 +101,9 @@ class EmbeddingCosineReward:
         if self.baseline is not None and self.compare != "sentence":
             raise RlptError("embedding_cosine_reward baseline='prompt' applies to compare='sentence' only")
         self.model_name_or_path = str(self.model_name_or_path)
+        # a causal LM given as the encoder is named now, not at the first training step
+        if is_local_path(self.model_name_or_path):
+            check_not_causal_lm(Path(self.model_name_or_path).expanduser())
         # TRL logs each reward under its `__name__`: the variants get their own, so they can be trained side by side
         variant = ["prompt_baseline"] * (self.baseline == "prompt") + ["completion"] * (self.compare == "completion")
         self.__name__ = "_".join(["embedding_cosine_reward", *variant, *["unscaled"] * (not self.scale_by_score)])

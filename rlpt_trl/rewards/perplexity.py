@@ -11,8 +11,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trl.data_utils import apply_chat_template, is_conversational
 
 from ..models.likelihood import ScoredTokens, completion_tokens, sequence_nll
+from ..models.loading import check_causal_lm, is_gguf
 from ..models.shared import shared_scorer
 from ..utils.errors import RlptError
+from ..utils.files import is_local_path
 from .groups import gather_batch, group_ids, negated_group_zscores
 from .options import BATCH_SIZE_HELP, DEVICE_HELP, reward_option
 
@@ -68,6 +70,9 @@ class PerplexityReward:
             raise RlptError(f"perplexity_reward num_generations must be >= 1, got {self.num_generations}")
         if self.model_name_or_path is not None:
             self.model_name_or_path = str(self.model_name_or_path)
+            # a wrong local scorer is named now, not at the first training step
+            if is_local_path(self.model_name_or_path) and not is_gguf(self.model_name_or_path):
+                check_causal_lm(self.model_name_or_path)
 
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads: none, it scores prompts and completions only."""
