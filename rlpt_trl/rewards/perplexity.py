@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,9 +71,11 @@ class PerplexityReward:
             raise RlptError(f"perplexity_reward num_generations must be >= 1, got {self.num_generations}")
         if self.model_name_or_path is not None:
             self.model_name_or_path = str(self.model_name_or_path)
-            # a wrong local scorer is named now, not at the first training step
-            if is_local_path(self.model_name_or_path) and not is_gguf(self.model_name_or_path):
-                check_causal_lm(self.model_name_or_path)
+            # a local folder that is not a causal LM is named now, not at the first training step (a missing one is
+            # named where the run first reads the model)
+            name = self.model_name_or_path
+            if is_local_path(name) and not is_gguf(name) and Path(name).expanduser().is_dir():
+                check_causal_lm(name)
 
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads: none, it scores prompts and completions only."""
