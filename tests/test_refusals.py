@@ -128,7 +128,7 @@ def test_few_shot_prompts_past_the_context(
     message = _refused(capsys, cli_main(argv))
     assert re.fullmatch(
         r"rlpt-trl eval: error: task cola: the longest prompt with its answer is \d+ tokens \(40-shot\), past the "
-        r"model's 512 positions; lower --num_fewshot",
+        r"model's 2048 positions; lower --num_fewshot",
         message,
     ), message
     assert not output.exists()
@@ -181,21 +181,21 @@ def test_a_build_cut_with_another_tokenizer(
 def test_prompts_past_the_policys_positions(
     tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A build allowed long sentences (--max_text_tokens 4000); the tiny policy has 512 positions: refused, naming
+    """A build allowed long sentences (--max_text_tokens 4000); the tiny policy has 2048 positions: refused, naming
     the row and the limit, before the policy's weights load."""
     rows = tmp_path / "long.jsonl"
-    rows.write_text(json.dumps({"text": " ".join(["The cat sat on the mat."] * 150), "label": 1}) + "\n")
+    rows.write_text(json.dumps({"text": " ".join(["The cat sat on the mat."] * 200), "label": 1}) + "\n")
     data = tmp_path / "data"
     argv = ["data", "--output_dir", str(data), "--dataset_path", str(rows), "--tokenizer_name_or_path",
             str(tiny_model_dir), "--embedding_model_name_or_path", str(tiny_embedding_model_dir), "--max_text_tokens",
-            "4000", "--min_prompt_tokens", "600"]  # fmt: skip
+            "4000", "--min_prompt_tokens", "2100"]  # fmt: skip
     assert cli_main(argv) == 0
     capsys.readouterr()
     output = tmp_path / "out"
     message = _refused(capsys, _grpo_on(data, tiny_model_dir, tiny_embedding_model_dir, output))
     assert re.fullmatch(
         rf"grpo\.py: error: dataset {re.escape(str(data))}: the prompt of row 0 is \d+ tokens, with 4 new tokens past "
-        rf"the 512 positions of {re.escape(str(tiny_model_dir))}; rebuild the data with a lower --max_text_tokens",
+        rf"the 2048 positions of {re.escape(str(tiny_model_dir))}; rebuild the data with a lower --max_text_tokens",
         message,
     ), message
     assert not output.exists()
