@@ -124,6 +124,8 @@ def test_second_signal_ends_the_process_at_once(signum: int, tmp_path: Path) -> 
 import os, signal, time
 from transformers import TrainerControl, TrainerState, TrainingArguments
 from rlpt_trl.trainer.checkpoints import GracefulStopCallback
+# Python's own SIGINT handler, as an interactive start has it: a job started in the background inherits SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 callback = GracefulStopCallback()
 args = TrainingArguments(output_dir={str(tmp_path)!r}, report_to="none")
 callback.on_train_begin(args, TrainerState(), TrainerControl())
