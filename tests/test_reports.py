@@ -352,17 +352,17 @@ def test_portable_names_paths_and_quotes_the_rest() -> None:
     """The one `portable`: a named path, or a path under it, by its name; every other argument shell-quoted."""
     from rlpt_trl.testing.assets import portable
 
-    names = {"/venv/bin/python": "python", "/assets/glue": '"$RLPT_GLUE_DIR"', "/runs/work": "WORK"}
+    names = {"/venv/bin/python": "python", "/assets/glue": '"$RLPT_GLUE_DIR"', "/project/work": "WORK"}
     command = [
         "/venv/bin/python",
         "x.py",
         "--data_dir",
         "/assets/glue",
         "--out",
-        "/runs/work/models/a",
+        "/project/work/models/a",
         "a b",
-        "/runs/w",
+        "/project/w",
     ]
     assert portable(command, names) == [
-        "python", "x.py", "--data_dir", '"$RLPT_GLUE_DIR"', "--out", "WORK/models/a", "'a b'", "/runs/w"
+        "python", "x.py", "--data_dir", '"$RLPT_GLUE_DIR"', "--out", "WORK/models/a", "'a b'", "/project/w"
     ]  # fmt: skip

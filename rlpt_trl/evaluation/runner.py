@@ -22,7 +22,6 @@ def check_eval_arguments(args: EvalArguments) -> None:
         if getattr(args, name) < least:
             raise RlptError(f"--{name} must be at least {least}, got {getattr(args, name)}")
     check_output_dir(args.output_dir)
-    resolve_device(args.device)
 
 
 def references(args: EvalArguments, models: Sequence[str]) -> dict[str, str]:
