@@ -19,7 +19,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 
-from rlpt_trl.testing.assets import EMBEDDING_MODEL_ENV, GGUF_ENV, GLUE_DIR_ENV, cola_sample_path  # noqa: E402
+from rlpt_trl.testing.assets import (  # noqa: E402
+    EMBEDDING_MODEL_ENV,
+    GGUF_ENV,
+    GLUE_DIR_ENV,
+    PYDOCS_DIR_ENV,
+    cola_sample_path,
+)
 from rlpt_trl.testing.tiny_models import build_tiny_causal_lm, build_tiny_sentence_transformer  # noqa: E402
 
 
@@ -54,6 +60,12 @@ def glue_dir() -> str | None:
     except RlptError as err:
         _unavailable(f"{GLUE_DIR_ENV} is not set and the Hub is unreachable ({err}); see README 'Tests'")
     return None
+
+
+@pytest.fixture(scope="session")
+def pydocs_dir() -> Path:
+    """The Python 3.11 documentation's reST sources (`pydocs/` beside the GLUE folders, its PROVENANCE.md)."""
+    return _asset(PYDOCS_DIR_ENV, "pydocs corpus folder")
 
 
 @pytest.fixture(scope="session")

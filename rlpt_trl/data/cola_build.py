@@ -39,7 +39,11 @@ from ..models.likelihood import position_entropies
 from ..models.loading import load_model_and_tokenizer, load_tokenizer, tokenizer_fingerprint
 from ..utils.errors import RlptError
 from ..utils.files import atomic_directory, check_output_dir, write_json
-from .dataset_folder import write_dataset_folder
+from ..utils.summaries import percentiles
+from .cleaning import FORMATS
+from .corpus_build import DEFAULT_VALIDATION_FRACTION, NO_EMBEDDINGS, build_segment_dataset, embedding_rows
+from .dataset_folder import TRAIN_SPLIT, write_dataset_folder
+from .documents import DECODE_ERRORS, UNITS, is_text_corpus
 from .glue import GLUE_HUB_ID, load_glue
 from .scores import (
     ACCEPTABLE,
@@ -53,6 +57,7 @@ from .scores import (
     parse_label,
 )
 from .seed_format import SEED_CSV, SEED_EMBEDDINGS, write_seed_pair
+from .segment_tasks import DEFAULT_MSR_TEMPLATE, TASKS, check_msr_template
 from .tables import check_texts, read_table, read_text_lines
 
 
@@ -76,7 +81,50 @@ class ColaBuildArguments:
     )
     dataset_path: str | None = field(
         default=None,
-        metadata={"help": "Instead of CoLA: a .csv/.tsv/.jsonl/.parquet file with a text column (or CoLA raw .tsv)."},
+        metadata={
+            "help": "Instead of CoLA: a .csv/.tsv/.jsonl/.parquet file with a text column (or CoLA raw .tsv); with "
+            "--task asr|msr also a folder of .txt/.md/.rst files, a glob of files, or one text file."
+        },
+    )
+    task: str = field(
+        default="cut",
+        metadata={
+            "help": "cut: each sentence cut once into prompt / completion; asr: predict each sentence from the text "
+            "before it; msr: predict a middle sentence from the text around it (RLPT, arXiv 2509.19249)."
+        },
+    )
+    format: str = field(
+        default="auto",
+        metadata={"help": "Markup of text files (auto: from the suffix): auto, text, markdown or rst."},
+    )
+    unit: str = field(default="file", metadata={"help": "Text files: one document per file, or per line (line)."})
+    keep_code: bool = field(
+        default=False, metadata={"help": "Keep code blocks, literal blocks and doctests as paragraphs of text."}
+    )
+    on_decode_error: str = field(
+        default="error", metadata={"help": "A text file that is not UTF-8: error, or skip it (counted)."}
+    )
+    id_column: str | None = field(
+        default=None, metadata={"help": "Document id column of a --dataset_path table (default: FILE:ROW)."}
+    )
+    max_prompt_tokens: int = field(
+        default=256, metadata={"help": "asr/msr: most tokens of text before the sentence (cut at a sentence start)."}
+    )
+    max_completion_tokens: int | None = field(
+        default=None, metadata={"help": "asr/msr: keep the first N tokens of each target sentence (default: all)."}
+    )
+    msr_template: str = field(
+        default=DEFAULT_MSR_TEMPLATE, metadata={"help": "msr: the prompt, with {before} and {after} once each."}
+    )
+    validation_size: float | None = field(
+        default=None,
+        metadata={
+            "help": "asr/msr: documents held out as the validation split, a fraction < 1 or a count "
+            f"(default {DEFAULT_VALIDATION_FRACTION})."
+        },
+    )
+    drop_duplicates: bool = field(
+        default=True, metadata={"help": "asr/msr: drop rows whose completion repeats an earlier row's (counted)."}
     )
     extra_text_files: list[str] = field(
         default_factory=list, metadata={"help": "Unlabeled raw-text files, one sentence a line, added to the input."}
@@ -112,7 +160,8 @@ class ColaBuildArguments:
     )
     proxy_batch_size: int = field(default=32, metadata={"help": "Sentences per proxy-model batch."})
     embedding_model_name_or_path: str = field(
-        default=DEFAULT_EMBEDDING_MODEL, metadata={"help": "sentence-transformers model for target_embedding."}
+        default=DEFAULT_EMBEDDING_MODEL,
+        metadata={"help": "sentence-transformers model for target_embedding; none: build without embeddings."},
     )
     embedding_batch_size: int = field(default=64, metadata={"help": "Sentences per embedding batch."})
     embedding_device: str = field(default="auto", metadata={"help": "Device of the embedding model."})
@@ -141,6 +190,20 @@ def check_build_arguments(args: ColaBuildArguments) -> None:
     """Reject inconsistent arguments before any file or model is read."""
     if args.data_dir is not None and args.dataset_path is not None:
         raise RlptError("pass either --data_dir (CoLA) or --dataset_path (a data file), not both")
+    for flag, value, choices in (
+        ("task", args.task, TASKS),
+        ("format", args.format, FORMATS),
+        ("unit", args.unit, UNITS),
+        ("on_decode_error", args.on_decode_error, DECODE_ERRORS),
+    ):
+        if value not in choices:
+            raise RlptError(f"--{flag} must be one of {', '.join(choices)}, got {value!r}")
+    if args.task == "cut" and args.dataset_path is not None and is_text_corpus(args.dataset_path):
+        raise RlptError(
+            f"--task cut reads CoLA or a table, not text files: {args.dataset_path} (use --task asr or msr)"
+        )
+    if args.task != "cut":
+        check_segment_arguments(args)
     if args.cut_strategy not in CUT_STRATEGIES:
         raise RlptError(f"--cut_strategy must be one of {', '.join(CUT_STRATEGIES)}, got {args.cut_strategy!r}")
     for name in ("min_prompt_tokens", "min_completion_tokens", "embedding_batch_size", "proxy_batch_size"):
@@ -161,6 +224,23 @@ def check_build_arguments(args: ColaBuildArguments) -> None:
     resolve_device(args.embedding_device, flag="--embedding_device")
     if args.push_to_hub and not args.hub_dataset_id:
         raise RlptError("--push_to_hub needs --hub_dataset_id (e.g. user/cola-rlpt)")
+
+
+def check_segment_arguments(args: ColaBuildArguments) -> None:
+    """The --task asr|msr settings: token limits, the MSR template, the validation size."""
+    for name in ("max_prompt_tokens", "max_completion_tokens"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise RlptError(f"--{name} must be at least 1, got {value}")
+    if args.task == "msr":
+        check_msr_template(args.msr_template)
+    size = args.validation_size
+    if size is not None and not (size >= 0 and (size < 1 or float(size).is_integer())):
+        raise RlptError(f"--validation_size must be a fraction in [0, 1) or a whole count of documents, got {size}")
+    if args.extra_text_files:
+        raise RlptError(
+            "--extra_text_files mixes unlabeled sentences into --task cut builds; pass text as --dataset_path"
+        )
 
 
 def _read_dataset_file(args: ColaBuildArguments) -> tuple[list[str], list[int], list[float]]:
@@ -297,12 +377,6 @@ def _label_counts(labels: list[int]) -> dict[str, int]:
     return {"acceptable": counts[ACCEPTABLE], "unacceptable": counts[UNACCEPTABLE], "unlabeled": counts[UNLABELED]}
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    points = {"min": 0, "p5": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95, "max": 100}
-    stats = {name: np.percentile(values, q) for name, q in points.items()}
-    return {name: round(float(value), 3) for name, value in {**stats, "mean": np.mean(values)}.items()}
-
-
 # the card's metadata for the Hub; CoLA's text is excerpted from published works (see `card_body`)
 CARD_YAML = """license: other
 language:
@@ -341,7 +415,7 @@ def card_body(stats: dict) -> str:
     """The dataset card's Markdown: how to load the folder, its columns, the cut rule, the scores and the provenance,
     from the build's `stats`."""
     args, tokens = stats["arguments"], stats["tokens"]
-    dim, dropped, labels = stats["embedding_dim"], stats["dropped"], stats["labels_out"]
+    dropped, labels = stats["dropped"], stats["labels_out"]
     sources = "; ".join(f"{source} ({rows} rows)" for source, rows in stats["sources"].items())
     provenance = COLA_PROVENANCE if args["dataset_path"] is None else f"The input file {args['dataset_path']}."
     return f"""# Sentences cut into prompt / completion for GRPO
@@ -365,9 +439,7 @@ dataset = load_dataset("PATH/TO/THIS/FOLDER", split="train")
 | `completion` | string | the rest of the sentence: `prompt + completion == text` |
 | `text` | string | the original sentence |
 | `label` | class: 0 unacceptable, 1 acceptable | the human acceptability judgment; -1 for unlabeled text |
-| `scores` | float64 in [-1, 1] | the weight of the embedding reward |
-| `target_embedding` | {dim} x float32 | L2-normalised embedding of `text` ({args["embedding_model_name_or_path"]}) |
-| `completion_embedding` | {dim} x float32 | L2-normalised embedding of `completion` (same model) |{_ENTROPY_ROW if "cut_entropy" in stats else ""}
+| `scores` | float64 in [-1, 1] | the weight of the embedding reward |{embedding_rows(stats)}{_ENTROPY_ROW if "cut_entropy" in stats else ""}
 
 ## The cut
 
@@ -393,16 +465,19 @@ statistics and every argument of the build).
 """
 
 
-def _write_output(output_dir: Path, dataset: Dataset, embeddings: np.ndarray, stats: dict) -> None:
+def _write_output(output_dir: Path, dataset: Dataset, embeddings: np.ndarray | None, stats: dict) -> None:
     with atomic_directory(output_dir) as staging:
-        write_dataset_folder(staging, dataset, CARD_YAML, card_body(stats))
-        write_seed_pair(staging, dataset, embeddings)
+        write_dataset_folder(staging, {TRAIN_SPLIT: dataset}, CARD_YAML, card_body(stats))
+        if embeddings is not None:  # the seed's format is sentences with their embeddings
+            write_seed_pair(staging, dataset, embeddings)
         write_json(staging / STATS_FILE, stats, indent=2)
 
 
 def build_cola_dataset(args: ColaBuildArguments) -> dict:
     """Build the GRPO dataset described in the module docstring into `args.output_dir`; return its statistics."""
     check_build_arguments(args)
+    if args.task != "cut":
+        return build_segment_dataset(args)
     texts, labels, scores, sources = load_input_rows(args)
     tokenizer = load_tokenizer(args.tokenizer_name_or_path)
     entropies = proxy_cut_entropies(args, texts, tokenizer) if args.cut_strategy == "entropy" else None
@@ -422,19 +497,12 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         )
     kept = [splits[row] for row in keep]
     kept_texts, kept_labels = [texts[row] for row in keep], [labels[row] for row in keep]
-    embedding_model = load_embedding_model(args.embedding_model_name_or_path, device=args.embedding_device)
-    embeddings, completion_embeddings = (
-        encode_normalized(embedding_model, texts, batch_size=args.embedding_batch_size, show_progress_bar=True)
-        for texts in (kept_texts, [split.completion for split in kept])
-    )
     features = {
         "prompt": Value("string"),
         "completion": Value("string"),
         "text": Value("string"),
         "label": ClassLabel(names=list(LABEL_NAMES)),
         "scores": Value("float64"),
-        "target_embedding": List(Value("float32"), length=embeddings.shape[1]),
-        "completion_embedding": List(Value("float32"), length=embeddings.shape[1]),
     }
     columns = {
         "prompt": [split.prompt for split in kept],
@@ -442,9 +510,17 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         "text": kept_texts,
         "label": kept_labels,
         "scores": [scores[row] for row in keep],
-        "target_embedding": embeddings,
-        "completion_embedding": completion_embeddings,
     }
+    embeddings = None
+    if args.embedding_model_name_or_path != NO_EMBEDDINGS:
+        embedding_model = load_embedding_model(args.embedding_model_name_or_path, device=args.embedding_device)
+        embeddings, completion_embeddings = (
+            encode_normalized(embedding_model, texts, batch_size=args.embedding_batch_size, show_progress_bar=True)
+            for texts in (kept_texts, [split.completion for split in kept])
+        )
+        for name, values in (("target_embedding", embeddings), ("completion_embedding", completion_embeddings)):
+            features[name] = List(Value("float32"), length=embeddings.shape[1])
+            columns[name] = values
     cut_entropy = [split.cut_entropy for split in kept] if entropies is not None else None
     if cut_entropy is not None:
         features["cut_entropy"] = Value("float64")
@@ -459,12 +535,12 @@ def build_cola_dataset(args: ColaBuildArguments) -> dict:
         "labels_out": _label_counts(kept_labels),
         "score_range": list(SCORE_RANGE),
         "tokens": {
-            "text": _percentiles([split.prompt_tokens + split.completion_tokens for split in kept]),
-            "prompt": _percentiles([split.prompt_tokens for split in kept]),
-            "completion": _percentiles([split.completion_tokens for split in kept]),
+            "text": percentiles([split.prompt_tokens + split.completion_tokens for split in kept]),
+            "prompt": percentiles([split.prompt_tokens for split in kept]),
+            "completion": percentiles([split.completion_tokens for split in kept]),
         },
-        **({"cut_entropy": _percentiles(cut_entropy)} if cut_entropy is not None else {}),
-        "embedding_dim": int(embeddings.shape[1]),
+        **({"cut_entropy": percentiles(cut_entropy)} if cut_entropy is not None else {}),
+        "embedding_dim": None if embeddings is None else int(embeddings.shape[1]),
         # training refuses a policy whose tokenizer differs (`rlpt_trl.trainer.policy_fit`)
         "tokenizer": {"name": args.tokenizer_name_or_path, "fingerprint": tokenizer_fingerprint(tokenizer)},
         "arguments": asdict(args),

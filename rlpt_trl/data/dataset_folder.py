@@ -12,23 +12,29 @@ from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 from ..utils.errors import RlptError
 
 
-TRAIN_SPLIT = "train"
-PARQUET_FILE = f"data/{TRAIN_SPLIT}-00000-of-00001.parquet"
+TRAIN_SPLIT, VALIDATION_SPLIT = "train", "validation"
+PARQUET_FILE = "data/{split}-00000-of-00001.parquet"
 CARD_FILE = "README.md"
 # what `save_to_disk` writes: a Dataset's info, or a DatasetDict's split list
 SAVED_TO_DISK = ("dataset_info.json", "dataset_dict.json")
 
 
-def write_dataset_folder(folder: Path, dataset: Dataset, card_yaml: str, card_body: str) -> None:
-    """Write `dataset` as the train split's Parquet shard of `folder` and the dataset card: the YAML metadata
+def write_dataset_folder(folder: Path, splits: dict[str, Dataset], card_yaml: str, card_body: str) -> None:
+    """Write each split of `splits` as a Parquet shard of `folder`, and the dataset card: the YAML metadata
     `card_yaml`, then the Markdown `card_body`.
 
-    The shard's name is what `load_dataset` and the Hub take for a train split. The card declares no `configs`:
+    The shards' names are what `load_dataset` and the Hub take for splits. The card declares no `configs`:
     with them, datasets 5.2 caches every folder of the same name and card under one key and reads an earlier
     folder's rows (the test suite checks that two builds read back as built).
     """
-    dataset.to_parquet(str(folder / PARQUET_FILE))
+    for split, dataset in splits.items():
+        dataset.to_parquet(str(folder / PARQUET_FILE.format(split=split)))
     (folder / CARD_FILE).write_text(f"---\n{card_yaml}---\n\n{card_body}", encoding="utf-8")
+
+
+def has_split(folder: str | Path, split: str) -> bool:
+    """Whether a folder written by `write_dataset_folder` holds `split`."""
+    return (Path(folder) / PARQUET_FILE.format(split=split)).is_file()
 
 
 def load_dataset_folder(folder: str | Path, split: str = TRAIN_SPLIT) -> Dataset:

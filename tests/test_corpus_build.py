@@ -1,0 +1,287 @@
+"""The data build on any corpus: cleaning, sentences, ASR / MSR rows, the held-out split of whole documents."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from datasets import load_dataset
+
+from rlpt_trl import RlptError
+from rlpt_trl.cli import main as cli_main
+from rlpt_trl.data.cleaning import clean_document, detect_format
+from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
+from rlpt_trl.data.corpus_build import validation_documents
+from rlpt_trl.data.segment_tasks import document_rows
+from rlpt_trl.data.segmentation import sentence_starts
+from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
+from rlpt_trl.models.loading import load_tokenizer
+
+
+RST = """:mod:`copy` --- Shallow copies
+==============================
+
+.. module:: copy
+   :synopsis: Copies.
+
+Assignment does not copy objects. Use :func:`copy.copy` for a
+shallow copy, see :ref:`the notes <notes>`.
+
+.. function:: copy(x)
+
+   Return a shallow copy of *x*.
+
+   .. versionadded:: 3.2
+
+Example::
+
+    >>> import copy
+    >>> copy.copy([1])
+
+.. code-block:: python
+
+   y = copy.deepcopy(x)
+
++-------+-------+
+| table | cells |
++-------+-------+
+"""
+
+MARKDOWN = """# A title
+
+Some *emphasis* and `code` in a
+wrapped line.
+
+```python
+print("code")
+```
+
+| a | b |
+|---|---|
+| 1 | 2 |
+"""
+
+
+def test_cleaning_keeps_prose_and_drops_code() -> None:
+    assert detect_format("library/copy.rst.txt") == "rst" and detect_format("x.md") == "markdown"
+    assert detect_format("notes.txt") == "text"
+    assert clean_document(RST, "rst") == [
+        "copy --- Shallow copies",
+        "Assignment does not copy objects. Use copy.copy for a shallow copy, see the notes.",
+        "Return a shallow copy of x.",
+        "Example:",
+    ]
+    kept = clean_document(RST, "rst", keep_code=True)
+    assert ">>> import copy\n>>> copy.copy([1])" in kept and "y = copy.deepcopy(x)" in kept
+    assert clean_document(MARKDOWN, "markdown") == ["A title", "Some emphasis and code in a wrapped line."]
+    assert 'print("code")' in clean_document(MARKDOWN, "markdown", keep_code=True)
+    assert clean_document("One line\nwrapped.\n\n  \n\nTwo.  ", "text") == ["One line wrapped.", "Two."]
+
+
+def test_sentences_start_after_whitespace_only() -> None:
+    text = "Use os.DirEntry objects. Mr. Smith left! Then he came back."
+    starts = sentence_starts(text)
+    assert [text[start:].split()[0] for start in starts] == ["Use", "Mr.", "Then"]
+
+
+def test_asr_and_msr_rows(tiny_model_dir: Path) -> None:
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    paragraphs = ["The cat sat. It was warm outside.", "Then it left. Nobody saw it go."]
+    text = "\n\n".join(paragraphs)
+    drops: Counter = Counter()
+    settings = {"max_completion_tokens": None, "max_sentence_tokens": 512, "drops": drops}
+    asr = list(document_rows(paragraphs, tokenizer, task="asr", max_prompt_tokens=1000, **settings))
+    assert [(row.completion, row.segment_index) for row in asr] == [
+        (" It was warm outside.", 1),
+        ("\n\nThen it left.", 2),
+        (" Nobody saw it go.", 3),
+    ]
+    assert all(text.startswith(row.prompt + row.completion) for row in asr)
+    # a short prompt budget starts the prompt at a later sentence, never inside one
+    short = list(document_rows(paragraphs, tokenizer, task="asr", max_prompt_tokens=20, **settings))
+    assert [row.prompt for row in short][-1] == "Then it left."
+    msr = list(document_rows(paragraphs, tokenizer, task="msr", max_prompt_tokens=1000, **settings))
+    assert [row.prompt for row in msr][0] == "The cat sat. [MISSING] Then it left.\n\nThe sentence at [MISSING]:"
+    assert [row.completion for row in msr] == [" It was warm outside.", " Then it left."]
+    one = list(document_rows(["Only one sentence."], tokenizer, task="asr", max_prompt_tokens=99, **settings))
+    assert one == [] and drops == {"document_too_short": 1}
+    settings["max_completion_tokens"] = 2
+    cut = list(document_rows(paragraphs, tokenizer, task="asr", max_prompt_tokens=1000, **settings))
+    assert all(
+        full.completion.startswith(row.completion)
+        and len(full.completion) > len(row.completion)
+        and row.completion.strip()
+        for full, row in zip(asr, cut, strict=True)
+    )
+
+
+def test_validation_documents_are_seeded_and_order_free() -> None:
+    ids = [f"doc{i}" for i in range(40)]
+    held = validation_documents(ids, 0.1, seed=3)
+    assert len(held) == 4 and held == validation_documents(ids[::-1], 0.1, seed=3)
+    assert held != validation_documents(ids, 0.1, seed=4)
+    assert len(validation_documents(ids, 7, seed=3)) == 7 and validation_documents(ids, 0, seed=3) == set()
+
+
+def _corpus(folder: Path) -> Path:
+    folder.mkdir()
+    for i in range(6):
+        sentences = " ".join(f"Document {i} says thing number {j} about topic {i * 7 + j}." for j in range(4))
+        (folder / f"doc{i}.txt").write_text(f"{sentences}\n\nA closing line for document {i}.\n")
+    (folder / "notes.md").write_text("# Notes\n\nFirst note here. Second note here.\n")
+    return folder
+
+
+def _build(tmp_path: Path, model: Path, **overrides) -> dict:
+    values = {
+        "output_dir": str(tmp_path / "out"),
+        "dataset_path": str(tmp_path / "corpus"),
+        "task": "asr",
+        "tokenizer_name_or_path": str(model),
+        "embedding_model_name_or_path": "none",
+        "validation_size": 2,
+    }
+    return build_cola_dataset(ColaBuildArguments(**{**values, **overrides}))
+
+
+def test_asr_build_from_a_folder(tmp_path: Path, tiny_model_dir: Path, tiny_embedding_model_dir: Path) -> None:
+    _corpus(tmp_path / "corpus")
+    stats = _build(tmp_path, tiny_model_dir, embedding_model_name_or_path=str(tiny_embedding_model_dir))
+    dataset = load_dataset(str(tmp_path / "out"))
+    train, validation = dataset["train"], dataset["validation"]
+    assert stats["documents_in"] == 7 and stats["documents_out"] == {"train": 5, "validation": 2}
+    assert stats["rows_out"] == {"train": len(train), "validation": len(validation)}
+    assert not set(train["doc_id"]) & set(validation["doc_id"])
+    assert set(train["task"]) == {"asr"} and set(train["scores"]) == {1.0} and set(train["label"]) == {-1}
+    texts = {path.name: path.read_text() for path in (tmp_path / "corpus").iterdir()}
+    for row in train:
+        assert row["text"] == row["prompt"] + row["completion"] and row["completion"][0].isspace()
+        cleaned = "\n\n".join(clean_document(texts[row["doc_id"]], detect_format(row["doc_id"])))
+        assert row["text"] in cleaned
+        assert len(row["target_embedding"]) == len(row["completion_embedding"]) == stats["embedding_dim"]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| `doc_id` |" in card and "| `target_embedding` |" in card and "sentencex" in card
+    # the next-segment evaluation reads the held-out documents
+    prompts = build_next_segment_prompts(load_tokenizer(str(tiny_model_dir)), data=str(tmp_path / "out"))
+    assert prompts.prompt == validation["prompt"]
+
+
+def test_msr_build_counts_short_documents_and_refuses_when_nothing_is_made(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    _corpus(tmp_path / "corpus")
+    stats = _build(tmp_path, tiny_model_dir, task="msr")
+    assert stats["dropped"]["document_too_short"] == 0 and stats["rows_out"]["train"] > 0
+    (tmp_path / "short").mkdir()
+    for i in range(3):
+        (tmp_path / "short" / f"{i}.txt").write_text(f"Just sentence {i}.\n")
+    with pytest.raises(RlptError, match="no MSR row could be made .*document_too_short: 3"):
+        _build(
+            tmp_path, tiny_model_dir, task="msr", dataset_path=str(tmp_path / "short"), output_dir=str(tmp_path / "o2")
+        )
+    assert not (tmp_path / "o2").exists()
+
+
+def test_duplicates_are_dropped_and_counted(tmp_path: Path, tiny_model_dir: Path) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    (corpus / "copy.txt").write_text((corpus / "doc0.txt").read_text())
+    stats = _build(tmp_path, tiny_model_dir)
+    assert stats["dropped"]["duplicate_completion"] == 4
+    kept = _build(tmp_path, tiny_model_dir, drop_duplicates=False, output_dir=str(tmp_path / "all"))
+    assert sum(kept["rows_out"].values()) == sum(stats["rows_out"].values()) + 4
+
+
+def test_tables_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path) -> None:
+    table = tmp_path / "docs.jsonl"
+    rows = [{"body": f"Row {i} starts here. It goes on {i}. It ends {i}.", "key": f"k{i}"} for i in range(5)]
+    table.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    stats = _build(tmp_path, tiny_model_dir, dataset_path=str(table), text_column="body", id_column="key")
+    assert stats["documents_out"] == {"train": 3, "validation": 2}
+    assert set(load_dataset(str(tmp_path / "out"), split="train")["doc_id"]) <= {f"k{i}" for i in range(5)}
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(f"Line {i} one. Line {i} two.\n" for i in range(4)))
+    stats = _build(tmp_path, tiny_model_dir, dataset_path=str(lines), unit="line", output_dir=str(tmp_path / "l"))
+    assert stats["documents_in"] == 4 and stats["rows_out"] == {"train": 2, "validation": 2}
+
+
+@pytest.mark.parametrize(
+    ("setup", "overrides", "message"),
+    [
+        (None, {"dataset_path": "CORPUS/*.nothing"}, "the pattern matches no file"),
+        ("empty", {}, "no .txt, .md, .markdown, .rst file in the folder"),
+        ("latin1", {}, "bad.txt: not UTF-8 text .*--on_decode_error skip"),
+        ("binary", {}, "bin.txt: a binary file"),
+        ("blank", {}, "no ASR row could be made .*empty_after_cleaning: 1"),
+        (None, {"validation_size": 7}, "--validation_size 7 leaves no training document"),
+        (None, {"validation_size": 1.5}, "--validation_size must be a fraction"),
+        (None, {"task": "msr", "msr_template": "{before} only"}, r"--msr_template must contain \{after\}"),
+        (None, {"task": "cut"}, "--task cut reads CoLA or a table, not text files"),
+        ("table", {"text_column": "body"}, r"no column 'body' \(--text_column\); columns: text"),
+    ],
+)
+def test_bad_corpora_are_one_line(
+    tmp_path: Path, tiny_model_dir: Path, setup: str | None, overrides: dict, message: str
+) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    if setup == "empty":
+        for file in corpus.iterdir():
+            file.unlink()
+    elif setup == "latin1":
+        (corpus / "bad.txt").write_bytes("Caf\xe9 ol\xe9.".encode("latin-1"))
+    elif setup == "binary":
+        (corpus / "bin.txt").write_bytes(b"abc\x00def")
+    elif setup == "blank":
+        overrides = {"dataset_path": str(tmp_path / "blank.txt")}
+        (tmp_path / "blank.txt").write_text("  \n\n")
+    elif setup == "table":
+        overrides = {**overrides, "dataset_path": str(tmp_path / "t.csv")}
+        (tmp_path / "t.csv").write_text("text\nA row. Another.\n")
+    if "dataset_path" in overrides:
+        overrides["dataset_path"] = overrides["dataset_path"].replace("CORPUS", str(corpus))
+    with pytest.raises(RlptError, match=message):
+        _build(tmp_path, tiny_model_dir, **overrides)
+    assert not (tmp_path / "out").exists()
+
+
+def test_undecodable_files_can_be_skipped(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    (corpus / "bad.txt").write_bytes("Caf\xe9.".encode("latin-1"))
+    stats = _build(tmp_path, tiny_model_dir, on_decode_error="skip")
+    assert stats["dropped"]["not_utf8"] == 1 and stats["documents_in"] == 7
+    code = cli_main(
+        ["data", "--output_dir", str(tmp_path / "cli"), "--dataset_path", str(corpus), "--task", "asr"]
+        + ["--tokenizer_name_or_path", str(tiny_model_dir), "--embedding_model_name_or_path", "none"]
+    )
+    assert code != 0 and f"error: {corpus / 'bad.txt'}: not UTF-8" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_pydocs_asr_build(tmp_path: Path, pydocs_dir: Path, smollm2_gguf: Path) -> None:
+    """The first 40 documents of the Python documentation (Sphinx reST): every row a contiguous span of its cleaned
+    document, prompts within budget, no document in both splits."""
+    stats = build_cola_dataset(
+        ColaBuildArguments(
+            output_dir=str(tmp_path / "out"),
+            dataset_path=f"{pydocs_dir}/**/*.rst.txt",
+            task="asr",
+            tokenizer_name_or_path=str(smollm2_gguf),
+            embedding_model_name_or_path="none",
+            max_prompt_tokens=128,
+            validation_size=4,
+            max_samples=40,
+        )
+    )
+    dataset = load_dataset(str(tmp_path / "out"))
+    assert stats["documents_in"] == 40 and stats["documents_out"]["validation"] == 4
+    assert not set(dataset["train"]["doc_id"]) & set(dataset["validation"]["doc_id"])
+    tokenizer = load_tokenizer(str(smollm2_gguf))
+    cleaned = {}
+    for row in dataset["train"].select(range(0, len(dataset["train"]), 25)):
+        if row["doc_id"] not in cleaned:
+            source = (pydocs_dir / row["doc_id"]).read_text(encoding="utf-8")
+            cleaned[row["doc_id"]] = "\n\n".join(clean_document(source, "rst"))
+        assert row["text"] in cleaned[row["doc_id"]] and not row["prompt"][-1].isspace()
+        assert len(tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]) <= 128 + 2
+    assert stats["tokens"]["train"]["prompt"]["p50"] > 64
