@@ -1,7 +1,7 @@
 """Sentence segmenters compared on a real corpus: throughput, and precision / recall on hand-checked boundaries.
 
     pip install pysbd blingfire syntok   # the candidates rlpt_trl does not depend on
-    python benchmarks/segmenters.py --corpus "$RLPT_PYDOCS_DIR"
+    python benchmarks/segmenters.py "$RLPT_PYDOCS_DIR"
 
 The corpus is the Python documentation's reST sources, cleaned by `rlpt_trl.data.cleaning` into paragraphs. Each
 segmenter splits every paragraph (sentences per second, one pass each, in one run). `segmenter_labels.json` holds 100
@@ -61,7 +61,7 @@ def boundaries(paragraph: str, sentences: list[str]) -> set[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", required=True, help="the pydocs folder (its *.rst.txt files)")
+    parser.add_argument("corpus", help="the pydocs folder (its *.rst.txt files)")
     parser.add_argument("--raw", action="store_true", help="also score boundaries not preceded by whitespace")
     args = parser.parse_args()
     root = Path(args.corpus)

@@ -24,7 +24,7 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from rlpt_trl.cli import run_with_errors
-from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
+from rlpt_trl.data.build import DataBuildArguments, build_dataset
 from rlpt_trl.data.glue import load_glue
 from rlpt_trl.evaluation.paired import paired_table
 from rlpt_trl.evaluation.report import model_slugs
@@ -117,8 +117,8 @@ def main(args: QuickstartArguments) -> None:
 
     data_dir = output / "data"
     print(f"\n[1/3] Data build -> {data_dir}")
-    build_cola_dataset(
-        ColaBuildArguments(
+    build_dataset(
+        DataBuildArguments(
             output_dir=str(data_dir),
             data_dir=None if glue_root is None else str(glue_root),
             tokenizer_name_or_path=policy,

@@ -14,8 +14,8 @@ from .utils.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ColaBuildArguments": ".data.cola_build",
-    "build_cola_dataset": ".data.cola_build",
+    "DataBuildArguments": ".data.build",
+    "build_dataset": ".data.build",
     "load_glue": ".data.glue",
     "load_prompt_dataset": ".data.prompt_dataset",
     "load_seed_pair": ".data.seed_format",
@@ -46,7 +46,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from .cli import run_command
-    from .data.cola_build import ColaBuildArguments, build_cola_dataset
+    from .data.build import DataBuildArguments, build_dataset
     from .data.glue import load_glue
     from .data.prompt_dataset import load_prompt_dataset
     from .data.seed_format import load_seed_pair

@@ -131,7 +131,7 @@ def _assets(argv: Sequence[str]) -> None:
 
 # command -> its module in rlpt_trl.scripts (imported only when the command runs) and its help line
 SCRIPTS: dict[str, tuple[str, str]] = {
-    "data": ("data", "build the CoLA prompt / completion dataset for GRPO (recipes/create_data.py)"),
+    "data": ("data", "build prompt / completion rows from CoLA or any corpus (recipes/create_data.py)"),
     "sft": ("sft", "supervised fine-tuning baseline on CoLA (recipes/sft.py)"),
     "grpo": ("grpo", "GRPO on a data build with rlpt_trl's rewards (recipes/grpo.py)"),
     "rloo": ("rloo", "RLOO on a data build with the same rewards (recipes/rloo.py)"),

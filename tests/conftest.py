@@ -117,11 +117,11 @@ def tiny_cola_data(
     tiny_model_dir: Path, tiny_embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The data build of the shipped CoLA sample, cut with the tiny model's tokenizer, tiny-encoder targets."""
-    from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
+    from rlpt_trl.data.build import DataBuildArguments, build_dataset
 
     output = tmp_path_factory.mktemp("tiny-cola-data") / "data"
-    build_cola_dataset(
-        ColaBuildArguments(
+    build_dataset(
+        DataBuildArguments(
             output_dir=str(output),
             dataset_path=str(cola_sample_path()),
             tokenizer_name_or_path=str(tiny_model_dir),

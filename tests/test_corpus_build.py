@@ -11,13 +11,14 @@ from datasets import load_dataset
 
 from rlpt_trl import RlptError
 from rlpt_trl.cli import main as cli_main
+from rlpt_trl.data.build import DataBuildArguments, build_dataset
 from rlpt_trl.data.cleaning import clean_document, detect_format
-from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset
-from rlpt_trl.data.corpus_build import validation_documents
-from rlpt_trl.data.segment_tasks import document_rows
 from rlpt_trl.data.segmentation import sentence_starts
+from rlpt_trl.data.split import validation_documents
+from rlpt_trl.data.tasks import document_rows
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
 from rlpt_trl.models.loading import load_tokenizer
+from rlpt_trl.testing.assets import cola_sample_path
 
 
 RST = """:mod:`copy` --- Shallow copies
@@ -91,29 +92,33 @@ def test_asr_and_msr_rows(tiny_model_dir: Path) -> None:
     paragraphs = ["The cat sat. It was warm outside.", "Then it left. Nobody saw it go."]
     text = "\n\n".join(paragraphs)
     drops: Counter = Counter()
-    settings = {"max_completion_tokens": None, "max_sentence_tokens": 512, "drops": drops}
+    settings = {
+        "max_completion_tokens": None,
+        "max_sentence_tokens": 512,
+        "count": lambda name, value=1: drops.update({name: value}),
+    }
     asr = list(document_rows(paragraphs, tokenizer, task="asr", max_prompt_tokens=1000, **settings))
-    assert [(row.completion, row.segment_index) for row in asr] == [
+    assert [(row.completion, index) for row, index in asr] == [
         (" It was warm outside.", 1),
         ("\n\nThen it left.", 2),
         (" Nobody saw it go.", 3),
     ]
-    assert all(text.startswith(row.prompt + row.completion) for row in asr)
+    assert all(text.startswith(row.prompt + row.completion) for row, _ in asr)
     # a short prompt budget starts the prompt at a later sentence, never inside one
     short = list(document_rows(paragraphs, tokenizer, task="asr", max_prompt_tokens=20, **settings))
-    assert [row.prompt for row in short][-1] == "Then it left."
+    assert [row.prompt for row, _ in short][-1] == "Then it left."
     msr = list(document_rows(paragraphs, tokenizer, task="msr", max_prompt_tokens=1000, **settings))
-    assert [row.prompt for row in msr][0] == "The cat sat. [MISSING] Then it left.\n\nThe sentence at [MISSING]:"
-    assert [row.completion for row in msr] == [" It was warm outside.", " Then it left."]
+    assert [row.prompt for row, _ in msr][0] == "The cat sat. [MISSING] Then it left.\n\nThe sentence at [MISSING]:"
+    assert [row.completion for row, _ in msr] == [" It was warm outside.", " Then it left."]
     one = list(document_rows(["Only one sentence."], tokenizer, task="asr", max_prompt_tokens=99, **settings))
-    assert one == [] and drops == {"document_too_short": 1}
+    assert one == [] and drops["document_too_short"] == 1 and drops["sentences"] == 3 * 4 + 1
     settings["max_completion_tokens"] = 2
     cut = list(document_rows(paragraphs, tokenizer, task="asr", max_prompt_tokens=1000, **settings))
     assert all(
         full.completion.startswith(row.completion)
         and len(full.completion) > len(row.completion)
         and row.completion.strip()
-        for full, row in zip(asr, cut, strict=True)
+        for (full, _), (row, _) in zip(asr, cut, strict=True)
     )
 
 
@@ -143,7 +148,7 @@ def _build(tmp_path: Path, model: Path, **overrides) -> dict:
         "embedding_model_name_or_path": "none",
         "validation_size": 2,
     }
-    return build_cola_dataset(ColaBuildArguments(**{**values, **overrides}))
+    return build_dataset(DataBuildArguments(**{**values, **overrides}))
 
 
 def test_asr_build_from_a_folder(tmp_path: Path, tiny_model_dir: Path, tiny_embedding_model_dir: Path) -> None:
@@ -151,7 +156,7 @@ def test_asr_build_from_a_folder(tmp_path: Path, tiny_model_dir: Path, tiny_embe
     stats = _build(tmp_path, tiny_model_dir, embedding_model_name_or_path=str(tiny_embedding_model_dir))
     dataset = load_dataset(str(tmp_path / "out"))
     train, validation = dataset["train"], dataset["validation"]
-    assert stats["documents_in"] == 7 and stats["documents_out"] == {"train": 5, "validation": 2}
+    assert stats["documents_in"] == 7 and stats["documents"] == {"train": 5, "validation": 2}
     assert stats["rows_out"] == {"train": len(train), "validation": len(validation)}
     assert not set(train["doc_id"]) & set(validation["doc_id"])
     assert set(train["task"]) == {"asr"} and set(train["scores"]) == {1.0} and set(train["label"]) == {-1}
@@ -188,9 +193,18 @@ def test_duplicates_are_dropped_and_counted(tmp_path: Path, tiny_model_dir: Path
     corpus = _corpus(tmp_path / "corpus")
     (corpus / "copy.txt").write_text((corpus / "doc0.txt").read_text())
     stats = _build(tmp_path, tiny_model_dir)
-    assert stats["dropped"]["duplicate_completion"] == 4
+    assert stats["dropped"]["duplicate_segment"] == 4
     kept = _build(tmp_path, tiny_model_dir, drop_duplicates=False, output_dir=str(tmp_path / "all"))
     assert sum(kept["rows_out"].values()) == sum(stats["rows_out"].values()) + 4
+
+
+def test_cut_on_documents_cuts_each_sentence(tmp_path: Path, tiny_model_dir: Path) -> None:
+    _corpus(tmp_path / "corpus")
+    stats = _build(tmp_path, tiny_model_dir, task="cut")
+    train = load_dataset(str(tmp_path / "out"), split="train")
+    assert stats["segmenter"] and stats["dropped"]["too_short"] == 0
+    assert all(row["text"].endswith(".") and row["text"] == row["prompt"] + row["completion"] for row in train)
+    assert "Document 0 says thing number 1 about topic 1." in set(train["text"])
 
 
 def test_tables_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -198,7 +212,7 @@ def test_tables_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path) -> N
     rows = [{"body": f"Row {i} starts here. It goes on {i}. It ends {i}.", "key": f"k{i}"} for i in range(5)]
     table.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     stats = _build(tmp_path, tiny_model_dir, dataset_path=str(table), text_column="body", id_column="key")
-    assert stats["documents_out"] == {"train": 3, "validation": 2}
+    assert stats["documents"] == {"train": 3, "validation": 2}
     assert set(load_dataset(str(tmp_path / "out"), split="train")["doc_id"]) <= {f"k{i}" for i in range(5)}
     lines = tmp_path / "lines.txt"
     lines.write_text("".join(f"Line {i} one. Line {i} two.\n" for i in range(4)))
@@ -217,8 +231,7 @@ def test_tables_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path) -> N
         (None, {"validation_size": 7}, "--validation_size 7 leaves no training document"),
         (None, {"validation_size": 1.5}, "--validation_size must be a fraction"),
         (None, {"task": "msr", "msr_template": "{before} only"}, r"--msr_template must contain \{after\}"),
-        (None, {"task": "cut"}, "--task cut reads CoLA or a table, not text files"),
-        ("table", {"text_column": "body"}, r"no column 'body' \(--text_column\); columns: text"),
+        ("table", {"text_column": "body"}, r"no text column 'body' \(--text_column\); columns: text"),
     ],
 )
 def test_bad_corpora_are_one_line(
@@ -261,8 +274,8 @@ def test_undecodable_files_can_be_skipped(tmp_path: Path, tiny_model_dir: Path, 
 def test_pydocs_asr_build(tmp_path: Path, pydocs_dir: Path, smollm2_gguf: Path) -> None:
     """The first 40 documents of the Python documentation (Sphinx reST): every row a contiguous span of its cleaned
     document, prompts within budget, no document in both splits."""
-    stats = build_cola_dataset(
-        ColaBuildArguments(
+    stats = build_dataset(
+        DataBuildArguments(
             output_dir=str(tmp_path / "out"),
             dataset_path=f"{pydocs_dir}/**/*.rst.txt",
             task="asr",
@@ -274,7 +287,7 @@ def test_pydocs_asr_build(tmp_path: Path, pydocs_dir: Path, smollm2_gguf: Path) 
         )
     )
     dataset = load_dataset(str(tmp_path / "out"))
-    assert stats["documents_in"] == 40 and stats["documents_out"]["validation"] == 4
+    assert stats["documents_in"] == 40 and stats["documents"]["validation"] == 4
     assert not set(dataset["train"]["doc_id"]) & set(dataset["validation"]["doc_id"])
     tokenizer = load_tokenizer(str(smollm2_gguf))
     cleaned = {}
@@ -284,4 +297,27 @@ def test_pydocs_asr_build(tmp_path: Path, pydocs_dir: Path, smollm2_gguf: Path) 
             cleaned[row["doc_id"]] = "\n\n".join(clean_document(source, "rst"))
         assert row["text"] in cleaned[row["doc_id"]] and not row["prompt"][-1].isspace()
         assert len(tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]) <= 128 + 2
-    assert stats["tokens"]["train"]["prompt"]["p50"] > 64
+    assert stats["tokens"]["prompt"]["p50"] > 64
+
+
+def _rows(folder: Path) -> set[tuple]:
+    dataset = load_dataset(str(folder))
+    return {(split, *row.values()) for split, rows in dataset.items() for row in rows.to_list()}
+
+
+@pytest.mark.parametrize("task", ["asr", "cut"])
+def test_two_workers_make_the_same_rows(tmp_path: Path, tiny_model_dir: Path, task: str) -> None:
+    corpus = _corpus(tmp_path / "corpus")
+    (corpus / "copy.txt").write_text((corpus / "doc3.txt").read_text())  # a repeat the workers must agree on
+    one = _build(tmp_path, tiny_model_dir, task=task, output_dir=str(tmp_path / "one"))
+    two = _build(tmp_path, tiny_model_dir, task=task, output_dir=str(tmp_path / "two"), num_workers=2)
+    assert one["dropped"]["duplicate_segment"] > 0 and {**one, "arguments": None} == {**two, "arguments": None}
+    assert _rows(tmp_path / "one") == _rows(tmp_path / "two")
+
+
+def test_two_workers_cut_cola_rows_as_one(tmp_path: Path, tiny_model_dir: Path) -> None:
+    settings = {"dataset_path": str(cola_sample_path()), "task": "cut", "validation_size": None}
+    _build(tmp_path, tiny_model_dir, output_dir=str(tmp_path / "one"), **settings)
+    _build(tmp_path, tiny_model_dir, output_dir=str(tmp_path / "two"), num_workers=2, **settings)
+    one, two = (load_dataset(str(tmp_path / name), split="train") for name in ("one", "two"))
+    assert one.to_list() == sorted(two.to_list(), key=lambda row: int(row["doc_id"].rsplit(":", 1)[1]))

@@ -18,9 +18,10 @@ from transformers import AutoTokenizer
 
 from rlpt_trl import RlptError, encode_normalized, load_embedding_model, load_glue
 from rlpt_trl.cli import main as cli_main
-from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
+from rlpt_trl.data.build import DataBuildArguments, build_dataset
 from rlpt_trl.data.prompt_dataset import load_prompt_dataset
 from rlpt_trl.data.seed_format import SEED_CSV, SEED_EMBEDDINGS, load_seed_pair
+from rlpt_trl.data.tasks import split_prompt_completion
 from rlpt_trl.models.likelihood import next_token_entropies
 from rlpt_trl.models.loading import load_model_and_tokenizer
 from rlpt_trl.testing.assets import cola_sample_path
@@ -28,15 +29,16 @@ from rlpt_trl.testing.tiny_models import build_tiny_tokenizer
 
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ["prompt", "completion", "text", "label", "scores", "target_embedding", "completion_embedding"]
+COLUMNS = ["prompt", "completion", "text", "label", "scores", "task", "doc_id", "segment_index"]
+COLUMNS += ["target_embedding", "completion_embedding"]
 # MiniLM embeds ~50 CoLA sentences a second on 2 busy CPU cores: the real-data test builds the first
 # REAL_ROWS rows (all 8551 take about 3 minutes; README "Data build").
 REAL_ROWS = 1000
 
 
-def _args(tmp_path: Path, **overrides) -> ColaBuildArguments:
+def _args(tmp_path: Path, **overrides) -> DataBuildArguments:
     values = {"output_dir": str(tmp_path / "out"), "embedding_model_name_or_path": "./no-model-needed"}
-    return ColaBuildArguments(**{**values, **overrides})
+    return DataBuildArguments(**{**values, **overrides})
 
 
 def _assert_nothing_written(tmp_path: Path) -> None:
@@ -53,7 +55,7 @@ def _check_build(
     card = (output / "README.md").read_text()
     assert card.startswith("---\nlicense: other\n") and all(f"| `{column}` |" in card for column in columns)
     stats = json.loads((output / "stats.json").read_text())
-    assert len(dataset) == stats["rows_out"] == stats["rows_in"] - sum(stats["dropped"].values())
+    assert len(dataset) == stats["rows_out"]["train"] == stats["documents_in"] - sum(stats["dropped"].values())
     labels = Counter(dataset["label"])
     assert stats["labels_out"] == {"acceptable": labels[1], "unacceptable": labels[0], "unlabeled": labels[-1]}
     prompt_lengths = []
@@ -90,8 +92,8 @@ def test_real_cola_build_invariants(
     glue_dir: str | None, embedding_model_dir: Path, smollm2_dir: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "cola"
-    stats = build_cola_dataset(
-        ColaBuildArguments(
+    stats = build_dataset(
+        DataBuildArguments(
             output_dir=str(output),
             data_dir=glue_dir,
             tokenizer_name_or_path=str(smollm2_dir),
@@ -102,7 +104,7 @@ def test_real_cola_build_invariants(
     tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
     dataset = _check_build(output, tokenizer, min_prompt=2, min_completion=2)
     cola = load_glue("cola", "train", glue_dir).select(range(REAL_ROWS))
-    assert stats["rows_in"] == REAL_ROWS and stats["labels_in"]["unlabeled"] == 0
+    assert stats["documents_in"] == REAL_ROWS and stats["rows_out"] == {"train": len(dataset)}
     # the kept rows are the CoLA rows long enough to split, in order, with the documented score mapping
     lengths = [len(ids) for ids in tokenizer(list(cola["sentence"]), add_special_tokens=False)["input_ids"]]
     assert stats["dropped"]["too_short"] == sum(length < 4 for length in lengths)
@@ -121,12 +123,14 @@ def test_real_cola_build_invariants(
 def test_sample_build_extras_push_and_determinism(
     tiny_model_dir: Path, embedding_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The shipped CoLA-format sample plus an unlabeled text file; `push_to_hub` reaches `Dataset.push_to_hub`
+    """The shipped CoLA-format sample plus an unlabeled text file; `push_to_hub` reaches `DatasetDict.push_to_hub`
     (the Hub is unreachable here, so the call itself is recorded instead of sent)."""
     extra = tmp_path / "more_sentences.txt"
     extra.write_text("The river ran quietly past the old mill.\n\n  Birds sang in the tall hedges.  \n")
     pushed = []
-    monkeypatch.setattr(Dataset, "push_to_hub", lambda self, repo_id, **kwargs: pushed.append((self, repo_id, kwargs)))
+    monkeypatch.setattr(
+        DatasetDict, "push_to_hub", lambda self, repo_id, **kwargs: pushed.append((self, repo_id, kwargs))
+    )
     common = {
         "dataset_path": str(cola_sample_path()),
         "extra_text_files": [str(extra)],
@@ -135,8 +139,8 @@ def test_sample_build_extras_push_and_determinism(
         "unacceptable_score": -0.5,
         "unlabeled_score": 0.25,
     }
-    stats = build_cola_dataset(
-        ColaBuildArguments(output_dir=str(tmp_path / "a"), push_to_hub=True, hub_dataset_id="user/cola-rlpt", **common)
+    stats = build_dataset(
+        DataBuildArguments(output_dir=str(tmp_path / "a"), push_to_hub=True, hub_dataset_id="user/cola-rlpt", **common)
     )
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     first = _check_build(tmp_path / "a", tokenizer, min_prompt=2, min_completion=2)
@@ -145,12 +149,12 @@ def test_sample_build_extras_push_and_determinism(
     assert first["label"][-2:] == [-1, -1] and first["scores"][-2:] == [0.25, 0.25]
     assert {score for score, label in zip(first["scores"], first["label"], strict=True) if label == 0} == {-0.5}
     [(dataset, repo_id, kwargs)] = pushed
-    assert repo_id == "user/cola-rlpt" and kwargs == {"private": False} and dataset.column_names == COLUMNS
+    assert repo_id == "user/cola-rlpt" and kwargs == {"private": False} and dataset["train"].column_names == COLUMNS
 
     second = load_dataset(str(tmp_path / "a"), split="train")  # same seed: same cuts
-    build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "b"), **common))
+    build_dataset(DataBuildArguments(output_dir=str(tmp_path / "b"), **common))
     assert load_dataset(str(tmp_path / "b"), split="train")["prompt"] == second["prompt"]
-    build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "c"), seed=7, **common))
+    build_dataset(DataBuildArguments(output_dir=str(tmp_path / "c"), seed=7, **common))
     other = load_dataset(str(tmp_path / "c"), split="train")["prompt"]
     assert other != second["prompt"] and len(other) == len(second)
 
@@ -158,9 +162,9 @@ def test_sample_build_extras_push_and_determinism(
     def fail(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("rlpt_trl.data.cola_build.write_seed_pair", fail)
+    monkeypatch.setattr("rlpt_trl.data.build.write_seed_pair", fail)
     with pytest.raises(OSError, match="disk full"):
-        build_cola_dataset(ColaBuildArguments(output_dir=str(tmp_path / "out"), **common))
+        build_dataset(DataBuildArguments(output_dir=str(tmp_path / "out"), **common))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "b", "c", "more_sentences.txt"]
 
 
@@ -218,8 +222,8 @@ def test_entropy_cuts(
     tiny_model_dir: Path, tiny_embedding_model_dir: Path, tiny_cola_data: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "entropy"
-    stats = build_cola_dataset(
-        ColaBuildArguments(
+    stats = build_dataset(
+        DataBuildArguments(
             output_dir=str(output),
             dataset_path=str(cola_sample_path()),
             tokenizer_name_or_path=str(tiny_model_dir),
@@ -232,7 +236,7 @@ def test_entropy_cuts(
     _check_entropy_cuts(output, tiny_model_dir)
     # the same sentences as the random build, cut elsewhere
     random = load_dataset(str(tiny_cola_data), split="train")
-    assert dataset["text"] == random["text"] and stats["rows_out"] == len(random)
+    assert dataset["text"] == random["text"] and stats["rows_out"] == {"train": len(random)}
     assert dataset["prompt"] != random["prompt"]
     assert "cut_entropy" not in json.loads((tiny_cola_data / "stats.json").read_text())
 
@@ -244,8 +248,8 @@ def test_real_cola_entropy_cuts(
     """SmolLM2 as its own proxy on real CoLA sentences: the cut is the hardest valid position, its entropy the one
     the next-segment evaluation reads after that prompt."""
     output = tmp_path / "cola-entropy"
-    build_cola_dataset(
-        ColaBuildArguments(
+    build_dataset(
+        DataBuildArguments(
             output_dir=str(output),
             data_dir=glue_dir,
             tokenizer_name_or_path=str(smollm2_dir),
@@ -268,7 +272,7 @@ def test_entropy_cuts_need_the_policy_tokenizer(tiny_model_dir: Path, tmp_path: 
     other = build_tiny_tokenizer(["Other text makes other merges, and other tokens."] * 8, vocab_size=300)
     other.save_pretrained(proxy)
     with pytest.raises(RlptError, match=r"proxy model .* tokenizes .* unlike --tokenizer_name_or_path"):
-        build_cola_dataset(
+        build_dataset(
             _args(
                 tmp_path,
                 dataset_path=str(cola_sample_path()),
@@ -290,7 +294,6 @@ def _write(path: Path, text: str | bytes) -> str:
     [
         ("data.csv", "sentence_text,label\nA cat sat.,1\n", {}, r"data.csv: no text column 'text' or 'sentence'"),
         ("data.csv", "text,label\nA cat sat.,1\n", {"text_column": "body"}, r"no text column 'body'"),
-        ("data.csv", "text\nA cat sat.\n", {}, r"data.csv: no score column 'scores' or label column 'label'"),
         ("data.csv", "text,scores\nA cat.,0.5\nA dog.,nan\n", {}, r"'scores': row 2: score 'nan' is not finite"),
         ("data.csv", "text,scores\nA cat sat.,1.5\n", {}, r"row 1: score 1.5 is outside the range \[-1.0, 1.0\]"),
         ("data.csv", "text,scores\nA cat sat.,high\n", {}, r"score 'high' is not a number"),
@@ -306,7 +309,7 @@ def _write(path: Path, text: str | bytes) -> str:
 def test_bad_input_file(tmp_path: Path, name: str, content: str | bytes, overrides: dict, message: str) -> None:
     path = _write(tmp_path / name, content)
     with pytest.raises(RlptError, match=message):
-        build_cola_dataset(_args(tmp_path, dataset_path=path, **overrides))
+        build_dataset(_args(tmp_path, dataset_path=path, **overrides))
     _assert_nothing_written(tmp_path)
 
 
@@ -314,14 +317,14 @@ def test_bad_extra_text_files(tmp_path: Path, tiny_model_dir: Path) -> None:
     sample = str(cola_sample_path())
     latin = _write(tmp_path / "more.txt", "Un caf\xe9.\n".encode("latin-1"))
     with pytest.raises(RlptError, match=r"more.txt: not UTF-8 text"):
-        build_cola_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[latin]))
+        build_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[latin]))
     blank = _write(tmp_path / "blank.txt", "\n  \n")
     with pytest.raises(RlptError, match=r"blank.txt: no sentences"):
-        build_cola_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[blank]))
+        build_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[blank]))
     with pytest.raises(RlptError, match=r"file not found: .*missing.txt"):
-        build_cola_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[str(tmp_path / "missing.txt")]))
-    with pytest.raises(RlptError, match=r"no sentence of 64 is long enough"):
-        build_cola_dataset(
+        build_dataset(_args(tmp_path, dataset_path=sample, extra_text_files=[str(tmp_path / "missing.txt")]))
+    with pytest.raises(RlptError, match=r"no CUT row could be made from .*cola_sample.tsv \(too_short: 64\)"):
+        build_dataset(
             _args(tmp_path, dataset_path=sample, tokenizer_name_or_path=str(tiny_model_dir), min_prompt_tokens=100)
         )
     _assert_nothing_written(tmp_path)
@@ -343,7 +346,7 @@ def test_bad_extra_text_files(tmp_path: Path, tiny_model_dir: Path) -> None:
 )
 def test_bad_arguments(tmp_path: Path, overrides: dict, message: str) -> None:
     with pytest.raises(RlptError, match=message):
-        build_cola_dataset(_args(tmp_path, **overrides))
+        build_dataset(_args(tmp_path, **overrides))
     _assert_nothing_written(tmp_path)
 
 
@@ -351,7 +354,7 @@ def test_existing_output_dir_is_kept(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "keep.txt").write_text("mine")
     with pytest.raises(RlptError, match=r"output directory exists: .*out \(pass --overwrite_output_dir"):
-        build_cola_dataset(_args(tmp_path, dataset_path=str(cola_sample_path())))
+        build_dataset(_args(tmp_path, dataset_path=str(cola_sample_path())))
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
 
 
@@ -467,7 +470,7 @@ def test_a_table_without_rows_is_one_line(tmp_path: Path, suffix: str) -> None:
     else:
         path.write_text("text,label\n".replace(",", "\t" if suffix == ".tsv" else ","))
     with pytest.raises(RlptError, match=rf"{re.escape(str(path))}: (no rows \(columns: text, label\)|empty file)$"):
-        build_cola_dataset(_args(tmp_path, dataset_path=str(path)))
+        build_dataset(_args(tmp_path, dataset_path=str(path)))
     _assert_nothing_written(tmp_path)
 
 
@@ -476,8 +479,8 @@ def test_builds_in_folders_of_the_same_name_read_back_as_built(
 ) -> None:
     """`load_dataset` caches local folders: each build must still read back its own rows."""
     for parent, rows in (("first", 20), ("second", 30)):
-        build_cola_dataset(
-            ColaBuildArguments(
+        build_dataset(
+            DataBuildArguments(
                 output_dir=str(tmp_path / parent / "data"),
                 dataset_path=str(cola_sample_path()),
                 tokenizer_name_or_path=str(tiny_model_dir),
@@ -508,7 +511,7 @@ def test_a_killed_builds_staging_folder_is_removed_by_the_next(
         folder.mkdir()
         (folder / "data.parquet").write_bytes(b"half")
     long_text = _write(tmp_path / "long.txt", " ".join(["The cat sat on the mat."] * 2000) + "\n")
-    stats = build_cola_dataset(
+    stats = build_dataset(
         _args(
             tmp_path,
             data_dir=str(cola_sample_glue_dir),
@@ -518,6 +521,6 @@ def test_a_killed_builds_staging_folder_is_removed_by_the_next(
             extra_text_files=[long_text],
         )
     )
-    assert stats["dropped"]["too_long"] == 1 and stats["rows_in"] == 65
+    assert stats["dropped"]["too_long"] == 1 and stats["documents_in"] == 65
     assert f"removed {stale}: left by a build that was killed (pid {dead.pid})" in capsys.readouterr().err
     assert not stale.exists() and live.is_dir() and other.is_dir() and (tmp_path / "out" / "stats.json").is_file()

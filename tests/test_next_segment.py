@@ -15,8 +15,9 @@ import torch
 from datasets import Dataset, load_dataset
 from scipy.stats import chisquare
 
-from rlpt_trl.data.cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
+from rlpt_trl.data.build import DataBuildArguments, build_dataset
 from rlpt_trl.data.glue import load_glue
+from rlpt_trl.data.tasks import split_prompt_completion
 from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
 from rlpt_trl.evaluation.next_segment.result import DIFFICULTY_THRESHOLDS, METRICS, record_values
 from rlpt_trl.evaluation.next_segment.sampling import Continuations, GumbelMax, sample_completions
@@ -193,7 +194,7 @@ def test_prompts_from_a_data_build_folder(
     tiny, tiny_model_dir, tiny_embedding_model_dir, cola_sample_glue_dir, tmp_path
 ):
     output = tmp_path / "cola-grpo"
-    arguments = ColaBuildArguments(
+    arguments = DataBuildArguments(
         output_dir=str(output),
         data_dir=str(cola_sample_glue_dir),
         tokenizer_name_or_path=str(tiny_model_dir),
@@ -201,7 +202,7 @@ def test_prompts_from_a_data_build_folder(
         embedding_device="cpu",
         seed=3,
     )
-    build_cola_dataset(arguments)
+    build_dataset(arguments)
     rows = load_dataset(str(output), split="train")
     prompts = build_next_segment_prompts(tiny[1], data=output, max_samples=10)
     assert prompts.idx == list(range(10))

@@ -1,4 +1,4 @@
-"""Datasets: GLUE loading, the CoLA GRPO data build, SFT pairs, prompt datasets and the seed's CSV + .npy format."""
+"""Datasets: GLUE loading, the data build (any corpus to prompt / completion rows), SFT pairs, prompt datasets and the seed's CSV + .npy format."""
 
 from typing import TYPE_CHECKING
 
@@ -6,9 +6,9 @@ from ..utils.lazy import lazy_exports
 
 
 _EXPORTS = {
-    "ColaBuildArguments": ".cola_build",
-    "build_cola_dataset": ".cola_build",
-    "split_prompt_completion": ".cola_build",
+    "DataBuildArguments": ".build",
+    "build_dataset": ".build",
+    "split_prompt_completion": ".tasks",
     "GLUE_HUB_ID": ".glue",
     "GLUE_TASKS": ".glue",
     "glue_files": ".glue",
@@ -22,8 +22,9 @@ __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from .cola_build import ColaBuildArguments, build_cola_dataset, split_prompt_completion
+    from .build import DataBuildArguments, build_dataset
     from .glue import GLUE_HUB_ID, GLUE_TASKS, glue_files, load_glue
     from .prompt_dataset import load_prompt_dataset
     from .seed_format import load_seed_pair, write_seed_pair
     from .sft_pairs import cola_prompt_completion
+    from .tasks import split_prompt_completion

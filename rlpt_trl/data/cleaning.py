@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
 from docutils import nodes
 from docutils.core import publish_doctree
 from docutils.parsers.rst import Directive, directives, roles
@@ -22,6 +24,7 @@ from markdown_it import MarkdownIt
 
 Format = Literal["text", "markdown", "rst"]
 FORMATS = ("auto", "text", "markdown", "rst")
+DROP_EMPTY = "empty_after_cleaning"
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 RST_SUFFIXES = (".rst",)
 # directives whose content is code or an index, never prose
@@ -182,3 +185,25 @@ def _rst_paragraphs(text: str, keep_code: bool) -> list[str]:
 
     visit(tree)
     return paragraphs
+
+
+class Clean(PipelineStep):
+    """Each document's text to its paragraphs (`clean_document`) in `metadata["paragraphs"]`; a document left empty
+    is dropped and counted (`empty_after_cleaning`). A document marked `as_is` is one paragraph, unchanged."""
+
+    name = "clean"
+    type = "cleaning"
+
+    def __init__(self, keep_code: bool):
+        super().__init__()
+        self.keep_code = keep_code
+
+    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            as_is = doc.metadata.get("as_is", False)
+            paragraphs = [doc.text] if as_is else clean_document(doc.text, doc.metadata["markup"], self.keep_code)
+            if not any(paragraph.strip() for paragraph in paragraphs):
+                self.stat_update(DROP_EMPTY)
+                continue
+            doc.metadata["paragraphs"] = paragraphs
+            yield doc

@@ -25,3 +25,18 @@ def sentence_starts(paragraph: str, language: str = "en") -> list[int]:
         if paragraph[start - 1].isspace() and not paragraph[start].isspace() and start > starts[-1]:
             starts.append(start)
     return starts
+
+
+PARAGRAPH_SEPARATOR = "\n\n"  # a cleaned document is its paragraphs joined by blank lines
+
+
+def sentence_spans(paragraphs: list[str]) -> list[tuple[int, int]]:
+    """The (start, end) character spans of the sentences of the document `PARAGRAPH_SEPARATOR.join(paragraphs)`,
+    surrounding whitespace excluded."""
+    spans, offset = [], 0
+    for paragraph in paragraphs:
+        starts = sentence_starts(paragraph)
+        for start, end in zip(starts, [*starts[1:], len(paragraph)], strict=True):
+            spans.append((offset + start, offset + start + len(paragraph[start:end].rstrip())))
+        offset += len(paragraph) + len(PARAGRAPH_SEPARATOR)
+    return spans

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
-from ...data.cola_build import ColaBuildArguments, split_prompt_completion
+from ...data.build import DataBuildArguments
 from ...data.dataset_folder import TRAIN_SPLIT, VALIDATION_SPLIT, has_split, load_dataset_folder
 from ...data.glue import load_glue
 from ...data.scores import check_scores, label_scores
 from ...data.tables import check_texts
+from ...data.tasks import split_prompt_completion
 from ...utils.errors import RlptError
 
 
@@ -36,7 +37,7 @@ class NextSegmentPrompts:
 
 def _data_build_default(name: str) -> float:
     # the data build's label -> score mapping: an evaluated sentence is weighted as a trained one
-    return ColaBuildArguments.__dataclass_fields__[name].default
+    return DataBuildArguments.__dataclass_fields__[name].default
 
 
 def _from_data_folder(folder: str | Path) -> NextSegmentPrompts:

@@ -1,5 +1,5 @@
 """The next-segment evaluation: how well a model continues held-out sentences from their first tokens, the skill GRPO
-trains on the data build's prompt / completion rows (`rlpt_trl.data.cola_build`).
+trains on the data build's prompt / completion rows (`rlpt_trl.data.build`).
 
 Each held-out sentence is cut into a prompt and its true completion as the data build cuts training sentences; the
 model draws K seeded samples and one greedy continuation of each prompt (`next_segment_sampling`), and each is scored
