@@ -207,13 +207,16 @@ def test_cut_on_documents_cuts_each_sentence(tmp_path: Path, tiny_model_dir: Pat
     assert "Document 0 says thing number 1 about topic 1." in set(train["text"])
 
 
-def test_tables_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_tables_globs_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path) -> None:
+    _corpus(tmp_path / "corpus")
     table = tmp_path / "docs.jsonl"
     rows = [{"body": f"Row {i} starts here. It goes on {i}. It ends {i}.", "key": f"k{i}"} for i in range(5)]
     table.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     stats = _build(tmp_path, tiny_model_dir, dataset_path=str(table), text_column="body", id_column="key")
     assert stats["documents"] == {"train": 3, "validation": 2}
     assert set(load_dataset(str(tmp_path / "out"), split="train")["doc_id"]) <= {f"k{i}" for i in range(5)}
+    stats = _build(tmp_path, tiny_model_dir, dataset_path=f"{tmp_path}/corpus/*.txt", output_dir=str(tmp_path / "g"))
+    assert stats["documents_in"] == 6  # the glob leaves notes.md out
     lines = tmp_path / "lines.txt"
     lines.write_text("".join(f"Line {i} one. Line {i} two.\n" for i in range(4)))
     stats = _build(tmp_path, tiny_model_dir, dataset_path=str(lines), unit="line", output_dir=str(tmp_path / "l"))
@@ -229,6 +232,7 @@ def test_tables_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path) -> N
         ("binary", {}, "bin.txt: a binary file"),
         ("blank", {}, "no ASR row could be made .*empty_after_cleaning: 1"),
         (None, {"validation_size": 7}, "--validation_size 7 leaves no training document"),
+        (None, {"dataset_path": "nobody-here/no-corpus"}, "--dataset_path nobody-here/no-corpus: cannot read the Hub"),
         (None, {"validation_size": 1.5}, "--validation_size must be a fraction"),
         (None, {"task": "msr", "msr_template": "{before} only"}, r"--msr_template must contain \{after\}"),
         ("table", {"text_column": "body"}, r"no text column 'body' \(--text_column\); columns: text"),

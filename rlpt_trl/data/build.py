@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from datasets import ClassLabel, Dataset, Features, List, Value
+from datatrove.pipeline.readers import ParquetReader
+from datatrove.pipeline.writers import ParquetWriter
 
 from ..models.devices import resolve_device
 from ..models.embeddings import DEFAULT_EMBEDDING_MODEL
@@ -324,8 +326,6 @@ def _task_settings(args: DataBuildArguments) -> TaskSettings:
 
 
 def _write_rows(schema: pa.Schema, folder: Path, filename: str) -> PipelineStep:
-    from datatrove.pipeline.writers import ParquetWriter
-
     return ParquetWriter(str(folder), output_filename=filename, adapter=_columns, schema=schema)
 
 
@@ -407,8 +407,6 @@ def build_dataset(args: DataBuildArguments) -> dict:
         held_out = validation_documents(documents, size, args.seed)
         if len(held_out) >= len(documents):
             raise RlptError(f"--validation_size {size:g} leaves no training document (of {len(documents)} with rows)")
-        from datatrove.pipeline.readers import ParquetReader
-
         second: list[PipelineStep] = [ParquetReader(str(scratch / "rows"), glob_pattern="*.parquet")]
         second.append(KeepRows(repeats, held_out))
         embedded = args.embedding_model_name_or_path != NO_EMBEDDINGS
