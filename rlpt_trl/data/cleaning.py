@@ -14,12 +14,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 from docutils import nodes
 from docutils.core import publish_doctree
 from docutils.parsers.rst import Directive, directives, roles
 from markdown_it import MarkdownIt
+
+from .engine import DocumentsPipeline, PipelineStep
 
 
 Format = Literal["text", "markdown", "rst"]

@@ -3,8 +3,7 @@ normalised, for `embedding_cosine_reward` (`target_embedding`, `completion_embed
 
 from __future__ import annotations
 
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
+from .engine import DocumentsPipeline, PipelineStep
 
 
 NO_EMBEDDINGS = "none"  # --embedding_model_name_or_path none: a build without embedding columns

@@ -18,11 +18,9 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
-
 from ..utils.errors import RlptError
 from .cleaning import detect_format
+from .engine import Document, DocumentsPipeline, PipelineStep
 from .glue import load_glue
 from .scores import UNLABELED, check_scores, label_scores, parse_label
 from .tables import TABLE_SUFFIXES, check_texts, read_table, read_text_lines

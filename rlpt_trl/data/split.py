@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from datatrove.data import DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 
 from .dataset_folder import TRAIN_SPLIT, VALIDATION_SPLIT
+from .engine import DocumentsPipeline, PipelineStep
 
 
 DROP_DUPLICATE = "duplicate_segment"

@@ -26,11 +26,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from datatrove.data import Document, DocumentsPipeline
-from datatrove.pipeline.base import PipelineStep
 from transformers import PreTrainedTokenizerBase
 
 from ..utils.errors import RlptError
+from .engine import Document, DocumentsPipeline, PipelineStep
 from .segmentation import PARAGRAPH_SEPARATOR, sentence_spans
 
 
