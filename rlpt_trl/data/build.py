@@ -415,6 +415,7 @@ def build_dataset(args: DataBuildArguments) -> dict:
         second.append(_write_rows(KEPT_SCHEMA, scratch / "kept", "${split}/${rank}.parquet"))
         counts = _merged(first_counts, run_steps(second, args.num_workers, scratch / "logs-kept"))
         stats, splits = _publish(args, kind, counts, scratch, len(documents), len(held_out))
+        stats["validation_size"] = size
         stats["sources"] = sources or {stats["source"]: stats["documents_in"]}
         stats["tokenizer"] = {"name": args.tokenizer_name_or_path, "fingerprint": tokenizer_fingerprint(tokenizer)}
         stats["arguments"] = asdict(args)
@@ -440,7 +441,7 @@ def _publish(
     files = {split: sorted((kept / split).glob("*.parquet")) for split in (TRAIN_SPLIT, VALIDATION_SPLIT)}
     has_entropy = args.cut_strategy == "entropy" and args.task == "cut"
     rows = Dataset.from_parquet(
-        [str(file) for paths in files.values() for file in paths], cache_dir=str(scratch / "c")
+        [str(file) for paths in files.values() for file in paths], cache_dir=str(scratch / "cache")
     )
     dim = len(rows[0]["target_embedding"]) if args.embedding_model_name_or_path != NO_EMBEDDINGS else None
     features = _features(has_entropy, dim)

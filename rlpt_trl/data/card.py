@@ -83,6 +83,10 @@ def card_body(stats: dict) -> str:
     dropped = ", ".join(f"{value} {reason}" for reason, value in stats["dropped"].items() if value) or "nothing"
     provenance = COLA_PROVENANCE if args["dataset_path"] is None else f"The input `{args['dataset_path']}`."
     prompt, completion = SHAPES[task]
+    held = stats["documents"]["validation"]
+    held_out = (
+        f"{held} documents (`--validation_size {stats['validation_size']:g}`, seed {args['seed']})" if held else "none"
+    )
     splits = ", ".join(
         f"{name} {count} rows from {stats['documents'][name]} documents" for name, count in rows.items()
     )
@@ -102,7 +106,8 @@ dataset = load_dataset("PATH/TO/THIS/FOLDER")
 ```
 
 `rlpt-trl grpo --dataset_name FOLDER` and TRL's own `trl grpo --dataset_name FOLDER` train on its train split;
-`rlpt-trl eval --tasks next_segment --next_segment_data FOLDER` evaluates on its validation split.
+`rlpt-trl eval --tasks next_segment --next_segment_data FOLDER` evaluates on its validation split (on its train rows
+when it has none).
 
 ## Columns
 
@@ -119,8 +124,8 @@ dataset = load_dataset("PATH/TO/THIS/FOLDER")
 
 ## How the rows were made
 
-{_how(stats)} Dropped: {dropped}. Median tokens: prompt {tokens["prompt"]["p50"]:g}, completion
-{tokens["completion"]["p50"]:g}. Held out: `--validation_size {args["validation_size"]}` (seed {args["seed"]}).
+{_how(stats)} Dropped: {dropped}.
+Median tokens: prompt {tokens["prompt"]["p50"]:g}, completion {tokens["completion"]["p50"]:g}. Held out: {held_out}.
 
 ## Scores
 

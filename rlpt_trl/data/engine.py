@@ -1,8 +1,8 @@
-"""The data build's engine: datatrove, whose executors run the same list of steps in this process, in a pool of
-worker processes (`LocalPipelineExecutor`), or on a Slurm or Ray cluster (`docs/corpus.md`).
+"""The data build's engine: datatrove, whose `LocalPipelineExecutor` runs a list of steps in this process or in a pool
+of worker processes (its Slurm and Ray executors take the same steps; docs/corpus.md, "Engine and workers").
 
 datatrove's own log lines are switched off here, in every process that imports a step: the build reports through
-`stats.json`, its progress line and one `error:` line, and a worker's failure reaches the caller as the exception it
+`stats.json`, its closing line and one `error:` line, and a worker's failure reaches the caller as the exception it
 raised (a bad file is an `RlptError` naming it), not as a logged traceback.
 """
 

@@ -5,8 +5,9 @@
   `min_completion_tokens`, and `prompt + completion` is the segment. The cut is taken only where the prompt
   re-tokenises to the same leading tokens and does not end in whitespace (the space opens the completion, as it
   opens the next word's token). It is drawn at random (`random`: the generator seeded with `(seed, key)`, the key
-  being the row's ordinal, so a row's cut depends on nothing else), or (`entropy`) taken where a proxy LM is least
-  sure of the next token: the highest top-16 next-token entropy among the valid cuts (RPT, arXiv 2506.08007).
+  being a row's ordinal or a sentence's document and index, so a cut depends on nothing else), or (`entropy`) taken
+  where a proxy LM is least sure of the next token: the highest top-16 next-token entropy among the valid cuts
+  (RPT, arXiv 2506.08007).
 - `asr` / `msr`: RLPT's next-segment tasks (arXiv 2509.19249). A document is its paragraphs joined by blank lines,
   its sentences spans of that text. ASR: prompt = the text before sentence i, from the earliest sentence that keeps
   it within `max_prompt_tokens`, as it stands; completion = sentence i with the whitespace before it, so that
