@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -29,8 +30,8 @@ from rlpt_trl.testing.assets import find_smollm2_gguf
 
 
 PEAK = (
-    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
-    "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
 )
 
 
@@ -42,12 +43,13 @@ def build(corpus: str, output: Path, tokenizer: str, *flags: str) -> dict:
     # a fresh parent per build: its children's peak RSS is this build's alone
     result = subprocess.run(
         [sys.executable, "-c", PEAK, *command],
-        check=True,
         capture_output=True,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"the build failed: {shlex.join(command)}\n{result.stderr.strip().splitlines()[-1]}")
     stats = json.loads((output / "stats.json").read_text())
     return {"seconds": seconds, "peak_rss_mib": int(result.stdout.split()[-1]) / 1024, "stats": stats}
 
