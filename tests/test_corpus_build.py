@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -325,3 +328,27 @@ def test_two_workers_cut_cola_rows_as_one(tmp_path: Path, tiny_model_dir: Path) 
     _build(tmp_path, tiny_model_dir, output_dir=str(tmp_path / "two"), num_workers=2, **settings)
     one, two = (load_dataset(str(tmp_path / name), split="train") for name in ("one", "two"))
     assert one.to_list() == sorted(two.to_list(), key=lambda row: int(row["doc_id"].rsplit(":", 1)[1]))
+
+
+def test_ray_recipe_makes_the_local_rows(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """`recipes/data_ray.py` on a local Ray instance: the same rows as the local build, and a task's error read back
+    from its log as one line."""
+    corpus = _corpus(tmp_path / "corpus")
+    _build(tmp_path, tiny_model_dir, output_dir=str(tmp_path / "local"))
+    flags = ["--dataset_path", str(corpus), "--task", "asr", "--num_workers", "2", "--validation_size", "2"]
+    flags += ["--tokenizer_name_or_path", str(tiny_model_dir), "--embedding_model_name_or_path", "none"]
+    (corpus / "bad.txt").write_bytes("Caf\xe9 ol\xe9.".encode("latin-1"))  # read (and refused) in a Ray task
+    run = _recipe("data_ray.py", *flags, "--work_dir", str(tmp_path / "work"), "--output_dir", str(tmp_path / "bad"))
+    assert run.returncode == 1 and not (tmp_path / "bad").exists()
+    last = run.stderr.strip().splitlines()[-1]
+    assert re.match(
+        rf"data_ray.py: error: 1 of 2 tasks failed; task \d: {re.escape(str(corpus))}/bad.txt: not UTF-8", last
+    )
+    run = _recipe("data_ray.py", *flags, "--on_decode_error", "skip", "--output_dir", str(tmp_path / "ray"))
+    assert run.returncode == 0, run.stderr
+    assert _rows(tmp_path / "local") == _rows(tmp_path / "ray")
+
+
+def _recipe(name: str, *flags: str) -> subprocess.CompletedProcess:
+    recipe = Path(__file__).parent.parent / "recipes" / name
+    return subprocess.run([sys.executable, str(recipe), *flags], capture_output=True, text=True, timeout=900)

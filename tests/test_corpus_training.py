@@ -84,3 +84,18 @@ def test_ntp_and_evaluation_read_the_held_out_documents(
     records = json.loads((evaluation / metrics["next_segment"]["predictions"]).read_text())
     held_out = load_dataset(str(segment_builds["asr"]), split="validation")
     assert len(records) == len(held_out) == 2 and "next_token_accuracy" in metrics["next_segment"]
+
+
+def test_embedding_reward_refuses_a_build_without_embeddings(
+    segment_builds: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, capsys
+) -> None:
+    build = tmp_path / "plain"
+    argv = ["--task", "asr", "--dataset_path", str(segment_builds["asr"].parent / "docs"), "--output_dir", str(build),
+            "--tokenizer_name_or_path", str(tiny_model_dir), "--embedding_model_name_or_path", "none"]  # fmt: skip
+    assert run_command("data", argv) == 0
+    argv = ["--model_name_or_path", str(tiny_model_dir), "--dataset_name", str(build), "--output_dir",
+            str(tmp_path / "grpo"), "--reward_funcs", "rpt_prefix_reward", "embedding_cosine_reward"]  # fmt: skip
+    assert run_command("grpo", argv) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"error: dataset {build} was built with --embedding_model_name_or_path none" in last
+    assert "embedding_cosine_reward compares with" in last and not (tmp_path / "grpo").exists()

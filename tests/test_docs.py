@@ -30,7 +30,7 @@ FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9_-]*[a-z0-9])")
 OTHER_TOOLS = {
     "config", "glue_dir", "config_file", "num_processes", "num_machines", "machine_rank", "main_process_ip",
     "main_process_port", "rdzv_backend", "num_cpu_threads_per_process", "model", "no-deps", "logdir", "strict", "help",
-    "nproc_per_node", "mpirun_hostfile", "format",
+    "nproc_per_node", "mpirun_hostfile", "format", "head", "address",
 }  # fmt: skip
 
 
@@ -61,6 +61,7 @@ def _known_flags() -> set[str]:
         flags |= {option[2:] for action in parser._actions for option in action.option_strings}
     sys.path.insert(0, str(ROOT / "recipes"))
     try:
+        from data_ray import RayArguments
         from quickstart import QuickstartArguments
     finally:
         sys.path.pop(0)
@@ -68,7 +69,7 @@ def _known_flags() -> set[str]:
     from gpu_acceptance import make_parser as acceptance_parser
     from offline_kit import make_parser as kit_parser
 
-    for parser in (HfArgumentParser(QuickstartArguments), acceptance_parser(), kit_parser()):
+    for parser in (HfArgumentParser((QuickstartArguments, RayArguments)), acceptance_parser(), kit_parser()):
         flags |= {option[2:] for action in parser._actions for option in action.option_strings}
     return flags
 

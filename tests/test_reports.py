@@ -348,21 +348,13 @@ def test_controls_readme_regenerates_the_published_report() -> None:
     assert against_control(CONTROLS, metrics["eval"]) == metrics["against_control"]
 
 
-def test_portable_names_paths_and_quotes_the_rest() -> None:
+def test_portable_names_paths_and_quotes_the_rest(tmp_path: Path) -> None:
     """The one `portable`: a named path, or a path under it, by its name; every other argument shell-quoted."""
     from rlpt_trl.testing.assets import portable
 
-    names = {"/venv/bin/python": "python", "/assets/glue": '"$RLPT_GLUE_DIR"', "/project/work": "WORK"}
-    command = [
-        "/venv/bin/python",
-        "x.py",
-        "--data_dir",
-        "/assets/glue",
-        "--out",
-        "/project/work/models/a",
-        "a b",
-        "/project/w",
-    ]
+    python, glue, work = (str(tmp_path / name) for name in ("bin/python", "glue", "work"))
+    names = {python: "python", glue: '"$RLPT_GLUE_DIR"', work: "WORK"}
+    command = [python, "x.py", "--data_dir", glue, "--out", f"{work}/models/a", "a b", f"{tmp_path}/w"]
     assert portable(command, names) == [
-        "python", "x.py", "--data_dir", '"$RLPT_GLUE_DIR"', "--out", "WORK/models/a", "'a b'", "/project/w"
+        "python", "x.py", "--data_dir", '"$RLPT_GLUE_DIR"', "--out", "WORK/models/a", "'a b'", f"{tmp_path}/w"
     ]  # fmt: skip

@@ -1,12 +1,12 @@
 """The data build: a corpus in, a dataset folder of prompt / completion rows out (`rlpt-trl data`).
 
 Two datatrove stages (`rlpt_trl.data.engine`), each a list of small steps that count what they drop, run as
-`--num_workers` tasks:
+`--num_workers` tasks by an executor (local processes, or Ray's actors on a cluster):
 
 1. rows: read the source (`sources`), clean each document (`cleaning.Clean`), make the task's rows (`tasks.TaskRows`),
-   write them to Parquet in a scratch folder;
+   write them to Parquet in the work folder (`--work_dir`, else a temporary one);
 2. keep: read the rows back, drop repeated segments and name each row's split (`split.KeepRows`, from the two global
-   decisions `split` takes over all rows), embed (`embedding.Embed`, optional), write.
+   decisions `split` takes over all rows, in the launching process), embed (`embedding.Embed`, optional), write.
 
 Then the folder is published whole or not at all: one Parquet shard per split with the dataset card
 (`dataset_folder`, `card`; `datasets.load_dataset(folder)` reads it), `stats.json` (counts, token percentiles, the
@@ -16,14 +16,17 @@ never depends on the number of workers; with one worker the rows keep the input'
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from datasets import ClassLabel, Dataset, Features, List, Value
+from datasets import ClassLabel, Dataset, Features, List, Value, concatenate_datasets
 from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import ParquetWriter
 
@@ -35,9 +38,9 @@ from ..utils.files import atomic_directory, check_output_dir, write_json
 from ..utils.summaries import percentiles
 from .card import CARD_YAML, card_body
 from .cleaning import DROP_EMPTY, FORMATS, Clean
-from .dataset_folder import TRAIN_SPLIT, VALIDATION_SPLIT, write_dataset_folder
+from .dataset_folder import STATS_FILE, TRAIN_SPLIT, VALIDATION_SPLIT, write_dataset_folder
 from .embedding import NO_EMBEDDINGS, Embed
-from .engine import Document, PipelineStep, run_steps
+from .engine import Document, ExecutorFactory, PipelineStep, local_executor, run_steps
 from .scores import ACCEPTABLE, LABEL_NAMES, SCORE_RANGE, UNACCEPTABLE, UNLABELED, check_score
 from .seed_format import write_seed_pair
 from .segmentation import SEGMENTER
@@ -72,8 +75,8 @@ from .tasks import (
 )
 
 
-STATS_FILE = "stats.json"
 DEFAULT_TOKENIZER = "HuggingFaceTB/SmolLM-135M"
+WORK_FOLDERS = ("rows", "kept", "logs-rows", "logs-kept", "cache")  # what a build writes in its work folder
 DEFAULT_VALIDATION_FRACTION = 0.05
 # what each task can drop, in the order of the steps
 DROP_REASONS = {
@@ -210,7 +213,16 @@ class DataBuildArguments:
     )
     embedding_batch_size: int = field(default=64, metadata={"help": "Texts per embedding batch."})
     embedding_device: str = field(default="auto", metadata={"help": "Device of the embedding and proxy models."})
-    num_workers: int = field(default=1, metadata={"help": "Processes that build the rows (the same rows for any N)."})
+    num_workers: int = field(
+        default=1, metadata={"help": "Tasks (processes) that build the rows; the same rows for any number."}
+    )
+    work_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder for the build's intermediate rows and task logs, kept after the build (on a cluster: "
+            "storage every node shares). Default: a temporary folder, removed."
+        },
+    )
     seed: int = field(default=42, metadata={"help": "Seed of the random cuts and of the validation documents."})
     max_samples: int | None = field(
         default=None, metadata={"help": "Use only the first N input rows (CoLA or a table, then extra files)."}
@@ -273,13 +285,13 @@ def check_build_arguments(args: DataBuildArguments) -> None:
         raise RlptError("--push_to_hub needs --hub_dataset_id (e.g. user/cola-rlpt)")
 
 
-def _reader(args: DataBuildArguments, scratch: Path) -> tuple[PipelineStep, dict[str, int] | None]:
+def _reader(args: DataBuildArguments, work: Path) -> tuple[PipelineStep, dict[str, int] | None]:
     """The first step of the build, checked (files listed, rows read, the Hub reached), and the rows read from each
     input when they are known before the build runs."""
     kind = source_kind(args)
     if kind == "text":
-        root = write_paths_file(args.dataset_path, scratch / "paths.txt", args.max_samples)
-        paths = str(scratch / "paths.txt")
+        root = write_paths_file(args.dataset_path, work / "paths.txt", args.max_samples)
+        paths = str(work / "paths.txt")
         return TextFilesReader(str(root), paths, args.unit, args.format, args.on_decode_error), None
     if kind == "hub":
         load_hub_stream(args.dataset_path, args.dataset_config, args.dataset_split)  # unreachable: one line, now
@@ -339,12 +351,6 @@ def _plain(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def _published(files: list[Path], features: Features, cache: Path) -> Dataset:
-    """The rows of `files` (rank order) with the dataset's column types."""
-    dataset = Dataset.from_parquet([str(file) for file in files], cache_dir=str(cache))
-    return dataset.select_columns(list(features)).cast(features)
-
-
 def _features(has_entropy: bool, dim: int | None) -> Features:
     features = {name: Value("string") for name in COLUMNS}
     features |= {"label": ClassLabel(names=list(LABEL_NAMES)), "scores": Value("float64")}
@@ -383,45 +389,16 @@ def _no_rows_error(args: DataBuildArguments, counts: Counter) -> RlptError:
     )
 
 
-def build_dataset(args: DataBuildArguments) -> dict:
-    """Build the dataset described in the module docstring into `args.output_dir`; return its statistics."""
+def build_dataset(args: DataBuildArguments, executor: ExecutorFactory = local_executor) -> dict:
+    """Build the dataset described in the module docstring into `args.output_dir`, running each stage's tasks with
+    `executor` (`engine.ray_executor`: on a Ray cluster); return its statistics."""
     check_build_arguments(args)
-    kind = source_kind(args)
-    with tempfile.TemporaryDirectory(prefix="rlpt-data-") as scratch:
-        scratch = Path(scratch)
-        reader, sources = _reader(args, scratch)  # a bad input is named before any model loads
-        tokenizer = load_tokenizer(args.tokenizer_name_or_path)
-        first = [reader, Clean(args.keep_code), TaskRows(_task_settings(args))]
-        first.append(_write_rows(ROW_SCHEMA, scratch / "rows", "${rank}.parquet"))
-        first_counts = run_steps(first, args.num_workers, scratch / "logs-rows")
-        row_files = sorted((scratch / "rows").glob("*.parquet"))
-        # a CoLA or table row cut as it stands is a labelled example: repeats are kept and nothing is held out
-        # unless asked (CoLA's dev set is its held-out set)
-        as_is = args.task == "cut" and kind in ("cola", "table")
-        drop_duplicates = args.drop_duplicates if args.drop_duplicates is not None else not as_is
-        documents, repeats = read_row_keys(row_files, drop_duplicates)
-        if not documents:
-            raise _no_rows_error(args, _merged(first_counts))
-        size = args.validation_size
-        size = (0 if as_is else DEFAULT_VALIDATION_FRACTION) if size is None else size
-        held_out = validation_documents(documents, size, args.seed)
-        if len(held_out) >= len(documents):
-            raise RlptError(f"--validation_size {size:g} leaves no training document (of {len(documents)} with rows)")
-        second: list[PipelineStep] = [ParquetReader(str(scratch / "rows"), glob_pattern="*.parquet")]
-        second.append(KeepRows(repeats, held_out))
-        embedded = args.embedding_model_name_or_path != NO_EMBEDDINGS
-        if embedded:
-            second.append(Embed(args.embedding_model_name_or_path, args.embedding_device, args.embedding_batch_size))
-        second.append(_write_rows(KEPT_SCHEMA, scratch / "kept", "${split}/${rank}.parquet"))
-        counts = _merged(first_counts, run_steps(second, args.num_workers, scratch / "logs-kept"))
-        stats, splits = _publish(args, kind, counts, scratch, len(documents), len(held_out))
-        stats["validation_size"] = size
-        stats["sources"] = sources or {stats["source"]: stats["documents_in"]}
-        stats["tokenizer"] = {"name": args.tokenizer_name_or_path, "fingerprint": tokenizer_fingerprint(tokenizer)}
-        stats["arguments"] = asdict(args)
+    with _work_folder(args.work_dir) as work:
+        stats, splits = _build(args, executor, work)
         with atomic_directory(Path(args.output_dir)) as staging:
             write_dataset_folder(staging, splits, CARD_YAML, card_body(stats))
-            if embedded and args.task == "cut":  # the seed's format: sentences with their embeddings
+            if args.embedding_model_name_or_path != NO_EMBEDDINGS and args.task == "cut":
+                # the seed's format: sentences with their embeddings
                 train = splits[TRAIN_SPLIT]
                 write_seed_pair(staging, train, np.asarray(train["target_embedding"], dtype=np.float32))
             write_json(staging / STATS_FILE, stats, indent=2)
@@ -433,19 +410,71 @@ def build_dataset(args: DataBuildArguments) -> dict:
     return stats
 
 
+@contextmanager
+def _work_folder(work_dir: str | None) -> Iterator[Path]:
+    """`--work_dir`, without an earlier build's stage folders, or a temporary folder removed afterwards."""
+    if work_dir is None:
+        with tempfile.TemporaryDirectory(prefix="rlpt-data-") as scratch:
+            yield Path(scratch)
+        return
+    work = Path(work_dir)
+    if work.exists() and not work.is_dir():
+        raise RlptError(f"--work_dir {work_dir} is a file, not a folder")
+    for name in WORK_FOLDERS:
+        shutil.rmtree(work / name, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    yield work
+
+
+def _build(args: DataBuildArguments, executor: ExecutorFactory, work: Path) -> tuple[dict, dict[str, Dataset]]:
+    """Both stages, in `work`: the build's statistics and the splits to publish."""
+    kind = source_kind(args)
+    reader, sources = _reader(args, work)  # a bad input is named before any model loads
+    tokenizer = load_tokenizer(args.tokenizer_name_or_path)
+    first = [reader, Clean(args.keep_code), TaskRows(_task_settings(args))]
+    first.append(_write_rows(ROW_SCHEMA, work / "rows", "${rank}.parquet"))
+    first_counts = run_steps(first, args.num_workers, work / "logs-rows", executor)
+    # a CoLA or table row cut as it stands is a labelled example: repeats are kept and nothing is held out unless
+    # asked (CoLA's dev set is its held-out set)
+    as_is = args.task == "cut" and kind in ("cola", "table")
+    drop_duplicates = args.drop_duplicates if args.drop_duplicates is not None else not as_is
+    documents, repeats = read_row_keys(sorted((work / "rows").glob("*.parquet")), drop_duplicates)
+    if not documents:
+        raise _no_rows_error(args, _merged(first_counts))
+    size = args.validation_size
+    size = (0 if as_is else DEFAULT_VALIDATION_FRACTION) if size is None else size
+    held_out = validation_documents(documents, size, args.seed)
+    if len(held_out) >= len(documents):
+        raise RlptError(f"--validation_size {size:g} leaves no training document (of {len(documents)} with rows)")
+    second: list[PipelineStep] = [ParquetReader(str(work / "rows"), glob_pattern="*.parquet")]
+    second.append(KeepRows(repeats, held_out))
+    if args.embedding_model_name_or_path != NO_EMBEDDINGS:
+        second.append(Embed(args.embedding_model_name_or_path, args.embedding_device, args.embedding_batch_size))
+    second.append(_write_rows(KEPT_SCHEMA, work / "kept", "${split}/${rank}.parquet"))
+    counts = _merged(first_counts, run_steps(second, args.num_workers, work / "logs-kept", executor))
+    stats, splits = _publish(args, kind, counts, work, len(documents), len(held_out))
+    stats["validation_size"] = size
+    stats["sources"] = sources or {stats["source"]: stats["documents_in"]}
+    stats["tokenizer"] = {"name": args.tokenizer_name_or_path, "fingerprint": tokenizer_fingerprint(tokenizer)}
+    stats["arguments"] = asdict(args)
+    return stats, splits
+
+
 def _publish(
-    args: DataBuildArguments, kind: str, counts: Counter, scratch: Path, documents: int, held_out: int
+    args: DataBuildArguments, kind: str, counts: Counter, work: Path, documents: int, held_out: int
 ) -> tuple[dict, dict[str, Dataset]]:
-    """The final splits and the build's statistics, from the second stage's files and both stages' counters."""
-    kept = scratch / "kept"
-    files = {split: sorted((kept / split).glob("*.parquet")) for split in (TRAIN_SPLIT, VALIDATION_SPLIT)}
-    has_entropy = args.cut_strategy == "entropy" and args.task == "cut"
-    rows = Dataset.from_parquet(
-        [str(file) for paths in files.values() for file in paths], cache_dir=str(scratch / "cache")
-    )
+    """The final splits and the build's statistics, from the second stage's files (read once) and both stages'
+    counters."""
+    read = {
+        split: Dataset.from_parquet([str(file) for file in files], cache_dir=str(work / "cache"))
+        for split in (TRAIN_SPLIT, VALIDATION_SPLIT)
+        if (files := sorted((work / "kept" / split).glob("*.parquet")))
+    }
+    rows = concatenate_datasets(list(read.values()))
     dim = len(rows[0]["target_embedding"]) if args.embedding_model_name_or_path != NO_EMBEDDINGS else None
+    has_entropy = args.cut_strategy == "entropy" and args.task == "cut"
     features = _features(has_entropy, dim)
-    splits = {split: _published(paths, features, scratch / "cache") for split, paths in files.items() if paths}
+    splits = {split: dataset.select_columns(list(features)).cast(features) for split, dataset in read.items()}
     stats = {
         "task": args.task,
         "source": args.dataset_path or f"cola train ({args.data_dir or 'nyu-mll/glue'})",
@@ -454,7 +483,7 @@ def _publish(
         "segments": counts[SENTENCES],
         "rows_out": {split: len(dataset) for split, dataset in splits.items()},
         "dropped": {reason: counts[reason] for reason in DROP_REASONS[args.task]},
-        "labels_out": _label_counts(list(rows["label"])),
+        "labels_out": _label_counts(rows["label"]),
         "score_range": list(SCORE_RANGE),
         "segmenter": None if kind in ("cola", "table") and args.task == "cut" else SEGMENTER,
         "tokens": {name: percentiles(rows[f"{name}_tokens"]) for name in ("prompt", "completion")},

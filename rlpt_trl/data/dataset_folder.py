@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
@@ -15,8 +16,15 @@ from ..utils.errors import RlptError
 TRAIN_SPLIT, VALIDATION_SPLIT = "train", "validation"
 PARQUET_FILE = "data/{split}-00000-of-00001.parquet"
 CARD_FILE = "README.md"
+STATS_FILE = "stats.json"  # the build's statistics, beside the rows
 # what `save_to_disk` writes: a Dataset's info, or a DatasetDict's split list
 SAVED_TO_DISK = ("dataset_info.json", "dataset_dict.json")
+
+
+def build_stats(dataset_name: str) -> dict:
+    """The `stats.json` of a local data build; empty for a Hub dataset or a folder without one."""
+    stats = Path(dataset_name) / STATS_FILE
+    return json.loads(stats.read_text()) if stats.is_file() else {}
 
 
 def write_dataset_folder(folder: Path, splits: dict[str, Dataset], card_yaml: str, card_body: str) -> None:

@@ -118,10 +118,15 @@ class EmbeddingCosineReward:
         evaluation's)."""
         self._shared_embed = embed
 
+    def embedding_columns(self) -> list[str]:
+        """The precomputed embedding column this reward compares with: a data build must carry it (one built with
+        `--embedding_model_name_or_path none` is refused); any other dataset may give the text instead."""
+        return [self.embedding_column if self.compare == "sentence" else self.completion_embedding_column]
+
     def required_columns(self, column_names: Collection[str]) -> list[str]:
         """The dataset columns this reward reads from a dataset with `column_names` (a precomputed embedding column
         stands in for the text it embeds)."""
-        target = self.embedding_column if self.compare == "sentence" else self.completion_embedding_column
+        (target,) = self.embedding_columns()
         return [*[self.scores_column] * self.scale_by_score, target if target in column_names else self.text_column]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -158,7 +163,7 @@ class EmbeddingCosineReward:
 
     def _targets(self, kwargs: dict[str, Any], prompts: list[Any], dim: int) -> np.ndarray:
         """The unit vector each row is compared with: the sentence's or the true completion's."""
-        column = self.embedding_column if self.compare == "sentence" else self.completion_embedding_column
+        (column,) = self.embedding_columns()
         if column in kwargs:
             return self._stored(kwargs, column, len(prompts), dim)
         texts = [str(text) for text in dataset_column(kwargs, self.text_column, len(prompts), self.__name__)]

@@ -3,27 +3,15 @@ its positions."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..data.dataset_folder import build_stats
 from ..models.loading import load_tokenizer, max_positions, tokenizer_fingerprint
 from ..utils.errors import RlptError
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
-
-BUILD_STATS = "stats.json"  # what `rlpt-trl data` writes beside the rows
-
-
-def build_tokenizer(dataset_name: str) -> dict | None:
-    """The tokenizer a local data build was cut with (`name`, `fingerprint`), or None when the dataset does not say (a
-    Hub dataset, a build from before fingerprints)."""
-    stats = Path(dataset_name) / BUILD_STATS
-    if not stats.is_file():
-        return None
-    return json.loads(stats.read_text()).get("tokenizer")
 
 
 def check_policy_fit(
@@ -33,7 +21,7 @@ def check_policy_fit(
     tokenizer's token boundaries, not the policy's), or when its longest prompt with `new_tokens` generated tokens
     does not fit the policy's positions."""
     tokenizer = load_tokenizer(policy, trust_remote_code=trust_remote_code)
-    built = build_tokenizer(dataset_name)
+    built = build_stats(dataset_name).get("tokenizer")  # none from a Hub dataset or an older build
     if built is not None and built.get("fingerprint") != tokenizer_fingerprint(tokenizer):
         raise RlptError(
             f"dataset {dataset_name} was cut with the tokenizer of {built.get('name')}, not with {policy}'s; rebuild "

@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import ScriptArguments
 
+from ..data.dataset_folder import build_stats
 from ..rewards.registry import RewardArguments, reward_settings_from
 from ..rewards.run_config import RewardConfig
 from ..utils.errors import RlptError
@@ -73,6 +74,16 @@ def check_reward_setup(
         raise RlptError(
             f"dataset {script_args.dataset_name} lacks column(s) {needs} (has {', '.join(sorted(columns))})"
         )
+    # a data build without embeddings was asked for none: a reward that compares with them is a mistake, not a
+    # reason to embed every target while training
+    if build_stats(script_args.dataset_name).get("embedding_dim", 0) is None:
+        needing = [reward.__name__ for reward in reward_funcs if getattr(reward, "embedding_columns", None)]
+        if needing:
+            raise RlptError(
+                f"dataset {script_args.dataset_name} was built with --embedding_model_name_or_path none, without the "
+                f"embeddings {', '.join(needing)} compares with; rebuild it with --embedding_model_name_or_path MODEL "
+                "or train without that reward"
+            )
 
 
 class RewardConfigCallback(TrainerCallback):
