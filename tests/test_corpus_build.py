@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from datasets import load_dataset
 
@@ -224,6 +225,31 @@ def test_tables_globs_and_lines_are_corpora(tmp_path: Path, tiny_model_dir: Path
     lines.write_text("".join(f"Line {i} one. Line {i} two.\n" for i in range(4)))
     stats = _build(tmp_path, tiny_model_dir, dataset_path=str(lines), unit="line", output_dir=str(tmp_path / "l"))
     assert stats["documents_in"] == 4 and stats["rows_out"] == {"train": 2, "validation": 2}
+
+
+def test_tables_are_read_a_chunk_at_a_time(tmp_path: Path, tiny_model_dir: Path, monkeypatch) -> None:
+    """Rows read two at a time make the rows read at once; a bad row is named by its row in the whole file."""
+    from rlpt_trl.data import tables
+
+    rows = [{"text": f"Row {i} starts here. It goes on {i}. It ends {i}.", "label": i % 2} for i in range(5)]
+    for suffix, write in ((".jsonl", "to_json"), (".csv", "to_csv"), (".parquet", "to_parquet")):
+        table = tmp_path / f"docs{suffix}"
+        frame = pd.DataFrame(rows)
+        getattr(frame, write)(
+            table, **({"orient": "records", "lines": True} if suffix == ".jsonl" else {"index": False})
+        )
+        _build(tmp_path, tiny_model_dir, dataset_path=str(table), output_dir=str(tmp_path / f"whole{suffix}"))
+        monkeypatch.setattr(tables, "CHUNK_ROWS", 2)
+        _build(tmp_path, tiny_model_dir, dataset_path=str(table), output_dir=str(tmp_path / f"chunks{suffix}"))
+        monkeypatch.undo()
+        assert _rows(tmp_path / f"whole{suffix}") == _rows(tmp_path / f"chunks{suffix}")
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 2)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        "".join(json.dumps({**row, "label": 7 if i == 3 else row["label"]}) + "\n" for i, row in enumerate(rows))
+    )
+    with pytest.raises(RlptError, match=r"bad.jsonl: column 'label': row 4: invalid label 7"):
+        _build(tmp_path, tiny_model_dir, dataset_path=str(bad), output_dir=str(tmp_path / "bad"))
 
 
 @pytest.mark.parametrize(

@@ -52,10 +52,10 @@ from .sources import (
     RowSource,
     RowsReader,
     TextFilesReader,
+    count_input_rows,
     is_hub_id,
     is_table,
     load_hub_stream,
-    read_rows,
     write_paths_file,
 )
 from .split import DROP_DUPLICATE, KeepRows, read_row_keys, validation_documents
@@ -315,7 +315,7 @@ def _reader(args: DataBuildArguments, work: Path) -> tuple[PipelineStep, dict[st
         extra_files=tuple(args.extra_text_files),
         max_rows=args.max_samples,
     )
-    *_, sources = read_rows(source)  # every row checked here, in one process, before the workers start
+    sources = count_input_rows(source)  # every row checked here, in one process, before the workers start
     return RowsReader(source, as_is=args.task == "cut"), sources
 
 

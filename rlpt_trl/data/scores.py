@@ -33,9 +33,9 @@ def check_score(value: object, where: str) -> float:
     return score
 
 
-def check_scores(values: Iterable[object], where: str) -> list[float]:
-    """Check every value with `check_score`; rows are numbered from 1 in the message."""
-    return [check_score(value, f"{where}: row {row}") for row, value in enumerate(values, start=1)]
+def check_scores(values: Iterable[object], where: str, start: int = 1) -> list[float]:
+    """Check every value with `check_score`; rows are numbered from `start` in the message."""
+    return [check_score(value, f"{where}: row {row}") for row, value in enumerate(values, start=start)]
 
 
 def parse_label(value: object, where: str) -> int:

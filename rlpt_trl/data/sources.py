@@ -4,9 +4,9 @@
   with `unit="line"`, per non-blank line; the markup comes from the suffix (`rlpt_trl.data.cleaning.detect_format`)
   unless given. Files are listed once, sorted, into a paths file that every rank shards by line.
 - `RowsReader`: labelled rows, one document each: CoLA train (the default source, labels as scores), or a
-  `.csv` / `.tsv` / `.jsonl` / `.parquet` table with a text column, then the lines of `--extra_text_files`
-  (unlabeled). Row i of the whole input is document i on rank `i % world_size`, and keeps its ordinal, which seeds
-  its random cut, so a build's rows do not depend on the number of workers.
+  `.csv` / `.tsv` / `.jsonl` / `.parquet` table with a text column, streamed a chunk at a time, then the lines of
+  `--extra_text_files` (unlabeled). Row i of the whole input is document i on rank `i % world_size`, and keeps its
+  ordinal, which seeds its random cut, so a build's rows do not depend on the number of workers.
 - `HubReader`: a Hub dataset through `datasets.load_dataset(..., streaming=True)`.
 
 A document's id is its `id`; its metadata holds its `markup`, `label`, `score` and (rows) `ordinal` and `as_is`.
@@ -15,15 +15,21 @@ A document's id is its `id`; its metadata holds its `markup`, `label`, `score` a
 from __future__ import annotations
 
 import glob
+import itertools
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
 
 from ..utils.errors import RlptError
 from .cleaning import detect_format
 from .engine import Document, DocumentsPipeline, PipelineStep
 from .glue import load_glue
 from .scores import UNLABELED, check_scores, label_scores, parse_label
-from .tables import TABLE_SUFFIXES, check_texts, read_table, read_text_lines
+from .tables import TABLE_SUFFIXES, check_texts, table_chunks, text_lines
 
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".rst")
@@ -142,63 +148,91 @@ class RowSource:
     max_rows: int | None = None
 
 
-def _table_rows(source: RowSource) -> tuple[list[str], list[str], list[int], list[float]]:
-    path = source.table
-    frame = read_table(path)
-    columns = ", ".join(map(str, frame.columns))
-    if source.id_column is not None and source.id_column not in frame.columns:
-        raise RlptError(f"{path}: no column {source.id_column!r} (--id_column); columns: {columns}")
-    candidates = (source.text_column,) if source.text_column else TEXT_COLUMNS
-    text_column = next((name for name in candidates if name in frame.columns), None)
-    if text_column is None:
-        raise RlptError(
-            f"{path}: no text column {' or '.join(map(repr, candidates))} (--text_column); columns: {columns}"
-        )
-    texts = check_texts(frame[text_column], f"{path}: column {text_column!r}")
-    has_labels = source.label_column in frame.columns
-    where = f"{path}: column {source.label_column!r}"
-    values = frame[source.label_column] if has_labels else [None] * len(texts)
-    labels = [parse_label(value, f"{where}: row {row}") for row, value in enumerate(values, start=1)]
-    if source.score_column in frame.columns:
-        scores = check_scores(frame[source.score_column], f"{path}: column {source.score_column!r}")
-    elif has_labels:
-        scores = label_scores(labels, *source.scores_by_label)
-    else:
-        scores = [UNSCALED_SCORE] * len(texts)
-    name = Path(path).name
-    ids = [str(value) for value in frame[source.id_column]] if source.id_column else None
-    ids = ids or [f"{name}:{row}" for row in range(1, len(texts) + 1)]
-    return ids, texts, labels, scores
+class InputRow(NamedTuple):
+    """One input row of a `RowSource`, and the input it came from."""
+
+    source: str
+    id: str
+    text: str
+    label: int
+    score: float
 
 
-def read_rows(source: RowSource) -> tuple[list[str], list[str], list[int], list[float], dict[str, int]]:
-    """Ids, texts, labels and scores of every input row (the main input, then the extra files' lines), and the rows
-    read from each source."""
-    if source.table is not None:
-        ids, texts, labels, scores = _table_rows(source)
-        sources = {source.table: len(texts)}
-    else:
-        name = f"cola train ({source.data_dir or 'nyu-mll/glue'})"
-        cola = load_glue("cola", "train", source.data_dir)
-        texts, labels = check_texts(cola["sentence"], name), list(cola["label"])
-        ids = [f"cola:train:{row}" for row in range(len(texts))]
-        scores, sources = label_scores(labels, *source.scores_by_label), {name: len(texts)}
-    for path in source.extra_files:
-        lines = read_text_lines(path)
-        if not lines:
-            raise RlptError(f"{path}: no sentences (one sentence a line expected)")
-        sources[path] = len(lines)
-        ids += [f"{Path(path).name}:{row}" for row in range(1, len(lines) + 1)]
-        texts += lines
-        labels += [UNLABELED] * len(lines)
-        scores += [source.scores_by_label[2]] * len(lines)
-    keep = source.max_rows
-    return ids[:keep], texts[:keep], labels[:keep], scores[:keep], sources
+def _column(chunk: pd.DataFrame, name: str) -> list:
+    """A chunk's column, or missing values where a JSON Lines chunk has no such key."""
+    return list(chunk[name]) if name in chunk.columns else [None] * len(chunk)
+
+
+def _table_rows(source: RowSource) -> Iterator[InputRow]:
+    """The rows of a table, read and checked a chunk at a time; its columns are decided by the first chunk."""
+    path, name, start = source.table, Path(source.table).name, 1
+    for chunk in table_chunks(path):
+        columns = ", ".join(map(str, chunk.columns))
+        if source.id_column is not None and source.id_column not in chunk.columns:
+            span = f" in rows {start}-{start + len(chunk) - 1}" if start > 1 else ""
+            raise RlptError(f"{path}: no column {source.id_column!r} (--id_column){span}; columns: {columns}")
+        if start == 1:
+            candidates = (source.text_column,) if source.text_column else TEXT_COLUMNS
+            text_column = next((column for column in candidates if column in chunk.columns), None)
+            if text_column is None:
+                raise RlptError(
+                    f"{path}: no text column {' or '.join(map(repr, candidates))} (--text_column); columns: {columns}"
+                )
+            has_labels, has_scores = source.label_column in chunk.columns, source.score_column in chunk.columns
+        texts = check_texts(_column(chunk, text_column), f"{path}: column {text_column!r}", start)
+        where = f"{path}: column {source.label_column!r}"
+        values = _column(chunk, source.label_column)
+        labels = [parse_label(value, f"{where}: row {row}") for row, value in enumerate(values, start=start)]
+        if has_scores:
+            scores = check_scores(
+                _column(chunk, source.score_column), f"{path}: column {source.score_column!r}", start
+            )
+        elif has_labels:
+            scores = label_scores(labels, *source.scores_by_label)
+        else:
+            scores = [UNSCALED_SCORE] * len(texts)
+        rows = range(start, start + len(texts))
+        ids = [str(value) for value in chunk[source.id_column]] if source.id_column else [f"{name}:{r}" for r in rows]
+        for row in zip(ids, texts, labels, scores, strict=True):
+            yield InputRow(path, *row)
+        start += len(texts)
+
+
+def _cola_rows(source: RowSource) -> Iterator[InputRow]:
+    name = f"cola train ({source.data_dir or 'nyu-mll/glue'})"
+    cola = load_glue("cola", "train", source.data_dir)  # a few thousand sentences
+    texts, labels = check_texts(cola["sentence"], name), list(cola["label"])
+    scores = label_scores(labels, *source.scores_by_label)
+    for row, (text, label, score) in enumerate(zip(texts, labels, scores, strict=True)):
+        yield InputRow(name, f"cola:train:{row}", text, label, score)
+
+
+def _extra_rows(source: RowSource, path: str) -> Iterator[InputRow]:
+    count = 0
+    for count, line in enumerate(text_lines(path), start=1):
+        yield InputRow(path, f"{Path(path).name}:{count}", line, UNLABELED, source.scores_by_label[2])
+    if not count:
+        raise RlptError(f"{path}: no sentences (one sentence a line expected)")
+
+
+def input_rows(source: RowSource) -> Iterator[InputRow]:
+    """Every input row, streamed and checked: the table's (or CoLA's), then the extra files' lines; the first
+    `max_rows`."""
+    main = _table_rows(source) if source.table is not None else _cola_rows(source)
+    rows = itertools.chain(main, *(_extra_rows(source, path) for path in source.extra_files))
+    return itertools.islice(rows, source.max_rows)
+
+
+def count_input_rows(source: RowSource) -> dict[str, int]:
+    """Read every input row once, checking each (a bad row is an `RlptError` naming its file, column and row), and
+    return the rows read from each input."""
+    return dict(Counter(row.source for row in input_rows(source)))
 
 
 class RowsReader(PipelineStep):
-    """The rows of a `RowSource`, one plain-text document each; row i goes to rank i % world_size. With `as_is`
-    (`--task cut`) a row is one segment as it stands, neither cleaned nor split into sentences."""
+    """The rows of a `RowSource`, one plain-text document each; row i goes to rank i % world_size (every rank streams
+    the input and keeps its share). With `as_is` (`--task cut`) a row is one segment as it stands, neither cleaned nor
+    split into sentences."""
 
     name = "rows"
     type = "reader"
@@ -208,18 +242,10 @@ class RowsReader(PipelineStep):
         self.source, self.as_is = source, as_is
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        ids, texts, labels, scores, _ = read_rows(self.source)
-        for ordinal in range(rank, len(texts), world_size):
-            self.stat_update("documents")
-            yield document(
-                ids[ordinal],
-                texts[ordinal],
-                "text",
-                labels[ordinal],
-                scores[ordinal],
-                ordinal=ordinal,
-                as_is=self.as_is,
-            )
+        for ordinal, row in enumerate(input_rows(self.source)):
+            if ordinal % world_size == rank:
+                self.stat_update("documents")
+                yield document(row.id, row.text, "text", row.label, row.score, ordinal=ordinal, as_is=self.as_is)
 
 
 def load_hub_stream(dataset_id: str, config: str | None, split: str):
