@@ -356,6 +356,20 @@ def test_two_workers_cut_cola_rows_as_one(tmp_path: Path, tiny_model_dir: Path) 
     assert one.to_list() == sorted(two.to_list(), key=lambda row: int(row["doc_id"].rsplit(":", 1)[1]))
 
 
+def test_work_dir_keeps_the_stages_and_is_reused(tmp_path: Path, tiny_model_dir: Path) -> None:
+    _corpus(tmp_path / "corpus")
+    work = tmp_path / "work"
+    first = _build(tmp_path, tiny_model_dir, work_dir=str(work), num_workers=2)
+    assert sorted(path.name for path in (work / "rows").iterdir()) == ["000_00000.parquet", "000_00001.parquet"]
+    assert (work / "logs-rows" / "logs" / "task_00001.log").is_file()
+    again = _build(tmp_path, tiny_model_dir, work_dir=str(work), output_dir=str(tmp_path / "again"))
+    assert sorted(path.name for path in (work / "rows").iterdir()) == ["000_00000.parquet"]  # the earlier stages went
+    assert _rows(tmp_path / "out") == _rows(tmp_path / "again") and first["rows_out"] == again["rows_out"]
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RlptError, match="--work_dir .*file is a file, not a folder"):
+        _build(tmp_path, tiny_model_dir, work_dir=str(tmp_path / "file"), output_dir=str(tmp_path / "x"))
+
+
 def test_ray_recipe_makes_the_local_rows(tmp_path: Path, tiny_model_dir: Path) -> None:
     """`recipes/data_ray.py` on a local Ray instance: the same rows as the local build, and a task's error read back
     from its log as one line."""

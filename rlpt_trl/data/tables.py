@@ -1,9 +1,9 @@
 """User data files: tables (CSV, TSV, JSON Lines, Parquet) and raw text files, read with one-line errors.
 
 Tables are read a chunk of rows at a time (`table_chunks`), text files a line at a time. Text is decoded as strict
-UTF-8. TSV files are split on tabs with no quote processing, the rule GLUE files
-need (their sentences contain bare `"`); a `.tsv` in CoLA's raw layout (no header; source, label, mark,
-sentence) is recognised and read with `sentence` and `label` columns, like `load_glue`.
+UTF-8. TSV files are split on tabs with no quote processing, the rule GLUE files need (their sentences contain bare
+`"`); a `.tsv` in CoLA's raw layout (no header; source, label, mark, sentence) is recognised and read with `sentence`
+and `label` columns, like `load_glue`.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def table_chunks(path: str | Path, rows: int | None = None) -> Iterator[pd.DataFrame]:
-    """The rows of a `.csv`, `.tsv`, `.jsonl` or `.parquet` file, `rows` (`CHUNK_ROWS`) at a time, so that a corpus dump is never
-    whole in memory (a `.tsv` in CoLA's raw layout, a few thousand rows, is read at once). The first chunk comes
-    before any error of a later one: a consumer that must not act on a bad file reads it through first."""
+    """The rows of a `.csv`, `.tsv`, `.jsonl` or `.parquet` file, `rows` (default `CHUNK_ROWS`) at a time, so that a
+    corpus dump is never whole in memory (a `.tsv` in CoLA's raw layout, a few thousand rows, is read at once). The
+    first chunk comes before any error of a later one: a consumer that must not act on a bad file reads it through
+    first."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
