@@ -1,6 +1,7 @@
 """The data build on a real corpus: wall time, sentences per second and peak memory of `rlpt-trl data --task asr`.
 
     python benchmarks/corpus_build.py "$RLPT_PYDOCS_DIR" [--embedding_model "$RLPT_EMBEDDING_MODEL"] [--copies 10]
+        [--max_samples N]
 
 Builds, each a fresh `rlpt-trl data` process (its peak RSS is the largest of the process and its workers):
 
@@ -9,6 +10,9 @@ Builds, each a fresh `rlpt-trl data` process (its peak RSS is the largest of the
 - with `--copies N`, the corpus repeated under N names (links in a scratch folder) without embeddings and with
   duplicate dropping off, so that every copy makes rows: memory should stay flat (the build streams) and time grow
   about N-fold.
+
+`--max_samples N` limits the 1x builds to the first N documents (`rlpt-trl data --max_samples`), for the embedded
+build on a machine too slow to embed the whole corpus in one sitting; it does not apply to `--copies`.
 
 Sentences per second count the sentences segmented (`stats.json`: `segments`) over the whole command's wall time,
 which includes reading, cleaning, tokenisation and writing.
@@ -70,16 +74,18 @@ def main() -> None:
     parser.add_argument("--tokenizer", default=str(find_smollm2_gguf()), help="policy tokenizer (SmolLM2 GGUF)")
     parser.add_argument("--embedding_model", help="sentence-transformers folder for the embedded build")
     parser.add_argument("--copies", type=int, default=0, help="also build the corpus repeated under N names")
+    parser.add_argument("--max_samples", type=int, help="build the first N documents only")
     args = parser.parse_args()
+    limit = ["--max_samples", str(args.max_samples)] if args.max_samples else []
     root = Path(args.corpus).resolve()
     pattern = f"{root}/**/*.rst.txt"
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        one = build(pattern, scratch / "one", args.tokenizer, "--embedding_model_name_or_path", "none")
+        one = build(pattern, scratch / "one", args.tokenizer, "--embedding_model_name_or_path", "none", *limit)
         show("1x, no embeddings", one)
         if args.embedding_model:
             embedded = build(pattern, scratch / "emb", args.tokenizer, "--embedding_model_name_or_path",
-                             args.embedding_model)  # fmt: skip
+                             args.embedding_model, *limit)  # fmt: skip
             show("1x, MiniLM embeddings", embedded)
         if args.copies:
             for copy in range(args.copies):
