@@ -8,7 +8,8 @@ Two datatrove stages (`rlpt_trl.data.engine`), each a list of small steps that c
 2. keep: read the rows back, drop repeated segments and name each row's split (`split.KeepRows`, from the two global
    decisions `split` takes over all rows, in the launching process), embed (`embedding.Embed`, optional), write.
 
-Then the folder is published whole or not at all: one Parquet shard per split with the dataset card
+Then the folder is published whole or not at all: one Parquet shard per split, written from the second stage's files
+a batch at a time, with the dataset card
 (`dataset_folder`, `card`; `datasets.load_dataset(folder)` reads it), `stats.json` (counts, token percentiles, the
 tokenizer and every argument), and for `--task cut` builds with embeddings the seed's CSV + .npy pair. A row's content
 never depends on the number of workers; with one worker the rows keep the input's order.
@@ -26,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from datasets import ClassLabel, Dataset, Features, List, Value, concatenate_datasets
+import pyarrow.parquet as pq
+from datasets import ClassLabel, Dataset, Features, List, Value
 from datatrove.pipeline.readers import ParquetReader
 from datatrove.pipeline.writers import ParquetWriter
 
@@ -38,7 +40,7 @@ from ..utils.files import atomic_directory, check_output_dir, write_json
 from ..utils.summaries import percentiles
 from .card import CARD_YAML, card_body
 from .cleaning import DROP_EMPTY, FORMATS, Clean
-from .dataset_folder import STATS_FILE, TRAIN_SPLIT, VALIDATION_SPLIT, write_dataset_folder
+from .dataset_folder import STATS_FILE, TRAIN_SPLIT, VALIDATION_SPLIT, split_file, write_card
 from .embedding import NO_EMBEDDINGS, Embed
 from .engine import Document, ExecutorFactory, PipelineStep, local_executor, run_steps
 from .scores import ACCEPTABLE, LABEL_NAMES, SCORE_RANGE, UNACCEPTABLE, UNLABELED, check_score
@@ -76,7 +78,8 @@ from .tasks import (
 
 
 DEFAULT_TOKENIZER = "HuggingFaceTB/SmolLM-135M"
-WORK_FOLDERS = ("rows", "kept", "logs-rows", "logs-kept", "cache")  # what a build writes in its work folder
+WORK_FOLDERS = ("rows", "kept", "logs-rows", "logs-kept", "cache")
+PUBLISH_BATCH_ROWS = 10_000  # what a build writes in its work folder
 DEFAULT_VALIDATION_FRACTION = 0.05
 # what each task can drop, in the order of the steps
 DROP_REASONS = {
@@ -394,12 +397,13 @@ def build_dataset(args: DataBuildArguments, executor: ExecutorFactory = local_ex
     `executor` (`engine.ray_executor`: on a Ray cluster); return its statistics."""
     check_build_arguments(args)
     with _work_folder(args.work_dir) as work:
-        stats, splits = _build(args, executor, work)
+        stats = _run_stages(args, executor, work)
         with atomic_directory(Path(args.output_dir)) as staging:
-            write_dataset_folder(staging, splits, CARD_YAML, card_body(stats))
+            stats |= _publish(args, work / "kept", staging)
+            write_card(staging, CARD_YAML, card_body(stats))
             if args.embedding_model_name_or_path != NO_EMBEDDINGS and args.task == "cut":
-                # the seed's format: sentences with their embeddings
-                train = splits[TRAIN_SPLIT]
+                # the seed's format: sentences with their embeddings (CoLA-sized: read whole)
+                train = Dataset.from_parquet(str(split_file(staging, TRAIN_SPLIT)), cache_dir=str(work / "cache"))
                 write_seed_pair(staging, train, np.asarray(train["target_embedding"], dtype=np.float32))
             write_json(staging / STATS_FILE, stats, indent=2)
     if args.push_to_hub:
@@ -426,8 +430,8 @@ def _work_folder(work_dir: str | None) -> Iterator[Path]:
     yield work
 
 
-def _build(args: DataBuildArguments, executor: ExecutorFactory, work: Path) -> tuple[dict, dict[str, Dataset]]:
-    """Both stages, in `work`: the build's statistics and the splits to publish."""
+def _run_stages(args: DataBuildArguments, executor: ExecutorFactory, work: Path) -> dict:
+    """Both stages, in `work`; the build's statistics but those of the rows it publishes."""
     kind = source_kind(args)
     reader, sources = _reader(args, work)  # a bad input is named before any model loads
     tokenizer = load_tokenizer(args.tokenizer_name_or_path)
@@ -452,46 +456,57 @@ def _build(args: DataBuildArguments, executor: ExecutorFactory, work: Path) -> t
         second.append(Embed(args.embedding_model_name_or_path, args.embedding_device, args.embedding_batch_size))
     second.append(_write_rows(KEPT_SCHEMA, work / "kept", "${split}/${rank}.parquet"))
     counts = _merged(first_counts, run_steps(second, args.num_workers, work / "logs-kept", executor))
-    stats, splits = _publish(args, kind, counts, work, len(documents), len(held_out))
-    stats["validation_size"] = size
-    stats["sources"] = sources or {stats["source"]: stats["documents_in"]}
-    stats["tokenizer"] = {"name": args.tokenizer_name_or_path, "fingerprint": tokenizer_fingerprint(tokenizer)}
-    stats["arguments"] = asdict(args)
-    return stats, splits
-
-
-def _publish(
-    args: DataBuildArguments, kind: str, counts: Counter, work: Path, documents: int, held_out: int
-) -> tuple[dict, dict[str, Dataset]]:
-    """The final splits and the build's statistics, from the second stage's files (read once) and both stages'
-    counters."""
-    read = {
-        split: Dataset.from_parquet([str(file) for file in files], cache_dir=str(work / "cache"))
-        for split in (TRAIN_SPLIT, VALIDATION_SPLIT)
-        if (files := sorted((work / "kept" / split).glob("*.parquet")))
-    }
-    rows = concatenate_datasets(list(read.values()))
-    dim = len(rows[0]["target_embedding"]) if args.embedding_model_name_or_path != NO_EMBEDDINGS else None
-    has_entropy = args.cut_strategy == "entropy" and args.task == "cut"
-    features = _features(has_entropy, dim)
-    splits = {split: dataset.select_columns(list(features)).cast(features) for split, dataset in read.items()}
-    stats = {
+    source = args.dataset_path or f"cola train ({args.data_dir or 'nyu-mll/glue'})"
+    return {
         "task": args.task,
-        "source": args.dataset_path or f"cola train ({args.data_dir or 'nyu-mll/glue'})",
+        "source": source,
         "documents_in": counts["documents"],
-        "documents": {TRAIN_SPLIT: documents - held_out, VALIDATION_SPLIT: held_out},
+        "documents": {TRAIN_SPLIT: len(documents) - len(held_out), VALIDATION_SPLIT: len(held_out)},
         "segments": counts[SENTENCES],
-        "rows_out": {split: len(dataset) for split, dataset in splits.items()},
         "dropped": {reason: counts[reason] for reason in DROP_REASONS[args.task]},
-        "labels_out": _label_counts(rows["label"]),
         "score_range": list(SCORE_RANGE),
-        "segmenter": None if kind in ("cola", "table") and args.task == "cut" else SEGMENTER,
-        "tokens": {name: percentiles(rows[f"{name}_tokens"]) for name in ("prompt", "completion")},
+        "segmenter": None if as_is else SEGMENTER,
+        "validation_size": size,
+        "sources": sources or {source: counts["documents"]},
+        "tokenizer": {"name": args.tokenizer_name_or_path, "fingerprint": tokenizer_fingerprint(tokenizer)},
+        "arguments": asdict(args),
+    }
+
+
+def _publish(args: DataBuildArguments, kept: Path, staging: Path) -> dict:
+    """Write each split's Parquet shard into `staging` from the second stage's files in `kept`, a batch at a time with
+    the dataset's column types; return the statistics of the rows written."""
+    files = {split: sorted((kept / split).glob("*.parquet")) for split in (TRAIN_SPLIT, VALIDATION_SPLIT)}
+    files = {split: paths for split, paths in files.items() if paths}
+    dim = None
+    if args.embedding_model_name_or_path != NO_EMBEDDINGS:
+        first = pq.ParquetFile(next(iter(files.values()))[0]).read_row_group(0, columns=["target_embedding"])
+        dim = len(first["target_embedding"][0])
+    has_entropy = args.cut_strategy == "entropy" and args.task == "cut"
+    schema = _features(has_entropy, dim).arrow_schema
+    read = ["label", "prompt_tokens", "completion_tokens", *["cut_entropy"] * has_entropy]
+    values: dict[str, list] = {name: [] for name in read}
+    rows_out = {}
+    for split, paths in files.items():
+        rows_out[split] = 0
+        split_file(staging, split).parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(split_file(staging, split), schema) as writer:
+            for path in paths:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=PUBLISH_BATCH_ROWS):
+                    table = pa.Table.from_batches([batch])
+                    writer.write_table(table.select(schema.names).cast(schema))
+                    for name in read:
+                        values[name].extend(table[name].to_pylist())
+                    rows_out[split] += len(table)
+    stats = {
+        "rows_out": rows_out,
+        "labels_out": _label_counts(values["label"]),
+        "tokens": {name: percentiles(values[f"{name}_tokens"]) for name in ("prompt", "completion")},
         "embedding_dim": dim,
     }
     if has_entropy:
-        stats["cut_entropy"] = percentiles(rows["cut_entropy"])
-    return stats, splits
+        stats["cut_entropy"] = percentiles(values["cut_entropy"])
+    return stats
 
 
 def _push(args: DataBuildArguments) -> None:

@@ -27,22 +27,23 @@ def build_stats(dataset_name: str) -> dict:
     return json.loads(stats.read_text()) if stats.is_file() else {}
 
 
-def write_dataset_folder(folder: Path, splits: dict[str, Dataset], card_yaml: str, card_body: str) -> None:
-    """Write each split of `splits` as a Parquet shard of `folder`, and the dataset card: the YAML metadata
-    `card_yaml`, then the Markdown `card_body`.
+def split_file(folder: str | Path, split: str) -> Path:
+    """Where a dataset folder keeps `split`: one Parquet shard, named as `load_dataset` and the Hub take splits."""
+    return Path(folder) / PARQUET_FILE.format(split=split)
 
-    The shards' names are what `load_dataset` and the Hub take for splits. The card declares no `configs`:
-    with them, datasets 5.2 caches every folder of the same name and card under one key and reads an earlier
-    folder's rows (the test suite checks that two builds read back as built).
+
+def write_card(folder: Path, card_yaml: str, card_body: str) -> None:
+    """Write the dataset card of `folder`: the YAML metadata `card_yaml`, then the Markdown `card_body`.
+
+    The card declares no `configs`: with them, datasets 5.2 caches every folder of the same name and card under one
+    key and reads an earlier folder's rows (the test suite checks that two builds read back as built).
     """
-    for split, dataset in splits.items():
-        dataset.to_parquet(str(folder / PARQUET_FILE.format(split=split)))
     (folder / CARD_FILE).write_text(f"---\n{card_yaml}---\n\n{card_body}", encoding="utf-8")
 
 
 def has_split(folder: str | Path, split: str) -> bool:
-    """Whether a folder written by `write_dataset_folder` holds `split`."""
-    return (Path(folder) / PARQUET_FILE.format(split=split)).is_file()
+    """Whether a folder written by `rlpt-trl data` holds `split`."""
+    return split_file(folder, split).is_file()
 
 
 def load_dataset_folder(folder: str | Path, split: str = TRAIN_SPLIT) -> Dataset:
