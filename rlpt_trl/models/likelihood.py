@@ -3,7 +3,7 @@ prompt under a loaded causal LM, shared by the perplexity reward and the next-se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -162,15 +162,24 @@ def _score_chunk(
 
 
 @torch.inference_mode()
+def next_token_logits(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], batch_size: int
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """The model's fp32 logits of the token after each prompt (tokenized as TRL tokenizes prompts), a batch of
+    `batch_size` prompts at a time: (the batch's prompt indices, their `(len(batch), vocab)` logits)."""
+    token_lists = [tuple(ids) for ids in tokenizer(list(prompts))["input_ids"]]
+    pad_id = padding_id(tokenizer)
+    for batch in length_sorted_batches([len(ids) for ids in token_lists], batch_size):
+        _, _, logits = _prefix_pass(model, pad_id, [token_lists[i] for i in batch])
+        yield batch, logits
+
+
 def next_token_entropies(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], batch_size: int
 ) -> np.ndarray:
     """`top_k_entropy` of the model's next token after each prompt (tokenized as TRL tokenizes prompts)."""
-    token_lists = [tuple(ids) for ids in tokenizer(list(prompts))["input_ids"]]
-    pad_id = padding_id(tokenizer)
     values = np.full(len(prompts), np.nan)
-    for batch in length_sorted_batches([len(ids) for ids in token_lists], batch_size):
-        _, _, logits = _prefix_pass(model, pad_id, [token_lists[i] for i in batch])
+    for batch, logits in next_token_logits(model, tokenizer, prompts, batch_size):
         values[batch] = top_k_entropy(logits).cpu().numpy()
     return values
 

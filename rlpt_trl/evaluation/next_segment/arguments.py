@@ -44,10 +44,15 @@ class NextSegmentArguments:
     )
 
     def build_prompts(
-        self, tokenizer: PreTrainedTokenizerBase, data_dir: str | None, max_samples: int | None
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        data_dir: str | None,
+        max_samples: int | None,
+        split: str | None = None,
     ) -> NextSegmentPrompts:
         """Check the sampling settings (one error line naming the flag), then build the held-out prompts:
-        `next_segment_data`, else CoLA validation under `data_dir` (a GLUE root; None: the Hub) cut by `tokenizer`."""
+        `next_segment_data` (its `split`, default the held-out one), else CoLA validation under `data_dir` (a GLUE
+        root; None: the Hub) cut by `tokenizer`."""
         check_sampling(*self.sampling().values(), flags=tuple(SAMPLING_FLAGS.values()))
         if self.next_segment_max_samples is not None and self.next_segment_max_samples < 1:
             raise RlptError(f"--next_segment_max_samples must be at least 1, got {self.next_segment_max_samples}")
@@ -55,6 +60,7 @@ class NextSegmentArguments:
             tokenizer,
             data=self.next_segment_data,
             data_dir=None if self.next_segment_data else data_dir,
+            split=split,
             seed=self.next_segment_seed,
             max_samples=max_samples,
         )

@@ -40,9 +40,13 @@ def _data_build_default(name: str) -> float:
     return DataBuildArguments.__dataclass_fields__[name].default
 
 
-def _from_data_folder(folder: str | Path) -> NextSegmentPrompts:
+def _from_data_folder(folder: str | Path, split: str | None) -> NextSegmentPrompts:
     # a build with held-out documents is evaluated on them; a CoLA build (train only) on its rows
-    rows = load_dataset_folder(folder, VALIDATION_SPLIT if has_split(folder, VALIDATION_SPLIT) else TRAIN_SPLIT)
+    if split is None:
+        split = VALIDATION_SPLIT if has_split(folder, VALIDATION_SPLIT) else TRAIN_SPLIT
+    elif not has_split(folder, split):
+        raise RlptError(f"{folder}: no {split} split")
+    rows = load_dataset_folder(folder, split)
     missing = [name for name in DATA_COLUMNS if name not in rows.column_names]
     if missing:
         raise RlptError(
@@ -94,13 +98,14 @@ def build_next_segment_prompts(
     *,
     data: str | Path | None = None,
     data_dir: str | Path | None = None,
+    split: str | None = None,
     seed: int = 0,
     max_samples: int | None = None,
     min_prompt_tokens: int = 2,
     min_completion_tokens: int = 2,
 ) -> NextSegmentPrompts:
-    """The held-out prompts: the rows of a folder written by `rlpt-trl data` (`data`, cut already; its validation
-    split, the held-out documents, when it has one), or by default CoLA
+    """The held-out prompts: the rows of a folder written by `rlpt-trl data` (`data`, cut already; its `split`,
+    default its validation split, the held-out documents, when it has one), or by default CoLA
     validation (`data_dir`: a GLUE root, else the Hub), cut with `tokenizer` by the data build's own rule (row i by
     `(seed, i)`, see `split_prompt_completion`) and scored like the data build (label 1 -> 1.0, 0 -> -1.0).
 
@@ -111,6 +116,8 @@ def build_next_segment_prompts(
     """
     if data is not None and data_dir is not None:
         raise RlptError("pass either a data folder or --data_dir (CoLA validation), not both")
+    if split is not None and data is None:
+        raise RlptError(f"the {split} split is read from a data folder; CoLA validation has no other")
     for name, value in (("min_prompt_tokens", min_prompt_tokens), ("min_completion_tokens", min_completion_tokens)):
         if value < 1:
             raise RlptError(f"--{name} must be at least 1, got {value}")
@@ -119,7 +126,7 @@ def build_next_segment_prompts(
     if seed < 0:
         raise RlptError(f"--seed must be >= 0, got {seed}")
     if data is not None:
-        prompts = _from_data_folder(data)
+        prompts = _from_data_folder(data, split)
     else:
         prompts = _from_cola_validation(
             tokenizer,
