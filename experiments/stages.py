@@ -22,6 +22,7 @@ from rlpt_trl.testing.assets import (
     EMBEDDING_MODEL_ENV,
     GGUF_ENV,
     GLUE_DIR_ENV,
+    PYDOCS_DIR_ENV,
     check_paths,
     find_minilm,
     find_smollm2_gguf,
@@ -42,6 +43,7 @@ class Stage:
     command: list[str]
     cwd: Path = ROOT
     steps: int | None = None  # optimizer steps, for the per-step time
+    output: Path | None = None  # what the command writes: removed before a resumed run starts the stage again
 
 
 def recipe(path: str) -> dict:
@@ -141,6 +143,8 @@ class StageBuilder:
             str(self.args.data_dir): f'"${GLUE_DIR_ENV}"',
             str(self.args.embedding_model): f'"${EMBEDDING_MODEL_ENV}"',
         }
+        if getattr(self.args, "pydocs_dir", None):
+            names[str(self.args.pydocs_dir)] = f'"${PYDOCS_DIR_ENV}"'
         return " ".join(portable(command, names))
 
     def shown_stage(self, stage: Stage) -> str:
@@ -218,3 +222,19 @@ def run_stage(stage: Stage, timings: dict[str, float]) -> None:
     if status != 0:
         raise RlptError(f"stage {stage.name!r} failed with exit status {status}: {shlex.join(stage.command)}")
     print(f"=== {stage.title}: {timings[stage.name]:.0f} s", flush=True)
+
+
+def resume_stages(stages: Sequence[Stage], timings_file: Path) -> dict[str, float]:
+    """Run the stages that `timings_file` (stage -> seconds, written after each stage) does not record as finished, in
+    order, each from a clean output: a stopped experiment continues at the stage it stopped in."""
+    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    for stage in stages:
+        if stage.name in timings:
+            print(f"=== {stage.title}: finished in an earlier run ({timings[stage.name]:.0f} s)", flush=True)
+            continue
+        if stage.output is not None and stage.output.exists():
+            shutil.rmtree(stage.output)
+        run_stage(stage, timings)
+        timings_file.parent.mkdir(parents=True, exist_ok=True)
+        timings_file.write_text(json.dumps(timings, indent=1) + "\n")
+    return timings

@@ -79,7 +79,10 @@ def portable(command: Sequence[str], names: Mapping[str, str]) -> list[str]:
     for argument in command:
         for path, name in longest_first:
             if argument == path or argument.startswith(path.rstrip(os.sep) + os.sep):
-                shown.append(name + argument[len(path) :])
+                rest = argument[len(path) :]
+                # a quoted name takes the rest inside its quotes: a glob stays the pattern the command expands
+                quoted = name.endswith('"') and shlex.quote(rest) != rest
+                shown.append(name[:-1] + rest + '"' if quoted else name + rest)
                 break
         else:
             shown.append(shlex.quote(argument))
