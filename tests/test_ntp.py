@@ -12,7 +12,7 @@ import torch
 from datasets import load_dataset
 from training_checks import assert_parameters_changed
 from transformers import AutoModelForCausalLM
-from trl.trainer.utils import RepeatSampler
+from trl.trainer.utils import RepeatSampler, add_fused_lm_head
 
 from rlpt_trl import RlptError
 from rlpt_trl.scripts.ntp import grpo_order, ntp_dataset
@@ -89,6 +89,43 @@ def test_flop_count_rule(tiny_model_dir: Path):
     assert counter.tokens == {"policy": {"read": 16, "train": 16}}
     assert counter.flops["policy"] == {"read": 2 * n * 16, "train": 6 * n * 16}
     assert counter.summary()["flops"] == 8 * n * 16
+
+
+def test_output_layer_counted_where_logits_are_computed(tiny_model_dir: Path):
+    """Hand counts of the output layer's positions: the last `logits_to_keep` columns (an int or column indices), the
+    labelled positions of TRL's fused head, generation's one position a row a step; the rest of N on every real
+    token."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    n, head = matmul_parameters(model), model.get_output_embeddings().weight.numel()
+    counter = FlopCounter()
+    counter.watch("policy", model)
+    ids = torch.randint(5, 50, (3, 6))
+    mask = torch.ones_like(ids)
+    mask[0, :2] = 0  # 16 real tokens
+    with torch.no_grad():
+        model(input_ids=ids, attention_mask=mask, logits_to_keep=1)  # 3 positions
+        model(input_ids=ids, attention_mask=mask, logits_to_keep=torch.tensor([1, 4]))  # 2 + 3 real positions
+    assert counter.logit_positions["policy"] == {"read": 3 + 5}
+    assert counter.flops["policy"]["read"] == 2 * ((n - head) * 32 + head * 8)
+
+    fused = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    add_fused_lm_head(fused)
+    counter.watch("fused", fused)
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, :4] = -100  # the last two columns are the completion: 2 positions a row
+    fused.train()
+    fused(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True).log_probs.sum().backward()
+    assert counter.logit_positions["fused"] == {"train": 6}
+    assert counter.flops["fused"]["train"] == 6 * ((n - head) * 16 + head * 6)
+
+    counter.watch("generation", generating := AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval())
+    generating.generate(input_ids=ids[1:], attention_mask=mask[1:], max_new_tokens=3, min_new_tokens=3,
+                        do_sample=False, pad_token_id=0)  # fmt: skip
+    # a prefill of 2 x 6 tokens, then a token a row in each of 2 steps; logits at one position a row each pass
+    assert counter.tokens["generation"] == {"read": 12 + 2 * 2}
+    assert counter.logit_positions["generation"] == {"read": 3 * 2}
+    summary = counter.summary()["models"]["fused"]
+    assert summary["logit_positions"] == {"train": 6} and summary["tokens"] == {"train": 16}
 
 
 def test_ntp_both_modes_and_the_budget(tiny_model_dir: Path, tiny_cola_data: Path, tmp_path: Path):

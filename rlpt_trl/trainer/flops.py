@@ -4,8 +4,11 @@ A pass over T tokens of a model with N parameters costs 2 N T FLOPs when the mod
 scoring, reward and reference models) and 6 N T when a backward pass follows (training: forward + backward), the
 usual `C = 6 N D` rule. T counts real tokens (the attention mask's ones; padding and the attention's own
 quadratic term are left out), one a row a step during cached generation. N counts the parameters every token goes
-through: all but the input embedding tables, which are looked up, not multiplied; the output layer counts (tied to
-the input embeddings or not). A control given a GRPO run's count (`--flops_budget`) has spent the same compute.
+through: all but the input embedding tables, which are looked up, not multiplied. The output layer (tied to the input
+embeddings or not) counts only on the positions whose logits the pass computes: the last `logits_to_keep` columns
+(generation's prefill computes one), the labelled positions of TRL's fused head (`fused_lm_head=True`: GRPO's and
+RLOO's completion tokens), else every real token. A control given a GRPO run's count (`--flops_budget`) has spent the
+same compute.
 """
 
 from __future__ import annotations
@@ -40,18 +43,37 @@ def matmul_parameters(model: torch.nn.Module) -> int:
     return total
 
 
-def _tokens(args: tuple, kwargs: dict[str, Any]) -> int:
-    """Real tokens of a forward pass's inputs (keywords, or a features mapping as sentence-transformers passes): the
-    attention mask's ones, else every input id."""
+def output_parameters(model: torch.nn.Module) -> int:
+    """The parameters of the model's output layer (0 for a model without one, such as a sentence encoder)."""
+    output = getattr(model, "get_output_embeddings", lambda: None)()
+    return 0 if output is None else sum(parameter.numel() for parameter in output.parameters())
+
+
+def _real_tokens(args: tuple, kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """Which positions of a forward pass's inputs (keywords, or a features mapping as sentence-transformers passes) are
+    real tokens, `(rows, columns)` booleans: the attention mask's ones, else every input; None without inputs."""
     inputs = args[0] if args and isinstance(args[0], Mapping) else kwargs
     ids = inputs.get("input_ids", args[0] if args and isinstance(args[0], torch.Tensor) else None)
+    if ids is None and inputs.get("inputs_embeds") is not None:
+        ids = inputs["inputs_embeds"][..., 0]
+    if ids is None:
+        return None
     mask = inputs.get("attention_mask")
-    if mask is not None and ids is not None and mask.shape == ids.shape:
-        return int(mask.sum())
-    if ids is not None:
-        return ids.numel()
-    embeds = inputs.get("inputs_embeds")
-    return 0 if embeds is None else embeds.shape[0] * embeds.shape[1]
+    if mask is not None and mask.shape == ids.shape:
+        return mask.bool()
+    return torch.ones(ids.shape[:2] if ids.dim() > 1 else (1, ids.shape[0]), dtype=torch.bool)
+
+
+def _logit_positions(real: torch.Tensor, kwargs: dict[str, Any]) -> int:
+    """The real positions whose logits a causal LM's forward pass computes (the module docstring's rule)."""
+    if kwargs.get("fused_lm_head"):
+        labels = kwargs.get("shift_labels")
+        labels = kwargs["labels"][:, 1:] if labels is None else labels
+        return int((labels != -100).sum())
+    keep = kwargs.get("logits_to_keep", 0)
+    if isinstance(keep, torch.Tensor):
+        return int(real[:, keep.to(real.device)].sum())
+    return int(real[:, -keep:].sum()) if keep else int(real.sum())
 
 
 @dataclass
@@ -61,6 +83,7 @@ class FlopCounter:
 
     flops: dict[str, dict[str, float]] = field(default_factory=dict)
     tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    logit_positions: dict[str, dict[str, int]] = field(default_factory=dict)
     parameters: dict[str, int] = field(default_factory=dict)
     _hooks: dict[int, Any] = field(default_factory=dict, repr=False)
 
@@ -68,17 +91,20 @@ class FlopCounter:
         """Count `model`'s forward passes under `name` (a model watched already is left as it is)."""
         if id(model) in self._hooks:
             return
-        parameters = matmul_parameters(model)
+        parameters, head = matmul_parameters(model), output_parameters(model)
         self.parameters[name] = parameters
 
         def count(module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
             kind = "train" if torch.is_grad_enabled() and module.training else "read"
-            tokens = _tokens(args, kwargs)
-            per_token = (6 if kind == "train" else 2) * parameters
-            self.tokens.setdefault(name, {}).setdefault(kind, 0)
-            self.tokens[name][kind] += tokens
+            real = _real_tokens(args, kwargs)
+            tokens = 0 if real is None else int(real.sum())
+            positions = _logit_positions(real, kwargs) if head and real is not None else 0
+            for counts, value in ((self.tokens, tokens), (self.logit_positions, positions)):
+                counts.setdefault(name, {}).setdefault(kind, 0)
+                counts[name][kind] += value
             self.flops.setdefault(name, {}).setdefault(kind, 0.0)
-            self.flops[name][kind] += float(per_token) * tokens
+            per_pass = (parameters - head) * tokens + head * positions
+            self.flops[name][kind] += float(6 if kind == "train" else 2) * per_pass
 
         self._hooks[id(model)] = model.register_forward_pre_hook(count, with_kwargs=True)
 
@@ -91,9 +117,15 @@ class FlopCounter:
         """The count as JSON: the total, and per model its N, tokens and FLOPs by kind."""
         return {
             "flops": self.total,
-            "rule": "6 N per trained token, 2 N per token read; N: parameters but the input embedding tables",
+            "rule": "6 N per trained token, 2 N per token read; N: parameters but the input embedding tables, the "
+            "output layer's only where logits are computed",
             "models": {
-                name: {"parameters": self.parameters[name], "tokens": self.tokens.get(name, {}), "flops": kinds}
+                name: {
+                    "parameters": self.parameters[name],
+                    "tokens": self.tokens.get(name, {}),
+                    "logit_positions": self.logit_positions.get(name, {}),
+                    "flops": kinds,
+                }
                 for name, kinds in self.flops.items()
             },
         }
