@@ -145,7 +145,9 @@ class Plan:
             self.build.seed, "--dtype", "auto", "--batch_size", str(self.args.eval_batch_size), *flags, *rows,
             "--output_dir", relative(self.forecast_dir(name)),
         ]  # fmt: skip
-        return Stage(f"forecast_{name.replace('-', '_')}", f"Forecast, {name}", command, output=self.forecast_dir(name))
+        return Stage(
+            f"forecast_{name.replace('-', '_')}", f"Forecast, {name}", command, output=self.forecast_dir(name)
+        )
 
     def _grpo(self, corpus: str, data: str) -> Stage:
         steps = str(self.args.grpo_steps)

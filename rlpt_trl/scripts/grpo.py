@@ -4,24 +4,39 @@
     accelerate launch --config_file accelerate_configs/cpu.yaml recipes/grpo.py --config recipes/quickstart/grpo.yaml
 
 Every flag of `RewardScriptArguments`, the rewards' settings (`rlpt_trl.rewards.RewardArguments`), `trl.GRPOConfig`,
-`trl.ModelConfig`, the compute budget (`--flops_budget`) and the in-training evaluation (`--eval_tasks`,
+`trl.ModelConfig`, the compute budget (`--flops_budget`), `--skip_zero_advantage` and the in-training evaluation (`--eval_tasks`,
 `--eval_every_steps` and the task kinds' flags) works in the YAML or on the command line (the command line wins);
 `--help` lists them. The run is assembled by `rlpt_trl.trainer.command.TrainerCommand`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from trl import GRPOConfig
 
 from ..trainer.model_card import RLPTGRPOTrainer
 from ..trainer.reward_command import RewardTrainerCommand
+from ..trainer.zero_advantage import ZeroAdvantageArguments
+
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from ..trainer.command import RunArguments
 
 
 class GRPOCommand(RewardTrainerCommand):
-    """`rlpt-trl grpo`: `trl.GRPOTrainer` (with the rewards in its model card) on a data build's prompts."""
+    """`rlpt-trl grpo`: `trl.GRPOTrainer` (with the rewards in its model card, without forwarding the completions of
+    zero advantage) on a data build's prompts."""
 
     config_class = GRPOConfig
     trainer_class = RLPTGRPOTrainer
+    extra_arguments = (*RewardTrainerCommand.extra_arguments, ZeroAdvantageArguments)
+
+    def trainer_kwargs(self, args: RunArguments, train_dataset: Dataset) -> dict[str, Any]:
+        skip = args[ZeroAdvantageArguments].skip_zero_advantage
+        return {**super().trainer_kwargs(args, train_dataset), "skip_zero_advantage": skip}
 
 
 COMMAND = GRPOCommand()

@@ -7,6 +7,7 @@ from pathlib import Path
 from trl import GRPOTrainer, RLOOTrainer
 
 from .prompt_order import ResumablePromptOrder
+from .zero_advantage import SkipZeroAdvantageRows
 
 
 class RewardModelCard:
@@ -49,9 +50,10 @@ class RewardModelCard:
             card.write("\n".join(lines))
 
 
-class RLPTGRPOTrainer(RewardModelCard, ResumablePromptOrder, GRPOTrainer):
-    """`trl.GRPOTrainer` with the run's rewards and settings in its model card, and a prompt order that resume
-    restores."""
+class RLPTGRPOTrainer(RewardModelCard, ResumablePromptOrder, SkipZeroAdvantageRows, GRPOTrainer):
+    """`trl.GRPOTrainer` with the run's rewards and settings in its model card, a prompt order that resume restores,
+    and the completions of zero advantage left out of the policy's forward pass when that is exact
+    (`skip_zero_advantage`)."""
 
 
 class RLPTRLOOTrainer(RewardModelCard, ResumablePromptOrder, RLOOTrainer):
