@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import GRPOConfig
 
+from rlpt_trl.trainer.flops import FlopCounter
 from rlpt_trl.trainer.model_card import RLPTGRPOTrainer
 
 
@@ -31,22 +32,34 @@ def parity_reward(prompts: list[str], completions: list[str], **kwargs) -> list[
 
 
 def train(
-    model_dir: str, output_dir: str, *, skip: bool, loss_type: str, num_generations: int, completion_length: int
+    model_dir: str,
+    output_dir: str,
+    *,
+    skip: bool,
+    loss_type: str,
+    num_generations: int,
+    completion_length: int,
+    shared: bool = False,
 ) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Three fp32 steps of 8 completions a process from `model_dir`: each step's logged loss and gradient norm, the
-    share of groups with all-equal rewards, the completions left out of the forward pass, and the trained weights."""
+    """Three fp32 steps of 8 completions a process from `model_dir`, plain SGD at learning rate 1, so that two runs'
+    weights differ by exactly their gradients' difference (Adam would divide a gradient entry at rounding level, which
+    GRPO's advantages summing to 0 within a group make common, by its own size): each step's logged loss and gradient norm, the
+    share of groups with all-equal rewards, the completions left out of the forward pass, the tokens of the policy's
+    training passes (this process's), and the trained weights."""
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     config = GRPOConfig(
         output_dir=output_dir, per_device_train_batch_size=8, num_generations=num_generations,
-        max_completion_length=completion_length, max_steps=3, learning_rate=1e-3, beta=0.0, loss_type=loss_type,
+        max_completion_length=completion_length, max_steps=3, optim="sgd", learning_rate=1.0, beta=0.0, loss_type=loss_type,
         bf16=False, activation_checkpointing=False, use_cpu=True, report_to=[], logging_steps=1, save_strategy="no",
-        seed=0, temperature=1.0, disable_tqdm=True,
+        seed=0, temperature=0.7, disable_tqdm=True,
     )  # fmt: skip
     trainer = RLPTGRPOTrainer(
         model=model, processing_class=tokenizer, reward_funcs=[parity_reward], args=config,
-        train_dataset=Dataset.from_dict({"prompt": PROMPTS}), skip_zero_advantage=skip,
+        train_dataset=Dataset.from_dict({"prompt": PROMPTS}), skip_zero_advantage=skip, shared_prompt=shared,
     )  # fmt: skip
+    counter = FlopCounter()
+    counter.watch("policy", trainer.model)
     trainer.train()
     logged = [entry for entry in trainer.state.log_history if "loss" in entry and "frac_reward_zero_std" in entry]
     result = {
@@ -54,6 +67,7 @@ def train(
         "grad_norms": [entry["grad_norm"] for entry in logged],
         "zero_std": [entry["frac_reward_zero_std"] for entry in logged],
         "skipped": trainer.skipped_rows,
+        "trained_tokens": counter.tokens["policy"]["train"],
     }
     weights = {name: tensor.detach().clone().contiguous() for name, tensor in trainer.model.state_dict().items()}
     return result, weights

@@ -130,10 +130,10 @@ def test_cpu_launch_checkpoints_and_tensorboard(
     assert all(models[name]["tokens"]["read"] > 0 for name in models)
     total = sum(value for entry in models.values() for value in entry["flops"].values())
     assert flops["flops"] == pytest.approx(total) and flops["global_step"] == 3
-    # the output layer trained on the completion tokens alone: 32 completions a step of the logged mean length
-    trained = sum(32 * length for _, length in scalars["train/completions/mean_length"])
-    assert models["policy"]["logit_positions"]["train"] == pytest.approx(trained)
-    assert models["policy"]["logit_positions"]["train"] < models["policy"]["tokens"]["train"] / 2
+    # the output layer trained on completion tokens alone (32 completions a step of the logged mean length), those of
+    # zero advantage left out
+    completion_tokens = sum(32 * length for _, length in scalars["train/completions/mean_length"])
+    assert 0 < models["policy"]["logit_positions"]["train"] <= completion_tokens
 
 
 def test_flops_budget_stops_grpo(

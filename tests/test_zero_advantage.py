@@ -1,6 +1,7 @@
-"""`skip_zero_advantage`: GRPO without forwarding the completions of zero advantage trains exactly as stock TRL (fp32
-losses and weights after 3 steps within 1e-5), for each loss type it applies to, groups of 2 and 4, completions of 1
-and 4 tokens, in one process and in 2-process DDP; the settings where it cannot apply fall back to stock TRL."""
+"""`skip_zero_advantage` and `shared_prompt`: GRPO without forwarding the completions of zero advantage, with each
+prompt computed once per group, or both, trains exactly as stock TRL (fp32 losses, gradient norms and weights after 3
+steps within 1e-5) for each loss type they apply to, groups of 2 and 4, completions of 1 and 4 tokens, in one process
+and in 2-process DDP, while computing fewer tokens; the settings where they cannot apply fall back to stock TRL."""
 
 from __future__ import annotations
 
@@ -26,17 +27,32 @@ from rlpt_trl.trainer.zero_advantage import kept_rows
 TOLERANCE = 1e-5
 
 
-def assert_same_run(stock: dict, skipping: dict, stock_weights: dict, skipping_weights: dict) -> None:
-    """Both runs saw the same groups (some with all-equal rewards, some not) and ended with the same losses and weights,
-    the skipping one having left rows out."""
-    assert skipping["zero_std"] == stock["zero_std"] and 0 < sum(stock["zero_std"]) < len(stock["zero_std"])
-    assert stock["skipped"] == 0 and skipping["skipped"] > 0
-    assert skipping["losses"] == pytest.approx(stock["losses"], abs=TOLERANCE)
+def assert_same_run(stock: dict, other: dict, stock_weights: dict, other_weights: dict) -> None:
+    """Both runs saw the same groups (some with all-equal rewards, some not) and ended with the same losses, gradient
+    norms and weights."""
+    assert other["zero_std"] == stock["zero_std"] and 0 < sum(stock["zero_std"]) < len(stock["zero_std"])
+    assert other["losses"] == pytest.approx(stock["losses"], abs=TOLERANCE)
     # on-policy, the loss is about 0 whatever the gradient: the gradient's norm is compared too
-    assert skipping["grad_norms"] == pytest.approx(stock["grad_norms"], abs=TOLERANCE)
+    assert other["grad_norms"] == pytest.approx(stock["grad_norms"], abs=TOLERANCE)
     assert sum(stock["grad_norms"]) > 0.1
     for name, tensor in stock_weights.items():
-        torch.testing.assert_close(skipping_weights[name], tensor, atol=TOLERANCE, rtol=0, msg=name)
+        torch.testing.assert_close(other_weights[name], tensor, atol=TOLERANCE, rtol=0, msg=name)
+
+
+# each variant against stock TRL: (skip_zero_advantage, shared_prompt)
+VARIANTS = {"skip": (True, False), "shared": (False, True), "both": (True, True)}
+
+
+def assert_variants_match_stock(runs: dict[str, tuple[dict, dict]]) -> None:
+    """Every variant trains as stock TRL, and computes fewer tokens: rows skipped, prompts computed once."""
+    stock, stock_weights = runs["stock"]
+    assert stock["skipped"] == 0
+    for name, (run, weights) in runs.items():
+        assert_same_run(stock, run, stock_weights, weights)
+        if name != "stock":
+            assert run["trained_tokens"] < stock["trained_tokens"], name
+        assert (run["skipped"] > 0) == VARIANTS.get(name, (False, False))[0], name
+    assert runs["both"][0]["trained_tokens"] < runs["skip"][0]["trained_tokens"]
 
 
 @pytest.mark.parametrize(
@@ -44,23 +60,26 @@ def assert_same_run(stock: dict, skipping: dict, stock_weights: dict, skipping_w
     [("grpo", 2, 1), ("grpo", 4, 4), ("dapo", 2, 4), ("dapo", 4, 1), ("dr_grpo", 2, 1), ("dr_grpo", 4, 4),
      ("bnpo", 2, 4), ("bnpo", 4, 1)],
 )  # fmt: skip
-def test_skipping_trains_as_stock_trl(
+def test_variants_train_as_stock_trl(
     tiny_model_dir: Path, tmp_path: Path, loss_type, num_generations, completion_length
 ):
     case = {"loss_type": loss_type, "num_generations": num_generations, "completion_length": completion_length}
-    stock, stock_weights = train(str(tiny_model_dir), str(tmp_path / "stock"), skip=False, **case)
-    skipping, skipping_weights = train(str(tiny_model_dir), str(tmp_path / "skip"), skip=True, **case)
-    assert_same_run(stock, skipping, stock_weights, skipping_weights)
+    runs = {
+        name: train(str(tiny_model_dir), str(tmp_path / name), skip=skip, shared=shared, **case)
+        for name, (skip, shared) in {"stock": (False, False), **VARIANTS}.items()
+    }
+    assert_variants_match_stock(runs)
     start = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
-    assert any(not torch.equal(start[name], tensor) for name, tensor in stock_weights.items())  # it trained
+    assert any(not torch.equal(start[name], tensor) for name, tensor in runs["stock"][1].items())  # it trained
 
 
-def test_skipping_in_ddp_trains_as_stock_trl(tiny_model_dir: Path, tmp_path: Path):
+def test_variants_in_ddp_train_as_stock_trl(tiny_model_dir: Path, tmp_path: Path):
     """Two processes, each with its own number of informative rows (each forwards the larger count)."""
+    settings = {"stock": (False, False), **VARIANTS}
     cases = [
-        {"skip": skip, "loss_type": loss_type, "num_generations": 4, "completion_length": length}
+        {"skip": skip, "shared": shared, "loss_type": loss_type, "num_generations": 4, "completion_length": length}
         for loss_type, length in (("grpo", 1), ("bnpo", 4), ("dapo", 1), ("dr_grpo", 4))
-        for skip in (False, True)
+        for skip, shared in settings.values()
     ]
     (tmp_path / "cases.json").write_text(json.dumps(cases))
     script = Path(__file__).with_name("grpo_exactness.py")
@@ -68,12 +87,14 @@ def test_skipping_in_ddp_trains_as_stock_trl(tiny_model_dir: Path, tmp_path: Pat
                "--master_port", str(free_port()), str(script), str(tiny_model_dir), str(tmp_path / "cases.json"),
                str(tmp_path)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    for index in range(0, len(cases), 2):
-        runs = [json.loads((tmp_path / f"case{i}.json").read_text()) for i in (index, index + 1)]
-        weights = [load_file(tmp_path / f"case{i}.safetensors") for i in (index, index + 1)]
-        assert_same_run(runs[0], runs[1], *weights)
+    for start in range(0, len(cases), len(settings)):
+        runs = {
+            name: (json.loads((tmp_path / f"case{i}.json").read_text()), load_file(tmp_path / f"case{i}.safetensors"))
+            for i, name in enumerate(settings, start=start)
+        }
+        assert_variants_match_stock(runs)
 
 
 def test_kept_rows_are_the_informative_ones_then_filler():
@@ -84,21 +105,25 @@ def test_kept_rows_are_the_informative_ones_then_filler():
 
 
 @pytest.mark.parametrize(
-    ("settings", "reason"),
-    [({"beta": 0.04}, "beta 0.04"), ({"loss_type": "sapo"}, "loss_type sapo"),
-     ({"top_entropy_quantile": 0.5}, "top_entropy_quantile")],
+    ("settings", "switch", "reason"),
+    [({"beta": 0.04}, "skip_zero_advantage", "beta 0.04"),
+     ({"loss_type": "sapo"}, "skip_zero_advantage", "loss_type sapo"),
+     ({"top_entropy_quantile": 0.5}, "skip_zero_advantage", "top_entropy_quantile"),
+     ({"activation_checkpointing": True}, "shared_prompt", "activation checkpointing")],
 )  # fmt: skip
-def test_settings_that_read_every_row_fall_back_to_stock(
-    tiny_model_dir: Path, tmp_path: Path, caplog, settings, reason
+def test_settings_that_need_every_row_fall_back_to_stock(
+    tiny_model_dir: Path, tmp_path: Path, caplog, settings, switch, reason
 ):
     config = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=2,
-                        max_completion_length=1, bf16=False, use_cpu=True, report_to=[], **settings)  # fmt: skip
+                        max_completion_length=1, bf16=False, use_cpu=True, report_to=[],
+                        **{"activation_checkpointing": False, **settings})  # fmt: skip
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     with caplog.at_level("WARNING"):
         trainer = RLPTGRPOTrainer(
             model=model, processing_class=AutoTokenizer.from_pretrained(tiny_model_dir, padding_side="left"),
             reward_funcs=[parity_reward], args=config, train_dataset=Dataset.from_dict({"prompt": PROMPTS}),
-            skip_zero_advantage=True,
+            skip_zero_advantage=True, shared_prompt=True,
         )  # fmt: skip
-    assert not trainer.skip_zero_advantage
-    assert f"skip_zero_advantage: every completion is forwarded, because of {reason}" in caplog.text
+    assert not getattr(trainer, switch)
+    forwarded = "every completion is forwarded" + (" with its prompt" if switch == "shared_prompt" else "")
+    assert f"{switch}: {forwarded}, because of {reason}" in caplog.text

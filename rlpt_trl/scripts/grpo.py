@@ -4,7 +4,7 @@
     accelerate launch --config_file accelerate_configs/cpu.yaml recipes/grpo.py --config recipes/quickstart/grpo.yaml
 
 Every flag of `RewardScriptArguments`, the rewards' settings (`rlpt_trl.rewards.RewardArguments`), `trl.GRPOConfig`,
-`trl.ModelConfig`, the compute budget (`--flops_budget`), `--skip_zero_advantage` and the in-training evaluation (`--eval_tasks`,
+`trl.ModelConfig`, the compute budget (`--flops_budget`), `--shared_prompt`, `--skip_zero_advantage` and the in-training evaluation (`--eval_tasks`,
 `--eval_every_steps` and the task kinds' flags) works in the YAML or on the command line (the command line wins);
 `--help` lists them. The run is assembled by `rlpt_trl.trainer.command.TrainerCommand`.
 """
@@ -17,6 +17,7 @@ from trl import GRPOConfig
 
 from ..trainer.model_card import RLPTGRPOTrainer
 from ..trainer.reward_command import RewardTrainerCommand
+from ..trainer.shared_prompt import SharedPromptArguments
 from ..trainer.zero_advantage import ZeroAdvantageArguments
 
 
@@ -27,16 +28,19 @@ if TYPE_CHECKING:
 
 
 class GRPOCommand(RewardTrainerCommand):
-    """`rlpt-trl grpo`: `trl.GRPOTrainer` (with the rewards in its model card, without forwarding the completions of
-    zero advantage) on a data build's prompts."""
+    """`rlpt-trl grpo`: `trl.GRPOTrainer` (with the rewards in its model card, each prompt computed once per group,
+    without forwarding the completions of zero advantage) on a data build's prompts."""
 
     config_class = GRPOConfig
     trainer_class = RLPTGRPOTrainer
-    extra_arguments = (*RewardTrainerCommand.extra_arguments, ZeroAdvantageArguments)
+    extra_arguments = (*RewardTrainerCommand.extra_arguments, SharedPromptArguments, ZeroAdvantageArguments)
 
     def trainer_kwargs(self, args: RunArguments, train_dataset: Dataset) -> dict[str, Any]:
-        skip = args[ZeroAdvantageArguments].skip_zero_advantage
-        return {**super().trainer_kwargs(args, train_dataset), "skip_zero_advantage": skip}
+        return {
+            **super().trainer_kwargs(args, train_dataset),
+            "shared_prompt": args[SharedPromptArguments].shared_prompt,
+            "skip_zero_advantage": args[ZeroAdvantageArguments].skip_zero_advantage,
+        }
 
 
 COMMAND = GRPOCommand()

@@ -7,6 +7,7 @@ from pathlib import Path
 from trl import GRPOTrainer, RLOOTrainer
 
 from .prompt_order import ResumablePromptOrder
+from .shared_prompt import SharedPromptForward
 from .zero_advantage import SkipZeroAdvantageRows
 
 
@@ -50,10 +51,10 @@ class RewardModelCard:
             card.write("\n".join(lines))
 
 
-class RLPTGRPOTrainer(RewardModelCard, ResumablePromptOrder, SkipZeroAdvantageRows, GRPOTrainer):
+class RLPTGRPOTrainer(RewardModelCard, ResumablePromptOrder, SkipZeroAdvantageRows, SharedPromptForward, GRPOTrainer):
     """`trl.GRPOTrainer` with the run's rewards and settings in its model card, a prompt order that resume restores,
-    and the completions of zero advantage left out of the policy's forward pass when that is exact
-    (`skip_zero_advantage`)."""
+    and, where that is exact, the completions of zero advantage left out of the policy's forward pass
+    (`skip_zero_advantage`) and each prompt computed once for its group (`shared_prompt`)."""
 
 
 class RLPTRLOOTrainer(RewardModelCard, ResumablePromptOrder, RLOOTrainer):

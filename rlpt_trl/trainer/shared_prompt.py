@@ -1,0 +1,131 @@
+"""GRPO's policy passes with each prompt computed once per group (Prefix Grouper, arXiv 2506.05433): TRL forwards
+every completion with its prompt in front, so a prompt's K copies are computed K times, in the training pass, its
+backward, and the passes that read log-probabilities. Here the distinct prompts of a batch are forwarded once, with
+the keys and values of every layer kept (and their gradient path, in training); each completion is then forwarded on
+its prompt's keys and values, so the backward pass through a prompt is also done once, with the K completions'
+gradients summed into it. Column positions, padding and attention are those of TRL's own pass, so the
+log-probabilities, losses, gradients and weights are TRL's (`tests/test_zero_advantage.py` checks them to 1e-5 in
+fp32). Not the package `prefix-grouper`: it patches the attention functions of the models it knows, where this uses
+transformers' key/value cache, which every causal LM of the Hub has.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..models.kv_cache import cache_inputs, cache_of
+
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SharedPromptArguments:
+    """Whether GRPO computes each prompt once per group (`rlpt-trl grpo`)."""
+
+    shared_prompt: bool = field(
+        default=True,
+        metadata={
+            "help": "Compute each distinct prompt of a batch once and its completions on its keys and values, in "
+            "the training pass and the log-probability passes (exact: the same losses, gradients and weights). "
+            "Applies to text-only models without activation checkpointing; otherwise every completion is forwarded "
+            "with its prompt, as in stock TRL."
+        },
+    )
+
+
+def shared_prompt_blocker(trainer: Any) -> str | None:
+    """Why a GRPO trainer must forward each completion with its prompt, or None when sharing the prompts is exact."""
+    args = trainer.args
+    blockers = {
+        "activation checkpointing (it drops the keys and values a shared prompt keeps)": bool(
+            getattr(args, "activation_checkpointing", False) or getattr(args, "gradient_checkpointing", False)
+        ),
+        "a load-balancing loss": getattr(trainer, "aux_loss_enabled", False),
+        "a vision-language model": trainer.processing_class.__class__.__name__.endswith("Processor"),
+    }
+    return next((reason for reason, applies in blockers.items() if applies), None)
+
+
+def per_token_logps(
+    logits: torch.Tensor, tokens: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each token's log-probability under `logits / temperature` (`(rows, length, vocab)` and `(rows, length)`) and
+    the entropy of each position's distribution, in fp32."""
+    log_probs = torch.log_softmax(logits.float() / temperature, dim=-1)
+    picked = log_probs.gather(-1, tokens[..., None]).squeeze(-1)
+    entropy = -(log_probs.exp() * log_probs).sum(dim=-1)
+    return picked, entropy
+
+
+class SharedPromptForward:
+    """Mixin for `trl.GRPOTrainer` (before it in the bases): `_get_per_token_logps_and_entropies` computes each
+    distinct prompt of the batch once (the module docstring). `shared_prompt=False`, a batch without a repeated
+    prompt, multimodal inputs or a setting `shared_prompt_blocker` names give TRL's own pass."""
+
+    def __init__(self, *args: Any, shared_prompt: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared_prompt = shared_prompt
+        blocker = shared_prompt_blocker(self) if shared_prompt else None
+        if blocker is not None:
+            logger.warning("shared_prompt: every completion is forwarded with its prompt, because of %s", blocker)
+            self.shared_prompt = False
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: torch.nn.Module,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        batch_size: int | None = None,
+        compute_entropy: bool = False,
+        compute_aux_loss: bool = False,
+        **multimodal: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        own = (model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss)
+        if not self.shared_prompt or compute_aux_loss or any(value is not None for value in multimodal.values()):
+            return super()._get_per_token_logps_and_entropies(*own, **multimodal)
+        width = input_ids.shape[1] - logits_to_keep
+        # a prompt is its ids and its padding: rows equal in both are one prompt
+        prompts = torch.cat([input_ids[:, :width], attention_mask[:, :width]], dim=1)
+        distinct, owner = torch.unique(prompts, dim=0, return_inverse=True)
+        if len(distinct) == len(input_ids):
+            return super()._get_per_token_logps_and_entropies(*own, **multimodal)
+        first = torch.full((len(distinct),), len(input_ids), device=owner.device)
+        first = first.scatter_reduce(0, owner, torch.arange(len(input_ids), device=owner.device), reduce="amin")
+        logps, entropies = self._shared_pass(model, input_ids, attention_mask, width, first, owner)
+        return logps, entropies if compute_entropy else None, None
+
+    def _shared_pass(
+        self,
+        model: torch.nn.Module,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        width: int,
+        first: torch.Tensor,
+        owner: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The completions' log-probabilities and entropies from one pass over the distinct prompts (rows `first`)
+        and one pass over every completion on its prompt's (row `owner`'s) keys and values."""
+        completions, completion_mask = input_ids[:, width:], attention_mask[:, width:]
+        with self.accelerator.autocast():
+            prefix = model(
+                input_ids=input_ids[first, :width], attention_mask=attention_mask[first, :width], use_cache=True,
+                logits_to_keep=1,
+            )  # fmt: skip
+            cache = cache_of(prefix)
+            cache.reorder_cache(owner)  # in place: index_select keeps the gradient path to the prompts
+            logits = prefix.logits[owner, -1:]
+            if completions.shape[1] > 1:
+                rest = model(
+                    input_ids=completions[:, :-1], attention_mask=attention_mask[:, :-1], **cache_inputs(cache)
+                )
+                logits = torch.cat([logits, rest.logits], dim=1)
+        logps, entropies = per_token_logps(logits, completions, self.temperature)
+        # TRL's fused head scores only the labelled positions: padding after a completion's end reads 0
+        real = completion_mask.bool()
+        return torch.where(real, logps, 0.0), torch.where(real, entropies, 0.0)
