@@ -45,7 +45,7 @@ def train(
     weights differ by exactly their gradients' difference (Adam would divide a gradient entry at rounding level, which
     GRPO's advantages summing to 0 within a group make common, by its own size): each step's logged loss and gradient norm, the
     share of groups with all-equal rewards, the completions left out of the forward pass, the tokens of the policy's
-    training passes (this process's), and the trained weights."""
+    training passes and of its other passes (generation; this process's), and the trained weights."""
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     config = GRPOConfig(
@@ -68,6 +68,7 @@ def train(
         "zero_std": [entry["frac_reward_zero_std"] for entry in logged],
         "skipped": trainer.skipped_rows,
         "trained_tokens": counter.tokens["policy"]["train"],
+        "read_tokens": counter.tokens["policy"]["read"],
     }
     weights = {name: tensor.detach().clone().contiguous() for name, tensor in trainer.model.state_dict().items()}
     return result, weights

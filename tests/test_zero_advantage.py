@@ -5,6 +5,7 @@ and in 2-process DDP, while computing fewer tokens; the settings where they cann
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -20,7 +21,9 @@ from training_checks import free_port
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import GRPOConfig
 
+from rlpt_trl.trainer.flops import FlopCounter
 from rlpt_trl.trainer.model_card import RLPTGRPOTrainer
+from rlpt_trl.trainer.shared_prompt import shared_prefill
 from rlpt_trl.trainer.zero_advantage import kept_rows
 
 
@@ -51,7 +54,10 @@ def assert_variants_match_stock(runs: dict[str, tuple[dict, dict]]) -> None:
         assert_same_run(stock, run, stock_weights, weights)
         if name != "stock":
             assert run["trained_tokens"] < stock["trained_tokens"], name
-        assert (run["skipped"] > 0) == VARIANTS.get(name, (False, False))[0], name
+        skip, shared = VARIANTS.get(name, (False, False))
+        assert (run["skipped"] > 0) == skip, name
+        # generation's prefill computes each prompt once too
+        assert (run["read_tokens"] < stock["read_tokens"]) == shared, name
     assert runs["both"][0]["trained_tokens"] < runs["skip"][0]["trained_tokens"]
 
 
@@ -127,3 +133,27 @@ def test_settings_that_need_every_row_fall_back_to_stock(
     assert not getattr(trainer, switch)
     forwarded = "every completion is forwarded" + (" with its prompt" if switch == "shared_prompt" else "")
     assert f"{switch}: {forwarded}, because of {reason}" in caplog.text
+
+
+def test_shared_prefill_generates_what_generate_does(tiny_model_dir: Path):
+    """Repeated left-padded prompts, sampled with one seed: the same tokens with the prompts' prefill shared, which
+    computes each distinct prompt once."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, padding_side="left")
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    batch = tokenizer([prompt for prompt in PROMPTS[:3] for _ in range(4)], return_tensors="pt", padding=True)
+    settings = {"do_sample": True, "max_new_tokens": 5, "temperature": 0.9, "top_k": 0, "pad_token_id": 0}
+    counter = FlopCounter()
+    counter.watch("policy", model)
+    outputs, reads = [], []
+    for shared in (False, True):
+        before = counter.tokens.get("policy", {}).get("read", 0)
+        torch.manual_seed(0)
+        with torch.no_grad(), shared_prefill(model) if shared else contextlib.nullcontext():
+            outputs.append(model.generate(**batch, **settings))
+        reads.append(counter.tokens["policy"]["read"] - before)
+    assert torch.equal(outputs[0], outputs[1])
+    # shared: each distinct prompt but its last token once, then every row's last prompt token
+    mask = batch["attention_mask"]
+    assert reads[0] - reads[1] == int(mask.sum()) - int(mask[::4, :-1].sum()) - len(mask)
+    assert "generate" not in vars(model)  # the model's own generate is back

@@ -1,17 +1,20 @@
 """GRPO's policy passes with each prompt computed once per group (Prefix Grouper, arXiv 2506.05433): TRL forwards
-every completion with its prompt in front, so a prompt's K copies are computed K times, in the training pass, its
-backward, and the passes that read log-probabilities. Here the distinct prompts of a batch are forwarded once, with
-the keys and values of every layer kept (and their gradient path, in training); each completion is then forwarded on
-its prompt's keys and values, so the backward pass through a prompt is also done once, with the K completions'
-gradients summed into it. Column positions, padding and attention are those of TRL's own pass, so the
-log-probabilities, losses, gradients and weights are TRL's (`tests/test_zero_advantage.py` checks them to 1e-5 in
-fp32). Not the package `prefix-grouper`: it patches the attention functions of the models it knows, where this uses
-transformers' key/value cache, which every causal LM of the Hub has.
+every completion with its prompt in front, so a prompt's K copies are computed K times, in generation's prefill, in
+the training pass, its backward, and the passes that read log-probabilities. Here the distinct prompts of a batch are
+forwarded once, with the keys and values of every layer kept (and their gradient path, in training); each completion
+is then forwarded on its prompt's keys and values, so the backward pass through a prompt is also done once, with the
+K completions' gradients summed into it. Generation computes each distinct prompt but its last token once, and
+`generate` continues every row from those keys and values. Positions, padding and attention are those of TRL's own
+passes, so the samples, log-probabilities, losses, gradients and weights are TRL's (`tests/test_zero_advantage.py`
+checks them to 1e-5 in fp32). Not the package `prefix-grouper`: it patches the attention functions of the models it
+knows, where this uses transformers' key/value cache, which every causal LM of the Hub has.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +65,40 @@ def per_token_logps(
     return picked, entropy
 
 
+def distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first row of each distinct value of `rows` (a `(n, ...)` tensor) and each row's index among them."""
+    distinct, owner = torch.unique(rows, dim=0, return_inverse=True)
+    first = torch.full((len(distinct),), len(rows), device=owner.device)
+    return first.scatter_reduce(0, owner, torch.arange(len(rows), device=owner.device), reduce="amin"), owner
+
+
+@contextmanager
+def shared_prefill(model: torch.nn.Module) -> Iterator[None]:
+    """While open, `model.generate` computes each distinct left-padded prompt of its batch, but its last token, once
+    (positions counted from the attention mask, as `generate` counts them) and continues every row from its prompt's
+    keys and values; `generate` then computes only the last prompt token of each row."""
+    original = model.generate
+
+    def generate(*, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        first, owner = distinct_rows(torch.cat([input_ids, attention_mask], dim=1))
+        if len(first) == len(input_ids) or input_ids.shape[1] < 2:
+            return original(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        positions = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 1)
+        prefix = model(
+            input_ids=input_ids[first, :-1], attention_mask=attention_mask[first, :-1],
+            position_ids=positions[first, :-1], use_cache=True, logits_to_keep=1,
+        )  # fmt: skip
+        cache = cache_of(prefix)
+        cache.reorder_cache(owner)
+        return original(input_ids=input_ids, attention_mask=attention_mask, **cache_inputs(cache), **kwargs)
+
+    model.generate = generate
+    try:
+        yield
+    finally:
+        del model.generate
+
+
 class SharedPromptForward:
     """Mixin for `trl.GRPOTrainer` (before it in the bases): `_get_per_token_logps_and_entropies` computes each
     distinct prompt of the batch once (the module docstring). `shared_prompt=False`, a batch without a repeated
@@ -74,6 +111,16 @@ class SharedPromptForward:
         if blocker is not None:
             logger.warning("shared_prompt: every completion is forwarded with its prompt, because of %s", blocker)
             self.shared_prompt = False
+
+    def _generate_single_turn(
+        self, prompt_ids: list, images: Any, multimodal_fields: dict, num_generations: int, *args: Any, **kwargs: Any
+    ) -> tuple[list, Any]:
+        own = (prompt_ids, images, multimodal_fields, num_generations, *args)
+        plain = not (self.use_vllm or self.use_transformers_continuous_batching or images or multimodal_fields)
+        if not (self.shared_prompt and plain):
+            return super()._generate_single_turn(*own, **kwargs)
+        with shared_prefill(self.accelerator.unwrap_model(self.model_wrapped)):
+            return super()._generate_single_turn(*own, **kwargs)
 
     def _get_per_token_logps_and_entropies(
         self,
@@ -92,11 +139,9 @@ class SharedPromptForward:
         width = input_ids.shape[1] - logits_to_keep
         # a prompt is its ids and its padding: rows equal in both are one prompt
         prompts = torch.cat([input_ids[:, :width], attention_mask[:, :width]], dim=1)
-        distinct, owner = torch.unique(prompts, dim=0, return_inverse=True)
-        if len(distinct) == len(input_ids):
+        first, owner = distinct_rows(prompts)
+        if len(first) == len(input_ids):
             return super()._get_per_token_logps_and_entropies(*own, **multimodal)
-        first = torch.full((len(distinct),), len(input_ids), device=owner.device)
-        first = first.scatter_reduce(0, owner, torch.arange(len(input_ids), device=owner.device), reduce="amin")
         logps, entropies = self._shared_pass(model, input_ids, attention_mask, width, first, owner)
         return logps, entropies if compute_entropy else None, None
 
