@@ -230,7 +230,7 @@ TRL logs it at every step; the CI is over the steps. Recipes: {", ".join(f"`{c}`
 
 ## How it was made
 
-Machine: {describe_hardware(hardware)}
+Machine: {describe_hardware(hardware)} Evaluation and training dtype (chosen from the hardware): {hardware["eval_dtype"]}.
 
 Stages (wall time: {seconds or "none yet"}):
 

@@ -34,7 +34,8 @@ class SharedPromptArguments:
         default=True,
         metadata={
             "help": "Compute each distinct prompt of a batch once and its completions on its keys and values, in "
-            "the training pass and the log-probability passes (exact: the same losses, gradients and weights). "
+            "generation's prefill, the training pass and the log-probability passes (exact: the same samples, "
+            "losses, gradients and weights). "
             "Applies to text-only models without activation checkpointing; otherwise every completion is forwarded "
             "with its prompt, as in stock TRL."
         },
@@ -49,7 +50,7 @@ def shared_prompt_blocker(trainer: Any) -> str | None:
             getattr(args, "activation_checkpointing", False) or getattr(args, "gradient_checkpointing", False)
         ),
         "a load-balancing loss": getattr(trainer, "aux_loss_enabled", False),
-        "a vision-language model": trainer.processing_class.__class__.__name__.endswith("Processor"),
+        "a vision-language model": getattr(trainer, "_is_vlm", False),
     }
     return next((reason for reason, applies in blockers.items() if applies), None)
 
@@ -100,9 +101,9 @@ def shared_prefill(model: torch.nn.Module) -> Iterator[None]:
 
 
 class SharedPromptForward:
-    """Mixin for `trl.GRPOTrainer` (before it in the bases): `_get_per_token_logps_and_entropies` computes each
-    distinct prompt of the batch once (the module docstring). `shared_prompt=False`, a batch without a repeated
-    prompt, multimodal inputs or a setting `shared_prompt_blocker` names give TRL's own pass."""
+    """Mixin for `trl.GRPOTrainer` (before it in the bases): generation and `_get_per_token_logps_and_entropies`
+    compute each distinct prompt of a batch once (the module docstring). `shared_prompt=False`, multimodal inputs,
+    vLLM or continuous-batching generation, or a setting `shared_prompt_blocker` names give TRL's own passes."""
 
     def __init__(self, *args: Any, shared_prompt: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -133,29 +134,26 @@ class SharedPromptForward:
         compute_aux_loss: bool = False,
         **multimodal: Any,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        own = (model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss)
         if not self.shared_prompt or compute_aux_loss or any(value is not None for value in multimodal.values()):
+            own = (model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss)
             return super()._get_per_token_logps_and_entropies(*own, **multimodal)
-        width = input_ids.shape[1] - logits_to_keep
-        # a prompt is its ids and its padding: rows equal in both are one prompt
-        prompts = torch.cat([input_ids[:, :width], attention_mask[:, :width]], dim=1)
-        first, owner = distinct_rows(prompts)
-        if len(first) == len(input_ids):
-            return super()._get_per_token_logps_and_entropies(*own, **multimodal)
-        logps, entropies = self._shared_pass(model, input_ids, attention_mask, width, first, owner)
+        # TRL's chunks of `batch_size` rows bound the memory; the prompts repeated within a chunk are shared
+        size = batch_size or len(input_ids)
+        chunks = [
+            self._shared_pass(model, input_ids[start : start + size], attention_mask[start : start + size],
+                              input_ids.shape[1] - logits_to_keep)
+            for start in range(0, len(input_ids), size)
+        ]  # fmt: skip
+        logps, entropies = (torch.cat(parts) for parts in zip(*chunks, strict=True))
         return logps, entropies if compute_entropy else None, None
 
     def _shared_pass(
-        self,
-        model: torch.nn.Module,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        width: int,
-        first: torch.Tensor,
-        owner: torch.Tensor,
+        self, model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, width: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The completions' log-probabilities and entropies from one pass over the distinct prompts (rows `first`)
-        and one pass over every completion on its prompt's (row `owner`'s) keys and values."""
+        """The log-probabilities and entropies of the completions (the columns from `width` on) from one pass over the
+        distinct prompts (a prompt is its ids and its padding) and one pass over every completion on its prompt's
+        keys and values."""
+        first, owner = distinct_rows(torch.cat([input_ids[:, :width], attention_mask[:, :width]], dim=1))
         completions, completion_mask = input_ids[:, width:], attention_mask[:, width:]
         with self.accelerator.autocast():
             prefix = model(
