@@ -111,7 +111,25 @@ def test_eval_command_writes_recomputable_metrics(tiny_model_dir: Path, tiny_col
     assert capsys.readouterr().err.strip().splitlines() == [
         f"rlpt-trl eval: error: {tiny_cola_data}: no validation split"
     ]
-    assert not (tmp_path / "one").exists() and not (tmp_path / "held").exists()
+    assert run_command("eval", [*common, "--output_dir", str(tmp_path / "none"), "--starvation_sample", "0"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rlpt-trl eval: error: --starvation_sample must be at least 1, got 0"
+    ]
+    assert not (tmp_path / "one").exists() and not (tmp_path / "held").exists() and not (tmp_path / "none").exists()
+
+    # a seeded uniform sample of the prompts: the same rows as the whole run gives them
+    sampled = tmp_path / "sampled"
+    assert run_command("eval", [*common, "--output_dir", str(sampled), "--starvation_group_sizes", *sizes,
+                                "--starvation_sample", "10"]) == 0  # fmt: skip
+    entry = json.loads((sampled / "metrics.json").read_text())[str(tiny_model_dir)]["starvation"]
+    subset = json.loads((sampled / entry["predictions"]).read_text())
+    ids = [record["idx"] for record in subset]
+    assert entry["n"] == 10 and ids == sorted(ids) and ids != [record["idx"] for record in records][:10]
+    whole = {record["idx"]: record for record in records}
+    for record in subset:  # the same prompt, probability (up to the batch's padding) and samples
+        same = whole[record["idx"]]
+        assert (record["prompt"], record["sampled_hits"]) == (same["prompt"], same["sampled_hits"])
+        assert record["hit_probability"] == pytest.approx(same["hit_probability"], rel=1e-3)
 
 
 @pytest.mark.slow

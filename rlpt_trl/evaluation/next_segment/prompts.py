@@ -3,6 +3,7 @@ cuts its training rows, or the rows of a data build itself."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,11 @@ class NextSegmentPrompts:
 
     def __len__(self) -> int:
         return len(self.idx)
+
+    def select(self, rows: Sequence[int]) -> NextSegmentPrompts:
+        """The prompts of `rows`, in that order."""
+        columns = (self.idx, self.prompt, self.completion, self.text, self.score)
+        return NextSegmentPrompts(*([column[row] for row in rows] for column in columns), self.source)
 
 
 def _data_build_default(name: str) -> float:
@@ -135,5 +141,4 @@ def build_next_segment_prompts(
             min_prompt_tokens=min_prompt_tokens,
             min_completion_tokens=min_completion_tokens,
         )
-    columns = (prompts.idx, prompts.prompt, prompts.completion, prompts.text, prompts.score)
-    return NextSegmentPrompts(*(column[:max_samples] for column in columns), prompts.source)
+    return prompts.select(range(len(prompts))[:max_samples])

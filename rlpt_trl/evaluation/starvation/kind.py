@@ -10,16 +10,17 @@ from .task import StarvationTask
 
 
 def build_starvation_tasks(names: list[str], setup: EvalSetup) -> list[StarvationTask]:
-    """The forecast when `names` asks for it, on the next-segment prompts (the split `--starvation_split` names) cut
-    with the setup's tokenizer, at the next-segment temperature and seed."""
+    """The forecast when `names` asks for it, on the next-segment prompts (the split `--starvation_split` names, a
+    random `--starvation_sample` of them) cut with the setup's tokenizer, at the next-segment temperature and seed."""
     if not names:
         return []
     args, prompts, own = setup.args, setup.option(NextSegmentArguments), setup.option(StarvationArguments)
     sizes = own.group_sizes()
     max_samples = args.max_samples if prompts.next_segment_max_samples is None else prompts.next_segment_max_samples
+    built = prompts.build_prompts(setup.tokenizer(), args.data_dir, max_samples, own.starvation_split)
     return [
         StarvationTask(
-            prompts.build_prompts(setup.tokenizer(), args.data_dir, max_samples, own.starvation_split),
+            own.sample(built, prompts.next_segment_seed),
             sizes,
             temperature=prompts.next_segment_temperature,
             seed=prompts.next_segment_seed,
