@@ -11,7 +11,7 @@ of K completions of TOKENS new tokens on 8 prompts a step (CoLA cuts, prompts of
 `--pydocs_data`, `rlpt-trl data --task asr --max_prompt_tokens 128`), stock (`shared_prompt` and
 `skip_zero_advantage` off) and shared (both on) alternated `--repeats` times from the same weights, seed and prompts.
 Per run: the median of TRL's `step_time` over the steps after the first, and the FLOPs the run's counter charged the
-policy per step (`rlpt_trl.trainer.flops`: what was computed). Prints one table and, with `--output_json`, writes it.
+policy per step (`rlpt_trl.trainer.flops`: what was computed). Prints one table and, with `--output_json`, writes its numbers after each setting.
 """
 
 from __future__ import annotations
@@ -121,6 +121,10 @@ def main() -> None:
             "time_ratio": timed["shared"] / timed["stock"], "flops_ratio": flops["shared"] / flops["stock"],
         })  # fmt: skip
         print(f"{shape} K={num_generations} tokens={tokens}: {timed} s/step, {flops} FLOPs/step", flush=True)
+        if args.output_json:  # after each setting: a stopped benchmark keeps what it measured
+            Path(args.output_json).write_text(
+                json.dumps({"settings": vars(args), "results": results}, indent=1) + "\n"
+            )
     rows = [
         [r["shape"], r["num_generations"], r["tokens"], f"{r['seconds_per_step']['stock']:.2f}",
          f"{r['seconds_per_step']['shared']:.2f}", f"{r['time_ratio']:.2f}x", f"{r['flops_per_step']['stock']:.3g}",
@@ -130,8 +134,6 @@ def main() -> None:
     header = ["shape", "K", "tokens", "stock s/step", "shared s/step", "time", "stock FLOPs/step",
               "shared FLOPs/step", "FLOPs"]  # fmt: skip
     print(format_table(header, rows))
-    if args.output_json:
-        Path(args.output_json).write_text(json.dumps({"settings": vars(args), "results": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
