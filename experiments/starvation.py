@@ -2,6 +2,7 @@
 
     python experiments/starvation.py            # the published run, into results/starvation/; rerun to resume it
     python experiments/starvation.py --smoke    # a few prompts and steps: checks the plumbing
+    python experiments/starvation.py --report_only  # the report of the stages finished so far
 
 From the SmolLM2-135M-Instruct GGUF, on two corpora: CoLA (the data build's random cuts of train; the 1031 dev cuts
 held out) and the Python documentation (RLPT's next-sentence rows, `rlpt-trl data --task asr`, prompts of up to 128
@@ -68,6 +69,7 @@ def parse_args() -> argparse.Namespace:
     add_asset_arguments(parser)
     parser.add_argument("--pydocs_dir", help=f"the Python documentation's reST sources (${PYDOCS_DIR_ENV})")
     add_folder_arguments(parser, "starvation", "models, datasets, runs")
+    parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data builds and the runs")
     parser.add_argument("--grpo_steps", type=int, default=25, help="steps of each GRPO run")
     parser.add_argument("--max_prompts", type=int, help="first N prompts of every forecast (default: all)")
@@ -79,7 +81,7 @@ def parse_args() -> argparse.Namespace:
         pydocs = Path(args.data_dir) / PYDOCS_FOLDER
     args.pydocs_dir = Path(pydocs).resolve() if pydocs else None
     args.work_dir = Path(args.work_dir or ROOT / "outputs" / ("starvation-smoke" if args.smoke else "starvation"))
-    args.work_dir = args.work_dir.resolve()
+    args.work_dir = args.work_dir.absolute()  # a symlinked work folder keeps its name in the report
     default_output = args.work_dir / "results" if args.smoke else ROOT / "results" / "starvation"
     args.output_dir = Path(args.output_dir or default_output).resolve()
     return args
@@ -264,7 +266,8 @@ def main() -> None:
         hardware_file.write_text(json.dumps(hardware_report(), indent=1) + "\n")
     hardware = json.loads(hardware_file.read_text())
     try:
-        resume_stages(plan.stages(), args.work_dir / "timings.json")
+        if not args.report_only:
+            resume_stages(plan.stages(), args.work_dir / "timings.json")
     finally:
         # a stopped run still reports the stages it finished
         write_report(plan, hardware)
