@@ -10,8 +10,10 @@ of K completions of TOKENS new tokens on 8 prompts a step (CoLA cuts, prompts of
 `rlpt-trl data` folder) or 4 (RLPT's next-sentence rows of the Python documentation, prompts of up to 128 tokens:
 `--pydocs_data`, `rlpt-trl data --task asr --max_prompt_tokens 128`), stock (`shared_prompt` and
 `skip_zero_advantage` off) and shared (both on) alternated `--repeats` times from the same weights, seed and prompts.
-Per run: the median of TRL's `step_time` over the steps after the first, and the FLOPs the run's counter charged the
-policy per step (`rlpt_trl.trainer.flops`: what was computed). Prints one table and, with `--output_json`, writes its numbers after each setting.
+Per run: the median of TRL's `step_time` (generation, rewards, loss and backward; not the optimizer's update) over
+the steps after the first, the whole run's `train_runtime`, and the FLOPs the run's counter charged the policy per
+step (`rlpt_trl.trainer.flops`: what was computed). Prints one table and, with `--output_json`, writes its numbers
+after each setting.
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def parse_setting(text: str) -> tuple[str, int, int]:
 def run(
     model, tokenizer, reward, dataset, *, shared: bool, num_generations: int, tokens: int, prompts: int, steps: int
 ):
-    """One GRPO run from a copy of `model`: its per-step times and the policy's counted FLOPs per step."""
+    """One GRPO run from a copy of `model`: its per-step times, its whole time and the policy's counted FLOPs per
+    step."""
     with tempfile.TemporaryDirectory() as output:
         config = GRPOConfig(
             output_dir=output, per_device_train_batch_size=prompts * num_generations, num_generations=num_generations,
@@ -86,8 +89,10 @@ def run(
         counter.watch("policy", trainer.model)
         trainer.train()
     logged = [entry for entry in trainer.state.log_history if "step_time" in entry]
+    (summary,) = [entry for entry in trainer.state.log_history if "train_runtime" in entry]
     return {
         "step_seconds": [entry["step_time"] for entry in logged],
+        "run_seconds": summary["train_runtime"],
         "zero_std": [entry["frac_reward_zero_std"] for entry in logged],
         "flops_per_step": counter.total / steps,
     }

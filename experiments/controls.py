@@ -45,6 +45,7 @@ from stages import (  # noqa: E402
     add_asset_arguments,
     add_folder_arguments,
     check_assets,
+    check_work_dir,
     collect_evaluation,
     parse_with_smoke,
     recipe,
@@ -103,8 +104,7 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise RlptError(f"--report_only needs a finished run in {args.work_dir} (no timings.json)")
     elif args.work_dir.exists() and not args.overwrite:
         raise RlptError(f"work directory exists: {args.work_dir} (pass --overwrite to replace it)")
-    if args.output_dir == args.work_dir or args.output_dir in args.work_dir.parents:
-        raise RlptError(f"--work_dir must lie outside --output_dir, got {args.work_dir}")
+    check_work_dir(args)
 
 
 class Plan:

@@ -46,6 +46,7 @@ from stages import (  # noqa: E402
     add_asset_arguments,
     add_folder_arguments,
     check_assets,
+    check_work_dir,
     collect_evaluation,
     every,
     logging,
@@ -124,8 +125,7 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise RlptError(f"--{name} must be at least 1, got {value}")
     if args.work_dir.exists() and not args.overwrite:
         raise RlptError(f"work directory exists: {args.work_dir} (pass --overwrite to replace it)")
-    if args.output_dir == args.work_dir or args.output_dir in args.work_dir.parents:
-        raise RlptError(f"--work_dir must lie outside --output_dir, got {args.work_dir}")
+    check_work_dir(args)
 
 
 def plan(args: argparse.Namespace) -> list[Stage]:

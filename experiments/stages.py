@@ -183,6 +183,12 @@ def check_assets(args: argparse.Namespace) -> None:
     ])  # fmt: skip
 
 
+def check_work_dir(args: argparse.Namespace) -> None:
+    """--work_dir outside --output_dir, which the report replaces whole."""
+    if args.output_dir == args.work_dir or args.output_dir in args.work_dir.parents:
+        raise RlptError(f"--work_dir must lie outside --output_dir, got {args.work_dir}")
+
+
 def parse_with_smoke(parser: argparse.ArgumentParser, smoke: dict[str, int]) -> argparse.Namespace:
     """Parse with a --smoke flag that sets `smoke`'s values (a plumbing check), the asset paths made absolute."""
     shown = ", ".join(f"--{name} {value}" for name, value in smoke.items())

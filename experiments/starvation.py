@@ -44,6 +44,7 @@ from stages import (  # noqa: E402
     add_asset_arguments,
     add_folder_arguments,
     check_assets,
+    check_work_dir,
     parse_with_smoke,
     recipe,
     relative,
@@ -97,8 +98,7 @@ def check_inputs(args: argparse.Namespace) -> None:
             raise RlptError(f"--{name} must be at least 1, got {value}")
     if args.overwrite and args.work_dir.exists():
         raise RlptError(f"--overwrite: remove {args.work_dir} yourself first; a rerun without it resumes the run")
-    if args.output_dir == args.work_dir or args.output_dir in args.work_dir.parents:
-        raise RlptError(f"--work_dir must lie outside --output_dir, got {args.work_dir}")
+    check_work_dir(args)
 
 
 class Plan:

@@ -96,6 +96,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-llama"))
 
 
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir: Path):
+    """The tiny causal LM (fp32, on the CPU, in eval mode) and its tokenizer, loaded once per test module."""
+    from rlpt_trl.models.loading import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu", dtype="float32")
+    return model.eval(), tokenizer
+
+
 @pytest.fixture(scope="session")
 def tiny_embedding_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny BERT encoder with mean pooling (no Normalize module), saved as a sentence-transformers folder."""

@@ -34,12 +34,6 @@ SAMPLING = {"num_samples": 3, "max_new_tokens": 4, "seed": 5}
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_model_dir: Path):
-    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
-    return model.eval(), tokenizer
-
-
-@pytest.fixture(scope="module")
 def prompts(tiny, cola_sample_glue_dir: Path):
     return build_next_segment_prompts(tiny[1], data_dir=cola_sample_glue_dir, seed=1, max_samples=12)
 

@@ -16,11 +16,6 @@ from rlpt_trl.evaluation.glue.generate import generate_greedy
 from rlpt_trl.evaluation.glue.prefix_cache import split_after_prefix
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir: Path):
-    return load_model_and_tokenizer(tiny_model_dir, device="cpu", dtype="float32")
-
-
 def test_split_keeps_the_tokenisation(tiny) -> None:
     _, tokenizer = tiny
     prefix = "The cat sat.\n\n"

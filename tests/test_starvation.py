@@ -15,14 +15,7 @@ from rlpt_trl.evaluation.next_segment.prompts import build_next_segment_prompts
 from rlpt_trl.evaluation.next_segment.sampling import sample_completions
 from rlpt_trl.evaluation.starvation.forecast import next_token_hits, zero_variance_probability
 from rlpt_trl.evaluation.starvation.result import metric_names, record_values
-from rlpt_trl.models.loading import load_model_and_tokenizer
 from rlpt_trl.rewards.rpt_prefix import rpt_prefix, token_boundaries
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir: Path):
-    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), device="cpu")
-    return model.eval(), tokenizer
 
 
 @pytest.fixture(scope="module")
