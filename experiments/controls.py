@@ -45,6 +45,7 @@ from stages import (  # noqa: E402
     add_asset_arguments,
     add_folder_arguments,
     check_assets,
+    check_at_least_one,
     check_work_dir,
     collect_evaluation,
     parse_with_smoke,
@@ -95,10 +96,7 @@ def parse_args() -> argparse.Namespace:
 def check_inputs(args: argparse.Namespace) -> None:
     """What a stage could trip over late, checked before the first one starts."""
     check_assets(args)
-    for name in ("train_rows", "grpo_steps", "eval_max_samples", "eval_batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise RlptError(f"--{name} must be at least 1, got {value}")
+    check_at_least_one(args, ("train_rows", "grpo_steps", "eval_max_samples", "eval_batch_size"))
     if args.report_only:
         if not (args.work_dir / "timings.json").is_file():
             raise RlptError(f"--report_only needs a finished run in {args.work_dir} (no timings.json)")

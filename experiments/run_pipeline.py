@@ -46,6 +46,7 @@ from stages import (  # noqa: E402
     add_asset_arguments,
     add_folder_arguments,
     check_assets,
+    check_at_least_one,
     check_work_dir,
     collect_evaluation,
     every,
@@ -119,10 +120,7 @@ def parse_args() -> argparse.Namespace:
 def check_inputs(args: argparse.Namespace) -> None:
     """What a stage could trip over late, checked before the first one starts."""
     check_assets(args)
-    for name in SETTINGS:
-        value = getattr(args, name)
-        if name != "seed" and value is not None and value < 1:
-            raise RlptError(f"--{name} must be at least 1, got {value}")
+    check_at_least_one(args, [name for name in SETTINGS if name != "seed"])
     if args.work_dir.exists() and not args.overwrite:
         raise RlptError(f"work directory exists: {args.work_dir} (pass --overwrite to replace it)")
     check_work_dir(args)

@@ -183,6 +183,14 @@ def check_assets(args: argparse.Namespace) -> None:
     ])  # fmt: skip
 
 
+def check_at_least_one(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Each of the flags `names` unset or at least 1, else one line naming it."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise RlptError(f"--{name} must be at least 1, got {value}")
+
+
 def check_work_dir(args: argparse.Namespace) -> None:
     """--work_dir outside --output_dir, which the report replaces whole."""
     if args.output_dir == args.work_dir or args.output_dir in args.work_dir.parents:

@@ -44,6 +44,7 @@ from stages import (  # noqa: E402
     add_asset_arguments,
     add_folder_arguments,
     check_assets,
+    check_at_least_one,
     check_work_dir,
     parse_with_smoke,
     recipe,
@@ -92,10 +93,7 @@ def check_inputs(args: argparse.Namespace) -> None:
     """What a stage could trip over late, checked before the first one starts."""
     check_assets(args)
     check_paths([("--pydocs_dir", args.pydocs_dir, f"or set {PYDOCS_DIR_ENV}")])
-    for name in ("grpo_steps", "max_prompts", "max_documents", "eval_batch_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise RlptError(f"--{name} must be at least 1, got {value}")
+    check_at_least_one(args, ("grpo_steps", "max_prompts", "max_documents", "eval_batch_size"))
     if args.overwrite and args.work_dir.exists():
         raise RlptError(f"--overwrite: remove {args.work_dir} yourself first; a rerun without it resumes the run")
     check_work_dir(args)
