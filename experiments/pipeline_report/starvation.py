@@ -14,10 +14,7 @@ from rlpt_trl.evaluation.starvation.result import record_values
 from rlpt_trl.testing.tensorboard import read_scalars
 from rlpt_trl.utils.markdown import format_table
 
-
-ZERO_STD_TAG = "train/frac_reward_zero_std"
-# the evaluation's bootstrap (`EvalArguments` defaults)
-BOOTSTRAP_ITERS, BOOTSTRAP_SEED = 1000, 0
+from .controls import BOOTSTRAP_ITERS, BOOTSTRAP_SEED, ZERO_STD_TAG
 
 
 def compact_predictions(predictions: Path) -> dict[str, list]:
