@@ -31,6 +31,19 @@ def parity_reward(prompts: list[str], completions: list[str], **kwargs) -> list[
     return [0.0 if len(prompt) % 2 else float(len(completion) % 3) for prompt, completion in pairs]
 
 
+def spread_reward(completions: list[str], **kwargs) -> list[float]:
+    """Each completion's place in its process's batch: no group has all-equal rewards."""
+    return [float(index) for index in range(len(completions))]
+
+
+def constant_reward(completions: list[str], **kwargs) -> list[float]:
+    """1 for every completion: every group has all-equal rewards."""
+    return [1.0] * len(completions)
+
+
+REWARDS = {"parity": parity_reward, "spread": spread_reward, "constant": constant_reward}
+
+
 def train(
     model_dir: str,
     output_dir: str,
@@ -40,12 +53,16 @@ def train(
     num_generations: int,
     completion_length: int,
     shared: bool = False,
+    dynamic_sampling: bool = False,
+    max_resample_rounds: int = 10,
+    reward: str = "parity",
 ) -> tuple[dict, dict[str, torch.Tensor]]:
     """Three fp32 steps of 8 completions a process from `model_dir`, plain SGD at learning rate 1, so that two runs'
     weights differ by exactly their gradients' difference (Adam would divide a gradient entry at rounding level, which
     GRPO's advantages summing to 0 within a group make common, by its own size): each step's logged loss and gradient norm, the
     share of groups with all-equal rewards, the completions left out of the forward pass, the tokens of the policy's
-    training passes and of its other passes (generation; this process's), and the trained weights."""
+    training passes and of its other passes (generation; this process's), dynamic sampling's rounds, groups drawn and
+    groups kept, and the trained weights."""
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     config = GRPOConfig(
@@ -55,8 +72,9 @@ def train(
         seed=0, temperature=0.7, disable_tqdm=True,
     )  # fmt: skip
     trainer = RLPTGRPOTrainer(
-        model=model, processing_class=tokenizer, reward_funcs=[parity_reward], args=config,
+        model=model, processing_class=tokenizer, reward_funcs=[REWARDS[reward]], args=config,
         train_dataset=Dataset.from_dict({"prompt": PROMPTS}), skip_zero_advantage=skip, shared_prompt=shared,
+        dynamic_sampling=dynamic_sampling, max_resample_rounds=max_resample_rounds,
     )  # fmt: skip
     counter = FlopCounter()
     counter.watch("policy", trainer.model)
@@ -69,6 +87,10 @@ def train(
         "skipped": trainer.skipped_rows,
         "trained_tokens": counter.tokens["policy"]["train"],
         "read_tokens": counter.tokens["policy"]["read"],
+        **{
+            name: [entry.get(f"dynamic_sampling/{name}") for entry in logged]
+            for name in ("rounds", "groups_drawn", "groups_kept")
+        },
     }
     weights = {name: tensor.detach().clone().contiguous() for name, tensor in trainer.model.state_dict().items()}
     return result, weights

@@ -4,9 +4,9 @@
     accelerate launch --config_file accelerate_configs/cpu.yaml recipes/grpo.py --config recipes/quickstart/grpo.yaml
 
 Every flag of `RewardScriptArguments`, the rewards' settings (`rlpt_trl.rewards.RewardArguments`), `trl.GRPOConfig`,
-`trl.ModelConfig`, the compute budget (`--flops_budget`), `--shared_prompt`, `--skip_zero_advantage` and the in-training evaluation (`--eval_tasks`,
-`--eval_every_steps` and the task kinds' flags) works in the YAML or on the command line (the command line wins);
-`--help` lists them. The run is assembled by `rlpt_trl.trainer.command.TrainerCommand`.
+`trl.ModelConfig`, the compute budget (`--flops_budget`), `--shared_prompt`, `--skip_zero_advantage`,
+`--dynamic_sampling` and the in-training evaluation (`--eval_tasks`, `--eval_every_steps` and the task kinds' flags)
+works in the YAML or on the command line (the command line wins); `--help` lists them. The run is assembled by `rlpt_trl.trainer.command.TrainerCommand`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from trl import GRPOConfig
 
+from ..trainer.dynamic_sampling import DynamicSamplingArguments, check_dynamic_sampling
 from ..trainer.model_card import RLPTGRPOTrainer
 from ..trainer.reward_command import RewardTrainerCommand
 from ..trainer.shared_prompt import SharedPromptArguments
@@ -29,17 +30,31 @@ if TYPE_CHECKING:
 
 class GRPOCommand(RewardTrainerCommand):
     """`rlpt-trl grpo`: `trl.GRPOTrainer` (with the rewards in its model card, each prompt computed once per group,
-    without forwarding the completions of zero advantage) on a data build's prompts."""
+    without forwarding the completions of zero advantage, DAPO's dynamic sampling on request) on a data build's
+    prompts."""
 
     config_class = GRPOConfig
     trainer_class = RLPTGRPOTrainer
-    extra_arguments = (*RewardTrainerCommand.extra_arguments, SharedPromptArguments, ZeroAdvantageArguments)
+    extra_arguments = (
+        *RewardTrainerCommand.extra_arguments,
+        SharedPromptArguments,
+        ZeroAdvantageArguments,
+        DynamicSamplingArguments,
+    )
+
+    def check(self, args: RunArguments) -> None:
+        super().check(args)
+        sampling = args[DynamicSamplingArguments]
+        if sampling.dynamic_sampling:
+            check_dynamic_sampling(args[self.config_class], sampling.max_resample_rounds)
 
     def trainer_kwargs(self, args: RunArguments, train_dataset: Dataset) -> dict[str, Any]:
         return {
             **super().trainer_kwargs(args, train_dataset),
             "shared_prompt": args[SharedPromptArguments].shared_prompt,
             "skip_zero_advantage": args[ZeroAdvantageArguments].skip_zero_advantage,
+            "dynamic_sampling": args[DynamicSamplingArguments].dynamic_sampling,
+            "max_resample_rounds": args[DynamicSamplingArguments].max_resample_rounds,
         }
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from trl import GRPOTrainer, RLOOTrainer
 
+from .dynamic_sampling import DynamicSampling
 from .prompt_order import ResumablePromptOrder
 from .shared_prompt import SharedPromptForward
 from .zero_advantage import SkipZeroAdvantageRows
@@ -51,10 +52,13 @@ class RewardModelCard:
             card.write("\n".join(lines))
 
 
-class RLPTGRPOTrainer(RewardModelCard, ResumablePromptOrder, SkipZeroAdvantageRows, SharedPromptForward, GRPOTrainer):
+class RLPTGRPOTrainer(
+    RewardModelCard, ResumablePromptOrder, DynamicSampling, SkipZeroAdvantageRows, SharedPromptForward, GRPOTrainer
+):
     """`trl.GRPOTrainer` with the run's rewards and settings in its model card, a prompt order that resume restores,
-    and, where that is exact, the completions of zero advantage left out of the policy's forward pass
-    (`skip_zero_advantage`) and each prompt computed once for its group (`shared_prompt`)."""
+    DAPO's dynamic sampling on request (`dynamic_sampling`), and, where that is exact, the completions of zero
+    advantage left out of the policy's forward pass (`skip_zero_advantage`) and each prompt computed once for its
+    group (`shared_prompt`)."""
 
 
 class RLPTRLOOTrainer(RewardModelCard, ResumablePromptOrder, RLOOTrainer):
