@@ -71,6 +71,13 @@ def teacher_forced_nll(model, tokenizer, prompt: str, completion: str) -> float:
     return nll[max(shared, 1) - 1 :].mean().item()
 
 
+def first_token_nll(model, tokenizer, prompt: str, token: int) -> float:
+    """NLL of `token` right after `prompt` (temperature 1) from one unpadded float64 forward."""
+    with torch.no_grad():
+        logits = model(torch.tensor([tokenizer(prompt)["input_ids"]])).logits[0, -1].double()
+    return float(-torch.log_softmax(logits, dim=-1)[token])
+
+
 def top16_entropy(model, tokenizer, prompt: str) -> float:
     """Entropy of the next token after `prompt` over its 16 most likely tokens, renormalised, written out."""
     with torch.no_grad():
@@ -150,7 +157,10 @@ def check_recomputable(result, model, tokenizer, encoder, scorer, nll_tolerance:
             "cut_entropy": r["cut_entropy"],
             "next_token_accuracy": None if first is None else np.mean(token_correct),
             "greedy_next_token_accuracy": r["greedy_next_token_correct"],
+            "next_token_pass_at_k": None if first is None else max(token_correct),
+            "first_token_nll": None if first is None else first_token_nll(model, tokenizer, r["prompt"], first),
         }
+        assert (r["first_token_nll"] is None) == (first is None)
         for name, threshold in DIFFICULTY_THRESHOLDS.items():
             for metric in ("next_token_accuracy", "greedy_next_token_accuracy"):
                 row[f"{metric}_{name}"] = row[metric] if r["cut_entropy"] >= threshold else None

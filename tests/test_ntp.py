@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -151,11 +152,52 @@ def test_ntp_both_modes_and_the_budget(tiny_model_dir: Path, tiny_cola_data: Pat
     assert flops["global_step"] == 2 and flops["flops"] >= budget and flops["budget"] == budget
 
 
+def test_budget_points_inside_one_run_and_a_resumed_count(tiny_model_dir: Path, tiny_cola_data: Path, tmp_path: Path):
+    """`--save_at_flops` saves a checkpoint at the first step reaching each count, with its flops.json; a run resumed
+    from a checkpoint counts on from that checkpoint's count, and reaches its budget at the uninterrupted run's step."""
+    step = json.loads(_probe_flops(tiny_model_dir, tiny_cola_data, tmp_path / "probe"))["flops"]
+    output = tmp_path / "points"
+    points = ["--save_at_flops", str(1.5 * step), str(3.5 * step), "--flops_budget", str(4.5 * step),
+              "--save_total_limit", "0"]  # fmt: skip
+    result = _ntp(tiny_model_dir, tiny_cola_data, output, "--max_steps", "10", *points)
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = {
+        int(path.name.split("-")[1]): json.loads((path / FLOPS_FILE).read_text())
+        for path in output.glob("checkpoint-*")
+    }
+    assert sorted(saved) == [2, 4, 5]  # two budget points, and the budget's own stop
+    assert saved[2]["flops"] >= 1.5 * step > saved[2]["flops"] - step and saved[4]["flops"] >= 3.5 * step
+    final = json.loads((output / FLOPS_FILE).read_text())
+    assert final["global_step"] == 5 and final["flops"] == saved[5]["flops"]
+    resumed = tmp_path / "resumed"
+    shutil.copytree(output / "checkpoint-2", resumed / "checkpoint-2")
+    result = _ntp(
+        tiny_model_dir, tiny_cola_data, resumed, "--max_steps", "10", *points, "--resume_from_checkpoint", "true"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = json.loads((resumed / FLOPS_FILE).read_text())
+    assert again["global_step"] == 5 and again["resumed_at_flops"] == saved[2]["flops"]
+    assert again["flops"] == pytest.approx(final["flops"], rel=1e-9)
+    assert sorted(path.name for path in resumed.glob("checkpoint-*")) == [
+        "checkpoint-2",
+        "checkpoint-4",
+        "checkpoint-5",
+    ]
+
+
+def _probe_flops(model: Path, data: Path, output: Path) -> str:
+    """flops.json of one step."""
+    result = _ntp(model, data, output, "--max_steps", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return (output / FLOPS_FILE).read_text()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--mode", "rl"], "--mode must be one of pretrain, next_segment"),
         (["--flops_budget", "0"], "--flops_budget must be > 0"),
+        (["--save_at_flops", "1e9"], "--save_at_flops keeps its checkpoints only without rotation: pass"),
     ],
 )
 def test_ntp_bad_input_is_one_line(tiny_model_dir: Path, tiny_cola_data: Path, tmp_path: Path, extra, message):

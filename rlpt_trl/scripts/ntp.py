@@ -93,7 +93,8 @@ class NTPCommand(TrainerCommand):
     padding_side = "right"
 
     def check(self, args: RunArguments) -> None:
-        check_flops_budget(args[FlopsArguments].flops_budget)
+        budget = args[FlopsArguments]
+        check_flops_budget(budget.flops_budget, budget.save_at_flops, args[self.config_class].save_total_limit)
 
     def datasets(self, args: RunArguments) -> tuple[Dataset, None]:
         from ..data.prompt_dataset import load_prompt_dataset
@@ -114,7 +115,8 @@ class NTPCommand(TrainerCommand):
     def callbacks(self, args: RunArguments, trainer: Trainer) -> list[TrainerCallback]:
         from ..trainer.flops import FlopsCallback
 
-        return [FlopsCallback({"policy": trainer.model}, budget=args[FlopsArguments].flops_budget)]
+        budget = args[FlopsArguments]
+        return [FlopsCallback({"policy": trainer.model}, budget.flops_budget, budget.save_at_flops)]
 
     def tags(self, args: RunArguments) -> tuple[str, ...]:
         return ("rlpt_trl", "next-token-control", args[NTPScriptArguments].mode)

@@ -41,7 +41,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "logging_steps": (_above_zero, "above 0"),
     "save_steps": (_above_zero, "above 0"),
     "eval_steps": (_optional(_above_zero), "above 0"),
-    "save_total_limit": (_optional(_at_least(1)), "at least 1"),
+    "save_total_limit": (_optional(_at_least(0)), "at least 0 (0: keep every checkpoint)"),
     "seed": (_at_least(0), "at least 0"),
     # generation (GRPO, RLOO)
     "max_completion_length": (_optional(_at_least(1)), "at least 1"),

@@ -142,12 +142,28 @@ class FlopsArguments:
             "max_steps / num_train_epochs still cap the run."
         },
     )
+    save_at_flops: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Also save a checkpoint at the first step whose counted FLOPs reach each of these (budget points "
+            "inside one run; each checkpoint's flops.json holds its count). Needs --save_total_limit 0."
+        },
+    )
 
 
-def check_flops_budget(budget: float | None) -> None:
-    """Reject a budget that cannot be trained to."""
+def check_flops_budget(
+    budget: float | None, save_at: list[float] | None = None, save_total_limit: int | None = None
+) -> None:
+    """Reject a budget, or a count to save at, that cannot be trained to, and checkpoints at counts that checkpoint
+    rotation would delete."""
     if budget is not None and not budget > 0:
         raise RlptError(f"--flops_budget must be > 0 FLOPs, got {budget}")
+    for value in save_at or ():
+        if not value > 0:
+            raise RlptError(f"--save_at_flops must be > 0 FLOPs, got {value}")
+    if save_at and save_total_limit is not None and save_total_limit > 0:
+        raise RlptError(f"--save_at_flops keeps its checkpoints only without rotation: pass --save_total_limit 0 "
+                        f"(got {save_total_limit})")  # fmt: skip
 
 
 def _summed(value: float) -> float:
@@ -163,19 +179,22 @@ def _summed(value: float) -> float:
 
 class FlopsCallback(TrainerCallback):
     """Counts a run's compute (`FlopCounter`, summed over its processes at each step): writes `flops.json` into the
-    output folder at the end, and stops training at the first step that reaches `budget` FLOPs (every process at the
-    same step).
+    output folder at the end and into every checkpoint, saves a checkpoint at the first step that reaches each count
+    of `save_at`, and stops training at the first step that reaches `budget` FLOPs (every process at the same step).
+    A resumed run continues from its checkpoint's count (the per-model detail then covers the passes since).
 
     `models` names what to watch: each value a module, or a callable giving the modules loaded so far by name (the
     reward models load at their first call), looked at again at each step. In-training evaluations count too.
     """
 
-    def __init__(self, models: dict[str, Any], budget: float | None = None):
-        check_flops_budget(budget)
+    def __init__(self, models: dict[str, Any], budget: float | None = None, save_at: list[float] | None = None):
+        check_flops_budget(budget, save_at)
         self.models = models
         self.budget = budget
+        self.save_at = sorted(save_at or ())
         self.counter = FlopCounter()
         self.total = 0.0
+        self.resumed = 0.0  # the count of the checkpoint a resumed run started from
 
     def _watch(self) -> None:
         for name, model in self.models.items():
@@ -185,25 +204,46 @@ class FlopsCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._watch()
+        resumed = _checkpoint(args, state) / FLOPS_FILE
+        if state.global_step and resumed.is_file():
+            self.resumed = self.total = float(json.loads(resumed.read_text())["flops"])
+            self.save_at = [value for value in self.save_at if value > self.total]
 
     def on_step_end(self, args, state, control, **kwargs):
         self._watch()
-        self.total = _summed(self.counter.total)
+        self.total = self.resumed + _summed(self.counter.total)
         if self.budget is not None and self.total >= self.budget:
             control.should_training_stop = True
             control.should_save = True
+        if self.save_at and self.total >= self.save_at[0]:
+            self.save_at = [value for value in self.save_at if value > self.total]
+            control.should_save = True
+
+    def on_save(self, args, state, control, **kwargs):
+        self._write(args, state, _checkpoint(args, state) / FLOPS_FILE)
 
     def on_train_end(self, args, state, control, **kwargs):
         # what ran after the last step's count (an evaluation at that step) counts too
-        self.total = _summed(self.counter.total)
-        if state.is_world_process_zero:
-            summary = {
-                "global_step": state.global_step,
-                "budget": self.budget,
-                **self.counter.summary(),
-                # the models' counts are this process's; the total is the run's
-                "flops": self.total,
-            }
-            path = Path(args.output_dir) / FLOPS_FILE
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(summary, indent=1) + "\n")
+        self.total = self.resumed + _summed(self.counter.total)
+        self._write(args, state, Path(args.output_dir) / FLOPS_FILE)
+
+    def _write(self, args, state, path: Path) -> None:
+        if not state.is_world_process_zero:
+            return
+        summary = {
+            "global_step": state.global_step,
+            "budget": self.budget,
+            **self.counter.summary(),
+            # the models' counts are this process's since the run (re)started; the total is the run's
+            "flops": self.total,
+            **({"resumed_at_flops": self.resumed} if self.resumed else {}),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=1) + "\n")
+
+
+def _checkpoint(args, state) -> Path:
+    """The folder of the checkpoint at the state's step (where `Trainer` saves it, and resumes from it)."""
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+    return Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"

@@ -104,7 +104,8 @@ class RewardTrainerCommand(TrainerCommand):
     extra_arguments = (RewardArguments, FlopsArguments)
 
     def check(self, args: RunArguments) -> None:
-        check_flops_budget(args[FlopsArguments].flops_budget)
+        budget = args[FlopsArguments]
+        check_flops_budget(budget.flops_budget, budget.save_at_flops, args[self.config_class].save_total_limit)
 
     def datasets(self, args: RunArguments) -> tuple[Dataset, None]:
         from ..data.prompt_dataset import load_prompt_dataset
@@ -148,7 +149,7 @@ class RewardTrainerCommand(TrainerCommand):
         models = {"policy": trainer.model, "rewards": loaded_models}
         return [
             CompletionSamplesCallback(trainer),
-            FlopsCallback(models, budget=args[FlopsArguments].flops_budget),
+            FlopsCallback(models, args[FlopsArguments].flops_budget, args[FlopsArguments].save_at_flops),
             RewardConfigCallback(self.reward_config(args)),
         ]
 

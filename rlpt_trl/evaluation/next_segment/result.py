@@ -36,6 +36,8 @@ METRICS = (
     "mean_new_tokens",
     "cut_entropy",
     *NEXT_TOKEN_METRICS,
+    "next_token_pass_at_k",
+    "first_token_nll",
 )
 # the metrics a paired-difference table shows: the objective, what it costs, and whether the model stops
 HEADLINE_METRICS = (
@@ -73,6 +75,12 @@ def _number(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def _any_correct(correct: list[float | None]) -> float:
+    """1.0 when any sample is right, 0.0 when none is, NaN for a prompt whose true completion has no token."""
+    known = [value for value in correct if value is not None and not math.isnan(value)]
+    return float(max(known)) if known else math.nan
+
+
 def record_values(records: list[dict]) -> dict[str, np.ndarray]:
     """Each metric's per-prompt values (metric -> array of len(records), NaN where a prompt has none), read from the
     prompts' records (a predictions file's content): the values every metric is the mean of."""
@@ -100,6 +108,9 @@ def record_values(records: list[dict]) -> dict[str, np.ndarray]:
         # a prompt whose true completion has no token of its own has None for every sample
         "next_token_accuracy": mean("next_token_correct"),
         "greedy_next_token_accuracy": each("greedy_next_token_correct"),
+        "next_token_pass_at_k": np.array([_any_correct(r["next_token_correct"]) for r in records], dtype=np.float64),
+        # predictions written before the metric existed have none
+        "first_token_nll": np.array([_number(r.get("first_token_nll")) for r in records], dtype=np.float64),
     }
     values["cosine_gain"] = values["cosine_sentence"] - values["cosine_prompt_only"]
     for name, threshold in DIFFICULTY_THRESHOLDS.items():

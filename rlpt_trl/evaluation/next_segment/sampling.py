@@ -97,7 +97,8 @@ class Continuations:
     model's own log-probability of each of sample k's tokens, at temperature 1); `cut_entropy[i]`: the model's
     `top_k_entropy` of the token after prompt i; with true completions, `true_tokens[i]` (the true completion's own
     tokens after the prompt's, None where the prompt's tokens are not the leading tokens of prompt + completion) and
-    `true_nll[i]`: the model's mean NLL (nats/token) of them, NaN where None (the caller scores those whole)."""
+    `true_nll[i]`: the model's mean NLL (nats/token) of them, NaN where None (the caller scores those whole), and
+    `first_nll[i]`: its NLL of the first of them (temperature 1), NaN where None."""
 
     samples: list[list[str]]
     greedy: list[str]
@@ -108,6 +109,7 @@ class Continuations:
     cut_entropy: np.ndarray = field(repr=False)
     true_tokens: list[list[int] | None] | None = field(default=None, repr=False)
     true_nll: np.ndarray | None = None
+    first_nll: np.ndarray | None = None
 
 
 def _true_tokens(tokenizer: PreTrainedTokenizerBase, prompt_ids: list[list[int]], prompts, completions) -> list:
@@ -249,12 +251,18 @@ def sample_completions(
     texts: list[list[str]] = [[] for _ in prompts]
     tokens: list[list[list[int]]] = [[] for _ in prompts]
     logprobs: list[list[list[float]]] = [[] for _ in prompts]
-    true_nll = np.full(len(prompts), np.nan)
+    true_nll, first_nll = np.full(len(prompts), np.nan), np.full(len(prompts), np.nan)
     cut_entropy = np.full(len(prompts), np.nan)
     lengths = [len(ids) + len(truth or []) for ids, truth in zip(token_lists, truths, strict=True)]
     for batch in length_sorted_batches(lengths, batch_size):
         prefill = _prefill(model, [token_lists[i] for i in batch], [truths[i] for i in batch], pad_id)
         true_nll[batch] = prefill.true_nll.numpy()
+        firsts = [(number, truths[index][0]) for number, index in enumerate(batch) if truths[index]]
+        if firsts:
+            rows, first_tokens = map(list, zip(*firsts, strict=True))
+            log_probs = torch.log_softmax(prefill.next_logits[rows], dim=-1)
+            picked_first = -log_probs[torch.arange(len(rows)), first_tokens].cpu().numpy()
+            first_nll[[batch[number] for number in rows]] = picked_first
         cut_entropy[batch] = top_k_entropy(prefill.next_logits).cpu().numpy()
         rows = [row for i in batch for row in [None, *((keys[i], sample) for sample in range(sampled))]]
         noise = GumbelMax(rows, seed=seed, temperature=temperature)
@@ -281,4 +289,5 @@ def sample_completions(
         cut_entropy,
         None if true_completions is None else truths,
         None if true_completions is None else true_nll,
+        None if true_completions is None else first_nll,
     )

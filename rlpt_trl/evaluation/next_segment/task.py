@@ -21,6 +21,9 @@ against the sentence. Per-prompt values (the task's metrics are their means over
 - `empty_rate`: share of blank samples (no visible character); `mean_new_tokens`: tokens generated before eos;
 - `cut_entropy`: the scorer LM's entropy over its 16 most likely next tokens after the prompt (RPT's difficulty, its
   proxy model's), the same for every model;
+- `first_token_nll`: the evaluated model's NLL (nats, temperature 1) of the true completion's first token (NaN where
+  the true completion's tokens do not follow the prompt's);
+- `next_token_pass_at_k`: whether any of the K samples' first token is the true completion's first token;
 - `next_token_accuracy`: share of the samples whose first token is the true completion's first token;
   `greedy_next_token_accuracy`: whether the greedy continuation's is (NaN where the true completion's tokens do not
   follow the prompt's); with `_easy`, `_medium`, `_hard`: on the cuts whose `cut_entropy` reaches 0.5, 1.0, 1.5 (RPT's
@@ -315,6 +318,7 @@ def evaluate_next_segment(
             "distinct_2": json_number(distinct_n(samples[i], 2)),
             "cut_entropy": float(cut_entropy[i]),
             "difficulty": difficulty(cut_entropy[i]),
+            "first_token_nll": json_number(drawn.first_nll[i]),
             "next_token_correct": [json_number(value) for value in token_correct[i]],
             "greedy_next_token_correct": json_number(greedy_token_correct[i]),
         }
