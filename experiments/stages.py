@@ -98,16 +98,25 @@ class StageBuilder:
         return Stage(stage, title, command)
 
     def train(
-        self, run: str, title: str, trainer: str, config: str, start: str, *flags: str, steps: int | None = None
+        self,
+        run: str,
+        title: str,
+        trainer: str,
+        config: str,
+        start: str,
+        *flags: str,
+        steps: int | None = None,
+        seed: int | None = None,
     ) -> Stage:
-        """`recipes/<trainer>.py --config CONFIG` from the model `start` into the model `run`; the reward trainers
-        score with MiniLM. The stage is named after the run (`-` as `_`)."""
+        """`recipes/<trainer>.py --config CONFIG` from the model `start` into the model `run` (with `seed`, default
+        the experiment's); the reward trainers score with MiniLM. The stage is named after the run (`-` as `_`)."""
         rewards = (
             ["--embedding_model_name_or_path", str(self.args.embedding_model)] if trainer in ("grpo", "rloo") else []
         )
         command = [
             self.python, f"recipes/{trainer}.py", "--config", config, "--model_name_or_path", self.model(start),
-            *flags, *rewards, "--output_dir", self.model(run), "--save_strategy", "no", "--seed", self.seed,
+            *flags, *rewards, "--output_dir", self.model(run), "--save_strategy", "no",
+            "--seed", self.seed if seed is None else str(seed),
         ]  # fmt: skip
         return Stage(run.replace("-", "_"), title, command, steps=steps)
 

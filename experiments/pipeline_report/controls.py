@@ -43,7 +43,7 @@ METRICS = {
     "cola": ["matthews_correlation"],
 }  # fmt: skip
 ZERO_STD_TAG = "train/frac_reward_zero_std"
-# RPT's and RLP's control: continued next-token training on the same text, at the same compute
+# RLP's control (RPT reports no FLOP-matched one): continued next-token training on the same text, at the same compute
 CONTROL = "ntp-pretrain"
 GRPO_RUNS = [run for run in RUNS if run.startswith("grpo-")]
 # the evaluation's bootstrap (`EvalArguments` defaults)
@@ -164,7 +164,7 @@ gradient. Seconds: wall time of the run's command, loading included.
 
 ## GRPO against continued pre-training (paired, 95 % bootstrap CIs; * where the CI excludes 0)
 
-The same next-segment cuts, each GRPO run minus `{CONTROL}` (RPT's and RLP's control), recomputed from the
+The same next-segment cuts, each GRPO run minus `{CONTROL}` (RLP's FLOP-matched control; RPT reports none), recomputed from the
 prediction files (`against_control`).
 
 {paired_table(metrics["against_control"], dict.fromkeys(GRPO_RUNS, CONTROL), {NEXT_SEGMENT: METRICS[NEXT_SEGMENT]})}

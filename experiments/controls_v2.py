@@ -1,0 +1,452 @@
+"""Does GRPO beat next-token training at matched compute, once it pays only its algorithmic cost? On CoLA and pydocs.
+
+    python experiments/controls_v2.py               # the published run, into results/controls_v2/; rerun to resume
+    python experiments/controls_v2.py --smoke       # a few steps and prompts: checks the plumbing
+    python experiments/controls_v2.py --report_only # the report of the stages finished so far
+
+From the SmolLM2-135M-Instruct GGUF: (1) import it; (2) the warm start every arm starts from: next-token training on
+GLUE RTE's training premises (news and encyclopedia text, disjoint from both corpora), `--warm_steps` steps, so that
+no arm is credited with repairing the GGUF's quantization. Then for each corpus: (3) its data builds: CoLA's random
+cuts of train (held out: the 1031 dev cuts of the next-segment evaluation); pydocs' next-sentence rows with prompts
+of up to 128 tokens (`--task asr`) and the same training documents' sentences, each once (`--task cut`), for
+next-token training (held out: its validation documents); (4) the arms (`pipeline_report/controls_v2.ARMS`), each run
+to twice the corpus's budget unit of counted FLOPs with a checkpoint at one unit (`--save_at_flops`): next-token
+training and GRPO with RPT's reward and shared prompts (two seeds each), GRPO with dynamic sampling, and on CoLA GRPO
+at a second learning rate; (5) the next-segment evaluation of base, the warm start and every run at both budget
+points (K = 4 samples at temperature 0.9, base as the frozen scorer). Every stage is a command with its log on disk;
+a stopped experiment continues at the stage it stopped in. The report in --output_dir: README.md (its first
+paragraphs written by hand and kept), metrics.json, timings.json, each model's per-prompt values (`values/`) and the
+plot of accuracy against FLOPs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pipeline_report.controls_v2 import (  # noqa: E402
+    ARMS,
+    CONTROL,
+    CORPORA,
+    HEADLINE,
+    POINTS,
+    Arm,
+    arms_table,
+    bootstrap,
+    checkpoint_at,
+    compact_values,
+    corpus_runs,
+    difference,
+    differences_table,
+    mean_over_seeds,
+    per_prompt,
+    plot,
+    run_log,
+    run_name,
+    summarize,
+)
+from pipeline_report.hardware import describe_hardware, hardware_report  # noqa: E402
+from pipeline_report.results_readme import SMOKE_NOTE, kept_interpretation  # noqa: E402
+from stages import (  # noqa: E402
+    ROOT,
+    Stage,
+    StageBuilder,
+    add_asset_arguments,
+    add_folder_arguments,
+    check_assets,
+    check_at_least_one,
+    check_work_dir,
+    parse_with_smoke,
+    relative,
+    resume_stages,
+)
+
+from rlpt_trl.cli import run_with_errors  # noqa: E402
+from rlpt_trl.testing.assets import PYDOCS_DIR_ENV, PYDOCS_FOLDER, check_paths  # noqa: E402
+from rlpt_trl.trainer.flops import FLOPS_FILE  # noqa: E402
+from rlpt_trl.utils.errors import RlptError  # noqa: E402
+from rlpt_trl.utils.files import write_json, write_text_atomic  # noqa: E402
+from rlpt_trl.utils.markdown import format_table  # noqa: E402
+
+
+PROG = "experiments/controls_v2.py"
+NTP_CONFIG = "recipes/smollm2-135m/ntp_cpu.yaml"
+GRPO_CONFIGS = {"cola": "recipes/smollm2-135m/grpo_rpt_cpu.yaml", "pydocs": "recipes/smollm2-135m/grpo_asr_cpu.yaml"}
+# counted FLOPs of one budget unit, per corpus (chosen so that a corpus's runs take about 3 h on an idle 2-core CPU)
+BUDGET_UNITS = {"cola": 2.15e13, "pydocs": 1.0e14}
+# a budgeted run stops at its budget first; these only bound it
+MAX_STEPS, MAX_EPOCHS = "100000", "50"
+RTE_TRAIN = "rte/train.tsv"
+SMOKE = {"warm_steps": 2, "budget_scale": 1e-2, "max_prompts": 16, "max_documents": 40}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    add_asset_arguments(parser)
+    parser.add_argument("--pydocs_dir", help=f"the Python documentation's reST sources (${PYDOCS_DIR_ENV})")
+    add_folder_arguments(parser, "controls_v2", "models, datasets, runs")
+    parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the data builds and the warm start")
+    parser.add_argument("--warm_steps", type=int, default=150, help="steps of the warm start (8 premises a step)")
+    parser.add_argument("--budget_scale", type=float, default=1.0, help="multiply every budget unit (plumbing checks)")
+    parser.add_argument("--max_prompts", type=int, help="first N held-out prompts of each evaluation (default: all)")
+    parser.add_argument("--max_documents", type=int, help="first N documents of the pydocs builds (default: all)")
+    parser.add_argument("--eval_batch_size", type=int, default=16)
+    args = parse_with_smoke(parser, SMOKE)
+    pydocs = args.pydocs_dir or os.environ.get(PYDOCS_DIR_ENV)
+    if pydocs is None and args.data_dir is not None and (Path(args.data_dir) / PYDOCS_FOLDER).is_dir():
+        pydocs = Path(args.data_dir) / PYDOCS_FOLDER
+    args.pydocs_dir = Path(pydocs).resolve() if pydocs else None
+    args.work_dir = Path(args.work_dir or ROOT / "outputs" / ("controls_v2-smoke" if args.smoke else "controls_v2"))
+    args.work_dir = args.work_dir.absolute()  # a symlinked work folder keeps its name in the report
+    default_output = args.work_dir / "results" if args.smoke else ROOT / "results" / "controls_v2"
+    args.output_dir = Path(args.output_dir or default_output).resolve()
+    return args
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """What a stage could trip over late, checked before the first one starts."""
+    check_assets(args)
+    check_paths([("--pydocs_dir", args.pydocs_dir, f"or set {PYDOCS_DIR_ENV}")])
+    check_at_least_one(args, ("warm_steps", "max_prompts", "max_documents", "eval_batch_size"))
+    if not args.budget_scale > 0:
+        raise RlptError(f"--budget_scale must be > 0, got {args.budget_scale}")
+    if args.overwrite and args.work_dir.exists():
+        raise RlptError(f"--overwrite: remove {args.work_dir} yourself first; a rerun without it resumes the run")
+    check_work_dir(args)
+
+
+class Plan:
+    """The stages, in the order they run; a run's evaluations join once the run has saved its budget points."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.build = StageBuilder(args)
+        self.evaluations = args.work_dir / "eval"
+
+    def budget(self, corpus: str, point: int) -> float:
+        """The counted FLOPs of a budget point."""
+        return BUDGET_UNITS[corpus] * self.args.budget_scale * point
+
+    def stages(self) -> list[Stage]:
+        warm_data = self.build.data("warm")
+        warm = self.build.train(
+            "warm", f"Warm start: {self.args.warm_steps} steps of next-token training on RTE premises", "ntp",
+            NTP_CONFIG, "base", "--mode", "pretrain", "--dataset_name", warm_data, "--max_steps",
+            str(self.args.warm_steps),
+        )  # fmt: skip
+        warm.output = self.build.models / "warm"
+        stages = [
+            Stage("import", "Import the GGUF", self.build.import_gguf().command, output=self.build.models / "base"),
+            self._data("data_warm", "Data build, RTE training premises", "warm", "--dataset_path",
+                       str(Path(self.args.data_dir) / RTE_TRAIN), "--text_column", "sentence1", "--label_column",
+                       "none", "--task", "cut"),
+            warm,
+        ]  # fmt: skip
+        for corpus in CORPORA:
+            stages += self._data_builds(corpus)
+            stages += [self._evaluate(corpus, model, self.build.model(model)) for model in ("base", "warm")]
+        for round_ in (0, 1):
+            for corpus in CORPORA:
+                for arm, seed in corpus_runs(corpus, (round_,)):
+                    stages += self._run(corpus, arm, seed)
+        return stages
+
+    def _run(self, corpus: str, arm: Arm, seed: int) -> list[Stage]:
+        """A run's training, then the evaluation of each budget point it has saved."""
+        run = run_name(corpus, arm, seed)
+        stages = [self._train(corpus, arm, seed)]
+        for point in POINTS:
+            model = self.point_model(corpus, run, point)
+            if model is not None:
+                stages.append(self._evaluate(corpus, f"{run}-b{point}", relative(model)))
+        return stages
+
+    def point_model(self, corpus: str, run: str, point: int) -> Path | None:
+        """The folder of a finished run's model at a budget point: its checkpoint there, its final model at the last."""
+        folder = self.build.models / run
+        if not (folder / FLOPS_FILE).is_file():
+            return None
+        return folder if point == POINTS[-1] else checkpoint_at(folder, self.budget(corpus, point))
+
+    def _data(self, stage: str, title: str, name: str, *flags: str) -> Stage:
+        command = [
+            self.build.python, "-m", "rlpt_trl.cli", "data", *flags, "--embedding_model_name_or_path", "none",
+            "--tokenizer_name_or_path", self.build.model("base"), "--seed", self.build.seed, "--output_dir",
+            self.build.data(name),
+        ]  # fmt: skip
+        return Stage(stage, title, command, output=ROOT / self.build.data(name))
+
+    def _data_builds(self, corpus: str) -> list[Stage]:
+        if corpus == "cola":
+            rows = ["--max_samples", str(self.args.max_prompts)] if self.args.max_prompts else []
+            return [self._data("data_cola", "Data build, CoLA random cuts", "cola", "--data_dir",
+                               str(self.args.data_dir), "--cut_strategy", "random", *rows)]  # fmt: skip
+        documents = ["--max_samples", str(self.args.max_documents)] if self.args.max_documents else []
+        source = ["--dataset_path", f"{self.args.pydocs_dir}/**/*.rst.txt", *documents]
+        return [
+            self._data("data_pydocs", "Data build, pydocs next sentences", "pydocs", *source, "--task", "asr",
+                       "--max_prompt_tokens", "128"),
+            self._data("data_pydocs_text", "Data build, pydocs training sentences", "pydocs-text", *source,
+                       "--task", "cut"),
+        ]  # fmt: skip
+
+    def _train(self, corpus: str, arm: Arm, seed: int) -> Stage:
+        run = run_name(corpus, arm, seed)
+        limit = [
+            "--flops_budget", repr(self.budget(corpus, POINTS[-1])), "--save_at_flops",
+            *(repr(self.budget(corpus, point)) for point in POINTS[:-1]), "--save_total_limit", "0",
+        ]  # fmt: skip
+        if arm.trainer == "ntp":
+            text = self.build.data("cola" if corpus == "cola" else "pydocs-text")
+            flags = ["--mode", "pretrain", "--dataset_name", text, "--num_train_epochs", MAX_EPOCHS]
+            config = NTP_CONFIG
+        else:
+            flags = ["--dataset_name", self.build.data(corpus), "--max_steps", MAX_STEPS, "--logging_steps", "1"]
+            config = GRPO_CONFIGS[corpus]
+        stage = self.build.train(run, f"{arm.title}, {corpus}, seed {seed}", arm.trainer, config, "warm", *flags,
+                                 *arm.flags, *limit, seed=seed)  # fmt: skip
+        stage.output = self.build.models / run
+        return stage
+
+    def _evaluate(self, corpus: str, name: str, model: str) -> Stage:
+        """The next-segment evaluation of one model on the corpus's held-out prompts, base as the frozen scorer."""
+        held_out = (
+            ["--data_dir", str(self.args.data_dir)]
+            if corpus == "cola"
+            else ["--next_segment_data", self.build.data("pydocs")]
+        )
+        rows = ["--next_segment_max_samples", str(self.args.max_prompts)] if self.args.max_prompts else []
+        output = self.evaluations / corpus / name
+        command = [
+            self.build.python, "recipes/eval.py", "--model_name_or_path", model, "--tasks", "next_segment",
+            *held_out, *rows, "--scorer_model_name_or_path", self.build.model("base"), "--embedding_model_name_or_path",
+            str(self.args.embedding_model), "--dtype", "auto", "--batch_size", str(self.args.eval_batch_size),
+            "--output_dir", relative(output),
+        ]  # fmt: skip
+        return Stage(f"eval_{corpus}_{name}".replace("-", "_"), f"Evaluation, {corpus}, {name}", command,
+                     output=output)  # fmt: skip
+
+
+def run_pending(plan: Plan, timings_file: Path) -> None:
+    """Run the first stage not yet finished, and again, until none is left: the stage list is rebuilt after each, so
+    that a run's evaluations follow it."""
+    while True:
+        done = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+        pending = [stage for stage in plan.stages() if stage.name not in done]
+        if not pending:
+            return
+        resume_stages(pending[:1], timings_file)
+
+
+def collect(plan: Plan, timings: dict[str, float]) -> dict[str, object]:
+    """metrics.json of the report from the finished stages, and the per-prompt files it refers to."""
+    files: dict[str, dict] = {}
+    models: dict[str, dict] = {}
+    runs: dict[str, dict] = {}
+    arms: dict[str, dict] = {}
+    differences: dict[str, dict] = {}
+    curves: dict[str, dict] = {}
+    for corpus in CORPORA:
+        values = {}
+        for folder in sorted((plan.evaluations / corpus).glob("*/metrics.json")):
+            name = folder.parent.name
+            if f"eval_{corpus}_{name}".replace("-", "_") not in timings:
+                continue
+            (entry,) = json.loads(folder.read_text()).values()
+            compact = compact_values(folder.parent / entry["next_segment"]["predictions"])
+            files[f"{corpus}/{name}"] = compact
+            values[name] = per_prompt(compact)
+        if not values:
+            continue
+        indices = bootstrap(len(next(iter(values.values()))[HEADLINE]))
+        models[corpus] = {name: summarize(value, indices) for name, value in values.items()}
+        comparisons = {}
+        if {"base", "warm"} <= set(values):
+            comparisons["warm start - base"] = difference(values["warm"], values["base"], indices)
+        arms[corpus], curves[corpus] = {}, {}
+        seeded: dict[tuple[str, int], dict] = {}
+        for arm, seed in corpus_runs(corpus):
+            run = run_name(corpus, arm, seed)
+            if f"{run.replace('-', '_')}" in timings:
+                runs[run] = _run_summary(plan, corpus, run, timings)
+            for point in POINTS:
+                if f"{run}-b{point}" in values:
+                    seeded.setdefault((arm.name, point), []).append(values[f"{run}-b{point}"])
+        for (arm_name, point), per_seed in seeded.items():
+            mean = mean_over_seeds(per_seed)
+            label = f"{arm_name} @ {point}x ({len(per_seed)} seed{'s' if len(per_seed) > 1 else ''})"
+            arms[corpus][label] = summarize(mean, indices)
+            flops = [
+                runs[run]["points"][str(point)]["flops"]
+                for run in runs
+                if run.startswith(f"{corpus}-{arm_name}-s") and str(point) in runs[run]["points"]
+            ]
+            # every arm starts at the warm start, before it has spent anything
+            start = [{"point": 0, "flops": 0.0, **models[corpus]["warm"][HEADLINE]}] if "warm" in values else []
+            curves[corpus].setdefault(arm_name, start).append(
+                {
+                    "point": point,
+                    "flops": float(sum(flops) / len(flops)) if flops else None,
+                    **arms[corpus][label][HEADLINE],
+                }  # fmt: skip
+            )
+            control = seeded.get((CONTROL, point))
+            if arm_name != CONTROL and control:
+                comparisons[f"{arm_name} - {CONTROL} @ {point}x"] = difference(mean, mean_over_seeds(control), indices)
+        differences[corpus] = comparisons
+    settings = {name: getattr(plan.args, name) for name in ("seed", "warm_steps", "budget_scale", "max_prompts",
+                                                            "max_documents")}  # fmt: skip
+    return {
+        "settings": {**settings, "budget_units": BUDGET_UNITS, "points": list(POINTS),
+                     "arms": {arm.name: arm.title for arm in ARMS}},
+        "runs": runs,
+        "models": models,
+        "arms": arms,
+        "differences": differences,
+        "curves": curves,
+        "files": files,
+    }  # fmt: skip
+
+
+def _run_summary(plan: Plan, corpus: str, run: str, timings: dict[str, float]) -> dict[str, object]:
+    """What a finished run spent at each budget point (steps, counted FLOPs), its wall time and its GRPO logs."""
+    folder = plan.build.models / run
+    points = {}
+    for point in POINTS:
+        model = plan.point_model(corpus, run, point)
+        if model is not None:
+            counted = json.loads((model / FLOPS_FILE).read_text())
+            points[str(point)] = {"step": counted["global_step"], "flops": counted["flops"]}
+    return {"seconds": timings[run.replace("-", "_")], "points": points, **run_log(folder)}
+
+
+def render_readme(plan: Plan, metrics: dict, timings: dict[str, float], hardware: dict, readme: Path) -> str:
+    """The report's README.md: how it was made, the tables, the kept interpretation."""
+    stages = plan.stages()
+    pending = [stage.name for stage in stages if stage.name not in timings]
+    status = (
+        f"Stages not yet run: {', '.join(pending)} (and the evaluations of runs not yet finished). Rerun the command "
+        "to continue.\n\n"
+        if pending
+        else ""
+    )
+    units = ", ".join(f"{corpus} {BUDGET_UNITS[corpus] * plan.args.budget_scale:.3g}" for corpus in CORPORA)
+    sections = []
+    for corpus in CORPORA:
+        if corpus not in metrics["models"]:
+            continue
+        runs = [[run, f"{entry['seconds']:.0f}", *(
+            f"{entry['points'][str(p)]['step']} / {entry['points'][str(p)]['flops']:.3g}" if str(p) in entry["points"]
+            else "" for p in POINTS),
+            f"{entry['frac_reward_zero_std']:.3f}" if "frac_reward_zero_std" in entry else "",
+            f"{entry['groups_kept']:.1f} of {entry['groups_drawn']:.1f}" if "groups_drawn" in entry else ""]
+            for run, entry in metrics["runs"].items() if run.startswith(f"{corpus}-")]  # fmt: skip
+        header = ["run", "seconds", *(f"{p}x: step / FLOPs" for p in POINTS), "zero-std groups", "groups kept / drawn"]
+        models = {name: entry for name, entry in metrics["models"][corpus].items() if name in ("base", "warm")}
+        sections.append(f"""## {corpus}
+
+### Runs
+
+{format_table(header, runs)}
+
+### Base and warm start
+
+{arms_table(models)}
+
+### Arms (mean over seeds; 95 % bootstrap CIs over the held-out prompts)
+
+{arms_table(metrics["arms"][corpus])}
+
+### Paired differences (same prompts; * where the CI excludes 0)
+
+{differences_table(metrics["differences"][corpus])}
+
+""")
+    seconds = ", ".join(f"{name} {value:.0f} s" for name, value in timings.items())
+    shown = "\n".join(plan.build.shown_stage(stage) for stage in stages)
+    return f"""# The controls again: GRPO at its algorithmic cost against next-token training, CoLA and pydocs
+
+{SMOKE_NOTE if plan.args.smoke else ""}Made on {datetime.date.today().isoformat()} with
+
+```
+python {PROG}{" --smoke" if plan.args.smoke else ""}
+```
+
+{status}## What it shows
+
+<!-- interpretation: written by hand; kept when the script re-runs -->
+{kept_interpretation(readme)}
+<!-- /interpretation -->
+
+Every arm starts from the warm start and stops at the first step whose counted FLOPs (`flops.json`: 6 N per trained
+token, 2 N per token read, the output layer only where logits are computed, the reward model and every discarded
+generation included) reach twice the corpus's budget unit ({units} FLOPs), with a checkpoint at one unit. Held-out
+metrics of the next-segment evaluation (K = 4 samples at temperature 0.9, 4 new tokens; base scores): next-token
+accuracy of the samples and of the greedy continuation, pass@4 (any sample's first token right), the NLL of the first
+true token and of the whole true completion. An arm's value at a budget point averages its seeds per prompt; the CIs
+are over prompts, not seeds.
+
+![held-out next-token accuracy against counted FLOPs](accuracy_vs_flops.png)
+
+{"".join(sections)}
+## How it was made
+
+Machine: {describe_hardware(hardware)} Training and evaluation dtype (chosen from the hardware):
+{hardware["eval_dtype"]}.
+
+Stages (wall time: {seconds or "none yet"}):
+
+```
+{shown}
+```
+
+`values/CORPUS/MODEL.json`: each held-out prompt's id and its value of every metric above, from which every figure is
+recomputed (`pipeline_report/controls_v2.py`).
+"""
+
+
+def write_report(plan: Plan, hardware: dict) -> None:
+    """The report of the finished stages in --output_dir."""
+    output, timings_file = plan.args.output_dir, plan.args.work_dir / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    metrics = collect(plan, timings)
+    for name, values in metrics.pop("files").items():
+        write_json(output / "values" / f"{name}.json", values, indent=None)
+    write_json(output / "metrics.json", metrics)
+    write_json(output / "timings.json", timings)
+    curves = {corpus: {arm: [p for p in points if p["flops"] is not None] for arm, points in arms.items()}
+              for corpus, arms in metrics["curves"].items() if arms}  # fmt: skip
+    if curves:
+        plot(curves, output / "accuracy_vs_flops.png")
+    readme = output / "README.md"
+    write_text_atomic(readme, render_readme(plan, metrics, timings, hardware, readme))
+    print(f"report: {relative(readme)}", flush=True)
+
+
+def main() -> None:
+    args = parse_args()
+    check_inputs(args)
+    plan = Plan(args)
+    hardware_file = args.work_dir / "hardware.json"
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    if not hardware_file.is_file():
+        hardware_file.write_text(json.dumps(hardware_report(), indent=1) + "\n")
+    hardware = json.loads(hardware_file.read_text())
+    try:
+        if not args.report_only:
+            run_pending(plan, args.work_dir / "timings.json")
+    finally:
+        # a stopped run still reports the stages it finished
+        write_report(plan, hardware)
+
+
+if __name__ == "__main__":
+    sys.exit(run_with_errors(PROG, main))

@@ -1,0 +1,143 @@
+"""`experiments/controls_v2.py`: the stages it plans (a warm start every arm starts from, two budget points inside each
+run, a run's evaluations once it has saved them), the report's arithmetic, and its bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from controls_v2 import BUDGET_UNITS, GRPO_CONFIGS, NTP_CONFIG, Plan
+from pipeline_report.controls_v2 import (
+    ARMS,
+    METRICS,
+    bootstrap,
+    checkpoint_at,
+    corpus_runs,
+    difference,
+    mean_over_seeds,
+    run_name,
+)
+
+from rlpt_trl.trainer.flops import FLOPS_FILE
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "experiments" / "controls_v2.py"
+
+
+def _value(command: list[str], flag: str) -> str:
+    return command[command.index(flag) + 1]
+
+
+def _plan(tmp_path: Path) -> Plan:
+    args = argparse.Namespace(
+        work_dir=tmp_path / "work", seed=7, warm_steps=150, budget_scale=1.0, max_prompts=None, max_documents=None,
+        eval_batch_size=16, gguf=tmp_path / "m.gguf", data_dir=tmp_path / "glue", embedding_model=tmp_path / "minilm",
+        pydocs_dir=tmp_path / "pydocs",
+    )  # fmt: skip
+    return Plan(args)
+
+
+def test_every_arm_starts_from_the_warm_start_with_two_budget_points(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    stages = {stage.name: stage for stage in plan.stages()}
+    warm = stages["warm"].command
+    assert _value(warm, "--model_name_or_path").endswith("models/base") and _value(warm, "--max_steps") == "150"
+    assert _value(warm, "--dataset_name").endswith("data/warm")
+    assert _value(stages["data_warm"].command, "--dataset_path") == str(tmp_path / "glue" / "rte" / "train.tsv")
+    trained = [name for name, stage in stages.items() if "recipes/grpo.py" in stage.command or (
+        "recipes/ntp.py" in stage.command and name != "warm")]  # fmt: skip
+    expected = [run_name(c, arm, seed).replace("-", "_") for r in (0, 1) for c in ("cola", "pydocs")
+                for arm, seed in corpus_runs(c, (r,))]  # fmt: skip
+    assert trained == expected
+    # the first seed of every arm on both corpora before any second seed
+    assert trained.index("pydocs_grpo_ds_s1") < trained.index("cola_ntp_s2")
+    for name in trained:
+        command, corpus = stages[name].command, name.split("_")[0]
+        assert _value(command, "--model_name_or_path").endswith("models/warm")
+        assert float(_value(command, "--flops_budget")) == 2 * BUDGET_UNITS[corpus]
+        assert float(_value(command, "--save_at_flops")) == BUDGET_UNITS[corpus]
+        assert _value(command, "--save_total_limit") == "0"
+        assert _value(command, "--seed") == name[-1]
+    # NTP reads the corpus text, each sentence once; GRPO the prompts, with its corpus's recipe
+    assert _value(stages["pydocs_ntp_s1"].command, "--dataset_name").endswith("data/pydocs-text")
+    assert _value(stages["cola_ntp_s2"].command, "--config") == NTP_CONFIG
+    assert _value(stages["pydocs_grpo_s1"].command, "--config") == GRPO_CONFIGS["pydocs"]
+    assert _value(stages["cola_grpo_ds_s1"].command, "--dynamic_sampling") == "true"
+    assert "--learning_rate" in stages["cola_grpo_lr_s1"].command and "pydocs_grpo_lr_s1" not in stages
+    # seeds: two for next-token training and GRPO, the first seeds of every arm first
+    assert [(arm.name, seed) for arm, seed in corpus_runs("cola")] == [
+        ("ntp", 1), ("grpo", 1), ("grpo-ds", 1), ("ntp", 2), ("grpo", 2), ("grpo-lr", 1)]  # fmt: skip
+    # base and the warm start are evaluated on each corpus; runs not yet trained are not
+    evaluations = [name for name in stages if name.startswith("eval_")]
+    assert evaluations == ["eval_cola_base", "eval_cola_warm", "eval_pydocs_base", "eval_pydocs_warm"]
+    assert _value(stages["eval_pydocs_warm"].command, "--next_segment_data").endswith("data/pydocs")
+    assert _value(stages["eval_cola_warm"].command, "--scorer_model_name_or_path").endswith("models/base")
+
+
+def _saved(run: Path, steps_and_flops: dict[int, float]) -> None:
+    for step, flops in steps_and_flops.items():
+        (run / f"checkpoint-{step}").mkdir(parents=True)
+        (run / f"checkpoint-{step}" / FLOPS_FILE).write_text(json.dumps({"flops": flops, "global_step": step}))
+
+
+def test_a_finished_runs_budget_points_are_evaluated(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    run = plan.build.models / "cola-ntp-s1"
+    unit = BUDGET_UNITS["cola"]
+    _saved(run, {3: 0.4 * unit, 7: 1.02 * unit, 14: 2.01 * unit})
+    assert plan.point_model("cola", "cola-ntp-s1", 1) is None  # not finished: no flops.json of its own
+    (run / FLOPS_FILE).write_text(json.dumps({"flops": 2.01 * unit, "global_step": 14}))
+    assert checkpoint_at(run, unit) == run / "checkpoint-7" and checkpoint_at(run, 3 * unit) is None
+    stages = {stage.name: stage for stage in plan.stages()}
+    assert _value(stages["eval_cola_cola_ntp_s1_b1"].command, "--model_name_or_path").endswith("checkpoint-7")
+    assert _value(stages["eval_cola_cola_ntp_s1_b2"].command, "--model_name_or_path").endswith("models/cola-ntp-s1")
+    names = list(stages)
+    assert names.index("cola_ntp_s1") < names.index("eval_cola_cola_ntp_s1_b1") < names.index("cola_grpo_s1")
+
+
+def test_seed_means_and_paired_differences() -> None:
+    rng = np.random.default_rng(0)
+    a1, a2, b = ({name: rng.random(50) for name in METRICS} for _ in range(3))
+    a1["first_token_nll"][3] = np.nan  # a prompt one seed has no value for keeps the other's
+    mean = mean_over_seeds([a1, a2])
+    assert mean["first_token_nll"][3] == a2["first_token_nll"][3]
+    np.testing.assert_allclose(
+        mean["next_token_accuracy"], (a1["next_token_accuracy"] + a2["next_token_accuracy"]) / 2
+    )
+    indices = bootstrap(50)
+    diff = difference(mean, b, indices)["next_token_accuracy"]
+    assert diff["mean"] == pytest.approx(np.mean(mean["next_token_accuracy"] - b["next_token_accuracy"]))
+    low, high = diff["ci"]
+    assert low < diff["mean"] < high
+    # paired: a constant shift has a zero-width interval
+    shifted = {name: values + 0.1 for name, values in b.items()}
+    assert difference(shifted, b, indices)["next_token_accuracy"]["ci"] == pytest.approx([0.1, 0.1])
+
+
+def test_every_arm_is_named_once() -> None:
+    names = [arm.name for arm in ARMS]
+    assert len(set(names)) == len(names) and names[0] == "ntp"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--warm_steps", "0"], "--warm_steps must be at least 1, got 0"),
+        (["--budget_scale", "0"], "--budget_scale must be > 0, got 0.0"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path: Path, extra: list[str], message: str) -> None:
+    # assets that exist: the checks stop the script before any stage reads them
+    assets = ["--gguf", str(SCRIPT), "--embedding_model", str(tmp_path), "--data_dir", str(tmp_path), "--pydocs_dir",
+              str(tmp_path)]  # fmt: skip
+    command = [sys.executable, str(SCRIPT), *assets, "--work_dir", str(tmp_path / "work"), *extra]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip() == f"experiments/controls_v2.py: error: {message}"
+    assert not (tmp_path / "work").exists()
