@@ -52,7 +52,7 @@ from pipeline_report.controls_v2 import (  # noqa: E402
     run_name,
     summarize,
 )
-from pipeline_report.hardware import describe_hardware, hardware_report  # noqa: E402
+from pipeline_report.hardware import describe_hardware  # noqa: E402
 from pipeline_report.results_readme import SMOKE_NOTE, kept_interpretation  # noqa: E402
 from stages import (  # noqa: E402
     ROOT,
@@ -60,16 +60,17 @@ from stages import (  # noqa: E402
     StageBuilder,
     add_asset_arguments,
     add_folder_arguments,
-    check_assets,
-    check_at_least_one,
-    check_work_dir,
+    add_pydocs_argument,
+    check_resumable,
     parse_with_smoke,
+    read_timings,
     relative,
+    resolve_resumable,
     resume_stages,
+    run_resumable,
 )
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.testing.assets import PYDOCS_DIR_ENV, PYDOCS_FOLDER, check_paths  # noqa: E402
 from rlpt_trl.trainer.flops import FLOPS_FILE  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import write_json, write_text_atomic  # noqa: E402
@@ -90,7 +91,7 @@ SMOKE = {"warm_steps": 2, "budget_scale": 1e-2, "max_prompts": 16, "max_document
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     add_asset_arguments(parser)
-    parser.add_argument("--pydocs_dir", help=f"the Python documentation's reST sources (${PYDOCS_DIR_ENV})")
+    add_pydocs_argument(parser)
     add_folder_arguments(parser, "controls_v2", "models, datasets, runs")
     parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data builds and the warm start")
@@ -100,27 +101,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max_documents", type=int, help="first N documents of the pydocs builds (default: all)")
     parser.add_argument("--eval_batch_size", type=int, default=16)
     args = parse_with_smoke(parser, SMOKE)
-    pydocs = args.pydocs_dir or os.environ.get(PYDOCS_DIR_ENV)
-    if pydocs is None and args.data_dir is not None and (Path(args.data_dir) / PYDOCS_FOLDER).is_dir():
-        pydocs = Path(args.data_dir) / PYDOCS_FOLDER
-    args.pydocs_dir = Path(pydocs).resolve() if pydocs else None
-    args.work_dir = Path(args.work_dir or ROOT / "outputs" / ("controls_v2-smoke" if args.smoke else "controls_v2"))
-    args.work_dir = args.work_dir.absolute()  # a symlinked work folder keeps its name in the report
-    default_output = args.work_dir / "results" if args.smoke else ROOT / "results" / "controls_v2"
-    args.output_dir = Path(args.output_dir or default_output).resolve()
+    resolve_resumable(args, "controls_v2")
     return args
 
 
 def check_inputs(args: argparse.Namespace) -> None:
     """What a stage could trip over late, checked before the first one starts."""
-    check_assets(args)
-    check_paths([("--pydocs_dir", args.pydocs_dir, f"or set {PYDOCS_DIR_ENV}")])
-    check_at_least_one(args, ("warm_steps", "max_prompts", "max_documents", "eval_batch_size"))
     if not args.budget_scale > 0:
         raise RlptError(f"--budget_scale must be > 0, got {args.budget_scale}")
-    if args.overwrite and args.work_dir.exists():
-        raise RlptError(f"--overwrite: remove {args.work_dir} yourself first; a rerun without it resumes the run")
-    check_work_dir(args)
+    check_resumable(args, ("warm_steps", "max_prompts", "max_documents", "eval_batch_size"))
 
 
 class Plan:
@@ -239,7 +228,7 @@ def run_pending(plan: Plan, timings_file: Path) -> None:
     """Run the first stage not yet finished, and again, until none is left: the stage list is rebuilt after each, so
     that a run's evaluations follow it."""
     while True:
-        done = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+        done = read_timings(timings_file)
         pending = [stage for stage in plan.stages() if stage.name not in done]
         if not pending:
             return
@@ -416,7 +405,7 @@ recomputed (`pipeline_report/controls_v2.py`).
 def write_report(plan: Plan, hardware: dict) -> None:
     """The report of the finished stages in --output_dir."""
     output, timings_file = plan.args.output_dir, plan.args.work_dir / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    timings = read_timings(timings_file)
     metrics = collect(plan, timings)
     for name, values in metrics.pop("files").items():
         write_json(output / "values" / f"{name}.json", values, indent=None)
@@ -435,17 +424,9 @@ def main() -> None:
     args = parse_args()
     check_inputs(args)
     plan = Plan(args)
-    hardware_file = args.work_dir / "hardware.json"
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    if not hardware_file.is_file():
-        hardware_file.write_text(json.dumps(hardware_report(), indent=1) + "\n")
-    hardware = json.loads(hardware_file.read_text())
-    try:
-        if not args.report_only:
-            run_pending(plan, args.work_dir / "timings.json")
-    finally:
-        # a stopped run still reports the stages it finished
-        write_report(plan, hardware)
+    run_resumable(
+        args, lambda: run_pending(plan, args.work_dir / "timings.json"), lambda hardware: write_report(plan, hardware)
+    )
 
 
 if __name__ == "__main__":

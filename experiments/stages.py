@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from rlpt_trl.testing.assets import (
     GGUF_ENV,
     GLUE_DIR_ENV,
     PYDOCS_DIR_ENV,
+    PYDOCS_FOLDER,
     check_paths,
     find_minilm,
     find_smollm2_gguf,
@@ -192,6 +193,56 @@ def check_assets(args: argparse.Namespace) -> None:
     ])  # fmt: skip
 
 
+def add_pydocs_argument(parser: argparse.ArgumentParser) -> None:
+    """--pydocs_dir, the Python documentation's reST sources (default $RLPT_PYDOCS_DIR, else pydocs/ beside GLUE)."""
+    parser.add_argument("--pydocs_dir", help=f"the Python documentation's reST sources (${PYDOCS_DIR_ENV})")
+
+
+def resolve_resumable(args: argparse.Namespace, name: str) -> None:
+    """--pydocs_dir from its defaults, and the folders of a resumable experiment `name`: --work_dir (default
+    outputs/NAME[-smoke]; a symlinked one keeps its name in the report) and --output_dir (default results/NAME; with
+    --smoke WORK_DIR/results)."""
+    pydocs = args.pydocs_dir or os.environ.get(PYDOCS_DIR_ENV)
+    if pydocs is None and args.data_dir is not None and (Path(args.data_dir) / PYDOCS_FOLDER).is_dir():
+        pydocs = Path(args.data_dir) / PYDOCS_FOLDER
+    args.pydocs_dir = Path(pydocs).resolve() if pydocs else None
+    args.work_dir = Path(args.work_dir or ROOT / "outputs" / (f"{name}-smoke" if args.smoke else name)).absolute()
+    default_output = args.work_dir / "results" if args.smoke else ROOT / "results" / name
+    args.output_dir = Path(args.output_dir or default_output).resolve()
+
+
+def check_resumable(args: argparse.Namespace, at_least_one: Sequence[str]) -> None:
+    """The checks of a resumable experiment on the assets and pydocs: each given and present, the flags
+    `at_least_one` unset or >= 1, no --overwrite of a run to resume, --work_dir outside --output_dir."""
+    check_assets(args)
+    check_paths([("--pydocs_dir", args.pydocs_dir, f"or set {PYDOCS_DIR_ENV}")])
+    check_at_least_one(args, at_least_one)
+    if args.overwrite and args.work_dir.exists():
+        raise RlptError(f"--overwrite: remove {args.work_dir} yourself first; a rerun without it resumes the run")
+    check_work_dir(args)
+
+
+def read_timings(path: Path) -> dict[str, float]:
+    """A timings.json (stage -> seconds): the stages finished so far; none when it is absent."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def run_resumable(args: argparse.Namespace, run: Callable[[], None], report: Callable[[dict], None]) -> None:
+    """Record the machine once (WORK_DIR/hardware.json), run the stages left unless --report_only, and write the
+    report with the machine even when a stage fails, so that a stopped run still reports what it finished."""
+    from pipeline_report.hardware import hardware_report
+
+    hardware_file = args.work_dir / "hardware.json"
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    if not hardware_file.is_file():
+        hardware_file.write_text(json.dumps(hardware_report(), indent=1) + "\n")
+    try:
+        if not args.report_only:
+            run()
+    finally:
+        report(json.loads(hardware_file.read_text()))
+
+
 def check_at_least_one(args: argparse.Namespace, names: Sequence[str]) -> None:
     """Each of the flags `names` unset or at least 1, else one line naming it."""
     for name in names:
@@ -250,7 +301,7 @@ def run_stage(stage: Stage, timings: dict[str, float]) -> None:
 def resume_stages(stages: Sequence[Stage], timings_file: Path) -> dict[str, float]:
     """Run the stages that `timings_file` (stage -> seconds, written after each stage) does not record as finished, in
     order, each from a clean output: a stopped experiment continues at the stage it stopped in."""
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    timings = read_timings(timings_file)
     for stage in stages:
         if stage.name in timings:
             print(f"=== {stage.title}: finished in an earlier run ({timings[stage.name]:.0f} s)", flush=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pipeline_report.hardware import describe_hardware, hardware_report  # noqa: E402
+from pipeline_report.hardware import describe_hardware  # noqa: E402
 from pipeline_report.results_readme import SMOKE_NOTE, kept_interpretation  # noqa: E402
 from pipeline_report.starvation import (  # noqa: E402
     compact_predictions,
@@ -43,18 +43,18 @@ from stages import (  # noqa: E402
     StageBuilder,
     add_asset_arguments,
     add_folder_arguments,
-    check_assets,
-    check_at_least_one,
-    check_work_dir,
+    add_pydocs_argument,
+    check_resumable,
     parse_with_smoke,
+    read_timings,
     recipe,
     relative,
+    resolve_resumable,
     resume_stages,
+    run_resumable,
 )
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
-from rlpt_trl.testing.assets import PYDOCS_DIR_ENV, PYDOCS_FOLDER, check_paths  # noqa: E402
-from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import write_json, write_text_atomic  # noqa: E402
 
 
@@ -69,7 +69,7 @@ SMOKE = {"max_prompts": 8, "grpo_steps": 2, "max_documents": 40}
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     add_asset_arguments(parser)
-    parser.add_argument("--pydocs_dir", help=f"the Python documentation's reST sources (${PYDOCS_DIR_ENV})")
+    add_pydocs_argument(parser)
     add_folder_arguments(parser, "starvation", "models, datasets, runs")
     parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data builds and the runs")
@@ -78,25 +78,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max_documents", type=int, help="first N documents of the pydocs build (default: all)")
     parser.add_argument("--eval_batch_size", type=int, default=16)
     args = parse_with_smoke(parser, SMOKE)
-    pydocs = args.pydocs_dir or os.environ.get(PYDOCS_DIR_ENV)
-    if pydocs is None and args.data_dir is not None and (Path(args.data_dir) / PYDOCS_FOLDER).is_dir():
-        pydocs = Path(args.data_dir) / PYDOCS_FOLDER
-    args.pydocs_dir = Path(pydocs).resolve() if pydocs else None
-    args.work_dir = Path(args.work_dir or ROOT / "outputs" / ("starvation-smoke" if args.smoke else "starvation"))
-    args.work_dir = args.work_dir.absolute()  # a symlinked work folder keeps its name in the report
-    default_output = args.work_dir / "results" if args.smoke else ROOT / "results" / "starvation"
-    args.output_dir = Path(args.output_dir or default_output).resolve()
+    resolve_resumable(args, "starvation")
     return args
-
-
-def check_inputs(args: argparse.Namespace) -> None:
-    """What a stage could trip over late, checked before the first one starts."""
-    check_assets(args)
-    check_paths([("--pydocs_dir", args.pydocs_dir, f"or set {PYDOCS_DIR_ENV}")])
-    check_at_least_one(args, ("grpo_steps", "max_prompts", "max_documents", "eval_batch_size"))
-    if args.overwrite and args.work_dir.exists():
-        raise RlptError(f"--overwrite: remove {args.work_dir} yourself first; a rerun without it resumes the run")
-    check_work_dir(args)
 
 
 class Plan:
@@ -256,25 +239,19 @@ recomputes every forecast metric.
 
 def main() -> None:
     args = parse_args()
-    check_inputs(args)
+    check_resumable(args, ("grpo_steps", "max_prompts", "max_documents", "eval_batch_size"))
     plan = Plan(args)
-    hardware_file = args.work_dir / "hardware.json"
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    if not hardware_file.is_file():
-        hardware_file.write_text(json.dumps(hardware_report(), indent=1) + "\n")
-    hardware = json.loads(hardware_file.read_text())
-    try:
-        if not args.report_only:
-            resume_stages(plan.stages(), args.work_dir / "timings.json")
-    finally:
-        # a stopped run still reports the stages it finished
-        write_report(plan, hardware)
+    run_resumable(
+        args,
+        lambda: resume_stages(plan.stages(), args.work_dir / "timings.json"),
+        lambda hardware: write_report(plan, hardware),
+    )
 
 
 def write_report(plan: Plan, hardware: dict) -> None:
     """The report of the finished stages in --output_dir: README.md, metrics.json, timings.json, forecasts/."""
     output, timings_file = plan.args.output_dir, plan.args.work_dir / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    timings = read_timings(timings_file)
     metrics = collect(plan, timings)
     for name, values in metrics.pop("files").items():
         write_json(output / "forecasts" / f"{name}.json", values, indent=None)

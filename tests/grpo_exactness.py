@@ -96,6 +96,26 @@ def train(
     return result, weights
 
 
+def run_in_ddp(model_dir: Path, cases: list[dict], folder: Path) -> list[tuple[dict, dict[str, torch.Tensor]]]:
+    """Each case's `train` under `torchrun --nproc_per_node 2` on the CPU: rank 0's result and weights, by case."""
+    import os
+    import subprocess
+
+    from safetensors.torch import load_file
+    from training_checks import free_port
+
+    (folder / "cases.json").write_text(json.dumps(cases))
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+               "--master_port", str(free_port()), __file__, str(model_dir), str(folder / "cases.json"), str(folder)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [
+        (json.loads((folder / f"case{i}.json").read_text()), load_file(folder / f"case{i}.safetensors"))
+        for i in range(len(cases))
+    ]
+
+
 def main(model_dir: str, cases_json: str, output_dir: str) -> None:
     from accelerate import PartialState
     from accelerate.utils import gather

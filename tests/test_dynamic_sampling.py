@@ -4,19 +4,13 @@ TRL's; settings that would change the kept groups' advantages are refused with o
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from datasets import Dataset
-from grpo_exactness import PROMPTS, spread_reward, train
-from safetensors.torch import load_file
-from training_checks import free_port
+from grpo_exactness import PROMPTS, run_in_ddp, spread_reward, train
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import GRPOConfig
 
@@ -167,15 +161,7 @@ def test_ddp_processes_draw_rounds_together(tiny_model_dir: Path, tmp_path: Path
     """Two processes, each filling its own groups: a process already full draws along until the other is."""
     cases = [{"skip": True, "shared": True, "loss_type": "grpo", "num_generations": 4, "completion_length": 4,
               "dynamic_sampling": True}]  # fmt: skip
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    script = Path(__file__).with_name("grpo_exactness.py")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(free_port()), str(script), str(tiny_model_dir), str(tmp_path / "cases.json"),
-               str(tmp_path)]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run = json.loads((tmp_path / "case0.json").read_text())
+    ((run, weights),) = run_in_ddp(tiny_model_dir, cases, tmp_path)
     assert run["groups_kept"] == [4.0] * 3 and run["skipped"] == 0
     assert run["groups_drawn"] == [4.0 * rounds for rounds in run["rounds"]] and max(run["rounds"]) > 1
-    assert load_file(tmp_path / "case0.safetensors")
+    assert weights

@@ -6,18 +6,12 @@ and in 2-process DDP, while computing fewer tokens; the settings where they cann
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from datasets import Dataset
-from grpo_exactness import PROMPTS, parity_reward, train
-from safetensors.torch import load_file
-from training_checks import free_port
+from grpo_exactness import PROMPTS, parity_reward, run_in_ddp, train
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import GRPOConfig
 
@@ -87,19 +81,9 @@ def test_variants_in_ddp_train_as_stock_trl(tiny_model_dir: Path, tmp_path: Path
         for loss_type, length in (("grpo", 1), ("bnpo", 4), ("dapo", 1), ("dr_grpo", 4))
         for skip, shared in settings.values()
     ]
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    script = Path(__file__).with_name("grpo_exactness.py")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(free_port()), str(script), str(tiny_model_dir), str(tmp_path / "cases.json"),
-               str(tmp_path)]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    results = run_in_ddp(tiny_model_dir, cases, tmp_path)
     for start in range(0, len(cases), len(settings)):
-        runs = {
-            name: (json.loads((tmp_path / f"case{i}.json").read_text()), load_file(tmp_path / f"case{i}.safetensors"))
-            for i, name in enumerate(settings, start=start)
-        }
+        runs = dict(zip(settings, results[start : start + len(settings)], strict=True))
         assert_variants_match_stock(runs)
 
 
