@@ -383,9 +383,8 @@ accuracy of the samples and of the greedy continuation, pass@4 (any sample's fir
 true token and of the whole true completion. An arm's value at a budget point averages its seeds per prompt; the CIs
 are over prompts, not seeds.
 
-![held-out next-token accuracy against counted FLOPs](accuracy_vs_flops.png)
+{PLOT_LINE if _curves(metrics) else ""}{"".join(sections).rstrip()}
 
-{"".join(sections)}
 ## How it was made
 
 Machine: {describe_hardware(hardware)} Training and evaluation dtype (chosen from the hardware):
@@ -402,6 +401,19 @@ recomputed (`pipeline_report/controls_v2.py`).
 """
 
 
+PLOT = "accuracy_vs_flops.png"
+PLOT_LINE = f"![held-out next-token accuracy against counted FLOPs]({PLOT})\n\n"
+
+
+def _curves(metrics: dict) -> dict[str, dict[str, list[dict]]]:
+    """The plot's points: each corpus's arms that have reached a budget point, from the warm start on."""
+    return {
+        corpus: {arm: [point for point in points if point["flops"] is not None] for arm, points in arms.items()}
+        for corpus, arms in metrics["curves"].items()
+        if arms
+    }
+
+
 def write_report(plan: Plan, hardware: dict) -> None:
     """The report of the finished stages in --output_dir."""
     output, timings_file = plan.args.output_dir, plan.args.work_dir / "timings.json"
@@ -411,10 +423,8 @@ def write_report(plan: Plan, hardware: dict) -> None:
         write_json(output / "values" / f"{name}.json", values, indent=None)
     write_json(output / "metrics.json", metrics)
     write_json(output / "timings.json", timings)
-    curves = {corpus: {arm: [p for p in points if p["flops"] is not None] for arm, points in arms.items()}
-              for corpus, arms in metrics["curves"].items() if arms}  # fmt: skip
-    if curves:
-        plot(curves, output / "accuracy_vs_flops.png")
+    if _curves(metrics):
+        plot(_curves(metrics), output / PLOT)
     readme = output / "README.md"
     write_text_atomic(readme, render_readme(plan, metrics, timings, hardware, readme))
     print(f"report: {relative(readme)}", flush=True)
