@@ -5,11 +5,13 @@
     python experiments/controls_v2.py --report_only # the report of the stages finished so far
 
 From the SmolLM2-135M-Instruct GGUF: (1) import it; (2) the warm start every arm starts from: next-token training on
-GLUE RTE's training premises (news and encyclopedia text, disjoint from both corpora), `--warm_steps` steps, so that
-no arm is credited with repairing the GGUF's quantization. Then for each corpus: (3) its data builds: CoLA's random
-cuts of train (held out: the 1031 dev cuts of the next-segment evaluation); pydocs' next-sentence rows with prompts
-of up to 128 tokens (`--task asr`) and the same training documents' sentences, each once (`--task cut`), for
-next-token training (held out: its validation documents); (4) the arms (`pipeline_report/controls_v2.ARMS`), each run
+GLUE RTE's training premises (news and encyclopedia text, disjoint from both corpora) as running text
+(`rlpt-trl ntp --mode documents`: no end-of-text token after each premise, which would teach the model to stop at a
+sentence's end), `--warm_steps` steps of 128-token blocks, so that no arm is credited with repairing the GGUF's
+quantization. Then for each corpus: (3) its data build: CoLA's random cuts of train (held out: the 1031 dev cuts of
+the next-segment evaluation); pydocs' next-sentence rows with prompts of up to 128 tokens (`--task asr`; held out:
+its validation documents), whose training documents' running text next-token training reads, each token once a pass
+(`--mode documents`); (4) the arms (`pipeline_report/controls_v2.ARMS`), each run
 to twice the corpus's budget unit of counted FLOPs with a checkpoint at one unit (`--save_at_flops`): next-token
 training and GRPO with RPT's reward and shared prompts (two seeds each), GRPO with dynamic sampling, and on CoLA GRPO
 at a second learning rate; (5) the next-segment evaluation of base, the warm start and every run at both budget
@@ -95,7 +97,7 @@ def parse_args() -> argparse.Namespace:
     add_folder_arguments(parser, "controls_v2", "models, datasets, runs")
     parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
     parser.add_argument("--seed", type=int, default=42, help="seed of the data builds and the warm start")
-    parser.add_argument("--warm_steps", type=int, default=150, help="steps of the warm start (8 premises a step)")
+    parser.add_argument("--warm_steps", type=int, default=70, help="steps of the warm start (8 blocks of 128 tokens)")
     parser.add_argument("--budget_scale", type=float, default=1.0, help="multiply every budget unit (plumbing checks)")
     parser.add_argument("--max_prompts", type=int, help="first N held-out prompts of each evaluation (default: all)")
     parser.add_argument("--max_documents", type=int, help="first N documents of the pydocs builds (default: all)")
@@ -128,7 +130,7 @@ class Plan:
         warm_data = self.build.data("warm")
         warm = self.build.train(
             "warm", f"Warm start: {self.args.warm_steps} steps of next-token training on RTE premises", "ntp",
-            NTP_CONFIG, "base", "--mode", "pretrain", "--dataset_name", warm_data, "--max_steps",
+            NTP_CONFIG, "base", "--mode", "documents", "--dataset_name", warm_data, "--max_steps",
             str(self.args.warm_steps),
         )  # fmt: skip
         warm.output = self.build.models / "warm"
@@ -179,12 +181,9 @@ class Plan:
             return [self._data("data_cola", "Data build, CoLA random cuts", "cola", "--data_dir",
                                str(self.args.data_dir), "--cut_strategy", "random", *rows)]  # fmt: skip
         documents = ["--max_samples", str(self.args.max_documents)] if self.args.max_documents else []
-        source = ["--dataset_path", f"{self.args.pydocs_dir}/**/*.rst.txt", *documents]
         return [
-            self._data("data_pydocs", "Data build, pydocs next sentences", "pydocs", *source, "--task", "asr",
-                       "--max_prompt_tokens", "128"),
-            self._data("data_pydocs_text", "Data build, pydocs training sentences", "pydocs-text", *source,
-                       "--task", "cut"),
+            self._data("data_pydocs", "Data build, pydocs next sentences", "pydocs", "--dataset_path",
+                       f"{self.args.pydocs_dir}/**/*.rst.txt", *documents, "--task", "asr", "--max_prompt_tokens", "128")
         ]  # fmt: skip
 
     def _train(self, corpus: str, arm: Arm, seed: int) -> Stage:
@@ -194,8 +193,9 @@ class Plan:
             *(repr(self.budget(corpus, point)) for point in POINTS[:-1]), "--save_total_limit", "0",
         ]  # fmt: skip
         if arm.trainer == "ntp":
-            text = self.build.data("cola" if corpus == "cola" else "pydocs-text")
-            flags = ["--mode", "pretrain", "--dataset_name", text, "--num_train_epochs", MAX_EPOCHS]
+            # CoLA: each training sentence, as the first controls; pydocs: the training documents' running text
+            mode = "pretrain" if corpus == "cola" else "documents"
+            flags = ["--mode", mode, "--dataset_name", self.build.data(corpus), "--num_train_epochs", MAX_EPOCHS]
             config = NTP_CONFIG
         else:
             flags = ["--dataset_name", self.build.data(corpus), "--max_steps", MAX_STEPS, "--logging_steps", "1"]

@@ -36,7 +36,7 @@ def _value(command: list[str], flag: str) -> str:
 
 def _plan(tmp_path: Path) -> Plan:
     args = argparse.Namespace(
-        work_dir=tmp_path / "work", seed=7, warm_steps=150, budget_scale=1.0, max_prompts=None, max_documents=None,
+        work_dir=tmp_path / "work", seed=7, warm_steps=70, budget_scale=1.0, max_prompts=None, max_documents=None,
         eval_batch_size=16, gguf=tmp_path / "m.gguf", data_dir=tmp_path / "glue", embedding_model=tmp_path / "minilm",
         pydocs_dir=tmp_path / "pydocs",
     )  # fmt: skip
@@ -47,8 +47,9 @@ def test_every_arm_starts_from_the_warm_start_with_two_budget_points(tmp_path: P
     plan = _plan(tmp_path)
     stages = {stage.name: stage for stage in plan.stages()}
     warm = stages["warm"].command
-    assert _value(warm, "--model_name_or_path").endswith("models/base") and _value(warm, "--max_steps") == "150"
-    assert _value(warm, "--dataset_name").endswith("data/warm")
+    assert _value(warm, "--model_name_or_path").endswith("models/base") and _value(warm, "--max_steps") == "70"
+    # running text: no end-of-text token after each premise
+    assert _value(warm, "--dataset_name").endswith("data/warm") and _value(warm, "--mode") == "documents"
     assert _value(stages["data_warm"].command, "--dataset_path") == str(tmp_path / "glue" / "rte" / "train.tsv")
     trained = [name for name, stage in stages.items() if "recipes/grpo.py" in stage.command or (
         "recipes/ntp.py" in stage.command and name != "warm")]  # fmt: skip
@@ -64,8 +65,10 @@ def test_every_arm_starts_from_the_warm_start_with_two_budget_points(tmp_path: P
         assert float(_value(command, "--save_at_flops")) == BUDGET_UNITS[corpus]
         assert _value(command, "--save_total_limit") == "0"
         assert _value(command, "--seed") == name[-1]
-    # NTP reads the corpus text, each sentence once; GRPO the prompts, with its corpus's recipe
-    assert _value(stages["pydocs_ntp_s1"].command, "--dataset_name").endswith("data/pydocs-text")
+    # NTP reads the corpus text, each token once (pydocs: its documents' running text); GRPO the prompts
+    assert _value(stages["pydocs_ntp_s1"].command, "--dataset_name").endswith("data/pydocs")
+    assert _value(stages["pydocs_ntp_s1"].command, "--mode") == "documents"
+    assert _value(stages["cola_ntp_s1"].command, "--mode") == "pretrain"
     assert _value(stages["cola_ntp_s2"].command, "--config") == NTP_CONFIG
     assert _value(stages["pydocs_grpo_s1"].command, "--config") == GRPO_CONFIGS["pydocs"]
     assert _value(stages["cola_grpo_ds_s1"].command, "--dynamic_sampling") == "true"

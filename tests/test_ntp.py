@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from datasets import load_dataset
+from datasets import Dataset, load_dataset
 from training_checks import assert_parameters_changed
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl.trainer.utils import RepeatSampler, add_fused_lm_head
 
 from rlpt_trl import RlptError
-from rlpt_trl.scripts.ntp import grpo_order, ntp_dataset
+from rlpt_trl.scripts.ntp import document_stream, grpo_order, ntp_dataset
 from rlpt_trl.trainer.flops import FLOPS_FILE, FlopCounter, check_flops_budget, matmul_parameters
 
 
@@ -56,7 +56,7 @@ def test_mode_columns_and_errors(tiny_cola_data: Path):
     ]
     assert ntp_dataset(rows, "next_segment", 42, "data").column_names == ["prompt", "completion"]
     cases = [
-        (lambda: ntp_dataset(rows, "rl", 42, "data"), "--mode must be one of pretrain, next_segment, got 'rl'"),
+        (lambda: ntp_dataset(rows, "rl", 42, "data"), "--mode must be one of pretrain, next_segment, documents, got"),
         (lambda: ntp_dataset(rows.remove_columns("text"), "pretrain", 42, "data"), "dataset data lacks column"),
         (lambda: ntp_dataset(rows.select([]), "pretrain", 42, "data"), "dataset data has no rows"),
         (lambda: check_flops_budget(0), "--flops_budget must be > 0"),
@@ -66,6 +66,34 @@ def test_mode_columns_and_errors(tiny_cola_data: Path):
         with pytest.raises(RlptError, match=message) as error:
             call()
         assert "\n" not in str(error.value)
+
+
+def test_documents_are_running_text_without_end_of_text_tokens():
+    rows = Dataset.from_dict({
+        "prompt": ["A cat sat. It purred.", "A cat sat.", "Solo"],
+        "completion": ["\n\nIt slept.", " It purred.", " row."],
+        "task": ["asr", "asr", "cut"],
+        "doc_id": ["a", "a", "b"],
+        "segment_index": [2, 1, 0],
+    })  # fmt: skip
+    (text,) = ntp_dataset(rows, "documents", 0, "data")["text"]
+    # each document once, its sentences in order with their own whitespace; documents apart by a blank line
+    assert text == "A cat sat. It purred.\n\nIt slept.\n\nSolo row."
+    cut = rows.map(lambda row: {"task": "cut"})
+    with pytest.raises(RlptError, match="--mode documents needs an asr build or one row a document: document 'a' of"):
+        document_stream(cut, "data")
+
+
+def test_documents_mode_reads_each_token_once(tiny_model_dir: Path, tiny_cola_data: Path, tmp_path: Path):
+    output = tmp_path / "documents"
+    result = _ntp(tiny_model_dir, tiny_cola_data, output, "--mode", "documents", "--num_train_epochs", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = load_dataset(str(tiny_cola_data), split="train")
+    (text,) = ntp_dataset(rows, "documents", 0, "data")["text"]
+    stream = AutoTokenizer.from_pretrained(tiny_model_dir)(text)["input_ids"]
+    flops = json.loads((output / FLOPS_FILE).read_text())
+    # the stream and the one end-of-text token TRL appends, cut into blocks: every token trained once
+    assert flops["models"]["policy"]["tokens"]["train"] == len(stream) + 1
 
 
 def test_flop_count_rule(tiny_model_dir: Path):

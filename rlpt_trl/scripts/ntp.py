@@ -7,10 +7,16 @@
 Modes:
 - `pretrain`: continued pre-training, the causal LM loss on each row's whole sentence (`text`);
 - `next_segment`: supervised next segment, each prompt -> its true completion with the loss on the completion only
-  (the supervised twin of the GRPO task).
+  (the supervised twin of the GRPO task);
+- `documents`: the running text of the build's documents, each token once a pass: a document is its first row's
+  prompt followed by every row's completion in sentence order (an `asr` build, or any build with one row a
+  document), the documents joined by a blank line with no end-of-text token between them, cut into `max_length`
+  blocks (TRL's `wrapped` packing) read in a seeded random order.
 
-The rows come in the order a GRPO run with the same `--seed` draws its prompts (`grpo_order`), one epoch of it, so
-that a control reads the sentences a GRPO run reads, first to last. Every run counts its compute
+In `pretrain` and `next_segment` the rows come in the order a GRPO run with the same `--seed` draws its prompts
+(`grpo_order`), one epoch of it, so that a control reads the sentences a GRPO run reads, first to last. Their
+`text` or `completion` ends with the tokenizer's end-of-text token, as TRL appends it: after running text that
+teaches the model to end there, which `documents` avoids. Every run counts its compute
 (`rlpt_trl.trainer.flops`) into `flops.json` in the output folder; `--flops_budget` stops training
 at the first step that reaches that many FLOPs (give it a GRPO run's `flops.json` total to match compute). Every
 flag of `NTPScriptArguments`, `trl.SFTConfig`, `trl.ModelConfig`, `FlopsArguments` and the in-training evaluation
@@ -24,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from trl import ModelConfig, ScriptArguments, SFTConfig, SFTTrainer
 
+from ..data.segmentation import PARAGRAPH_SEPARATOR
 from ..trainer.command import TrainerCommand
 from ..trainer.flops import FlopsArguments, check_flops_budget
 from ..trainer.policy_fit import check_policy_fit
@@ -38,7 +45,11 @@ if TYPE_CHECKING:
 
 
 # mode -> the data-build columns it trains on
-MODE_COLUMNS = {"pretrain": ("text",), "next_segment": ("prompt", "completion")}
+MODE_COLUMNS = {
+    "pretrain": ("text",),
+    "next_segment": ("prompt", "completion"),
+    "documents": ("prompt", "completion", "task", "doc_id", "segment_index"),
+}
 
 
 @dataclass
@@ -52,7 +63,8 @@ class NTPScriptArguments(ScriptArguments):
         default="pretrain",
         metadata={
             "help": "pretrain: the loss on each row's `text`; next_segment: prompt -> completion, loss on the "
-            "completion only."
+            "completion only; documents: the running text of the build's documents, each token once a pass, in "
+            "max_length blocks."
         },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep the first N rows (before ordering)."})
@@ -80,7 +92,32 @@ def ntp_dataset(dataset: Dataset, mode: str, seed: int, name: str) -> Dataset:
     if len(dataset) == 0:
         raise RlptError(f"dataset {name} has no rows")
     kept = dataset.select_columns(list(columns))
+    if mode == "documents":
+        return document_stream(kept, name)
     return kept.select(grpo_order(len(kept), seed))
+
+
+def document_stream(rows: Dataset, name: str) -> Dataset:
+    """One row whose `text` is the running text of the documents of `rows` (the `documents` mode of the module
+    docstring), in the build's document order; a document whose rows are not `asr` rows is refused unless it has
+    one row, since cut rows of one document overlap."""
+    from datasets import Dataset
+
+    documents: dict[str, list[tuple[int, str, str, str]]] = {}
+    for row in rows:
+        documents.setdefault(row["doc_id"], []).append(
+            (row["segment_index"], row["prompt"], row["completion"], row["task"])
+        )
+    texts = []
+    for doc_id, parts in documents.items():
+        parts.sort()
+        if len(parts) > 1 and any(task != "asr" for *_, task in parts):
+            raise RlptError(
+                f"--mode documents needs an asr build or one row a document: document {doc_id!r} of {name} has "
+                f"{len(parts)} {parts[0][3]} rows"
+            )
+        texts.append(parts[0][1] + "".join(completion for _, _, completion, _ in parts))
+    return Dataset.from_dict({"text": [PARAGRAPH_SEPARATOR.join(texts)]})
 
 
 class NTPCommand(TrainerCommand):
@@ -108,8 +145,12 @@ class NTPCommand(TrainerCommand):
         )
         policy = args[ModelConfig].model_name_or_path
         check_policy_fit(dataset, script_args.dataset_name, policy, trust_remote_code=training_args.trust_remote_code)
-        # the rows are in GRPO's order already: the sampler must keep it
-        training_args.train_sampling_strategy = "sequential"
+        if script_args.mode == "documents":
+            # one stream of text: cut into max_length blocks, read in a seeded random order
+            training_args.packing, training_args.packing_strategy = True, "wrapped"
+        else:
+            # the rows are in GRPO's order already: the sampler must keep it
+            training_args.train_sampling_strategy = "sequential"
         return ntp_dataset(dataset, script_args.mode, training_args.seed, script_args.dataset_name), None
 
     def callbacks(self, args: RunArguments, trainer: Trainer) -> list[TrainerCallback]:
