@@ -49,6 +49,7 @@ METRICS = {
     "next_token_pass_at_k": "next-token pass@4",
     "first_token_nll": "first-token NLL (nats)",
     "true_completion_nll": "completion NLL (nats/token)",
+    "empty_rate": "empty samples",
 }
 HEADLINE = "next_token_accuracy"
 
