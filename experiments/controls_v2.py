@@ -16,7 +16,11 @@ to twice the corpus's budget unit of counted FLOPs with a checkpoint at one unit
 training and GRPO with RPT's reward and shared prompts (two seeds each), GRPO with dynamic sampling, and on CoLA GRPO
 at a second learning rate; (5) the next-segment evaluation of base, the warm start and every run at both budget
 points (K = 4 samples at temperature 0.9, base as the frozen scorer). Every stage is a command with its log on disk;
-a stopped experiment continues at the stage it stopped in. The report in --output_dir: README.md (its first
+a stopped experiment continues at the stage it stopped in. The report is rewritten after every stage, and it is what
+a rerun resumes from when --work_dir is gone (a new machine): a run whose evaluations the report holds is not run
+again; the import, the data builds and the warm start are, when a stage left needs them (each run records the digest
+of the warm start it started from), and every stage runs in the precision the report recorded first. The report in
+--output_dir: README.md (its first
 paragraphs written by hand and kept), metrics.json, timings.json, each model's per-prompt values (`values/`) and the
 plot of accuracy against FLOPs.
 """
@@ -25,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 
@@ -71,8 +77,10 @@ from stages import (  # noqa: E402
     resume_stages,
     run_resumable,
 )
+from transformers.utils import SAFE_WEIGHTS_NAME as WEIGHTS_FILE  # noqa: E402
 
 from rlpt_trl.cli import run_with_errors  # noqa: E402
+from rlpt_trl.models.devices import native_bf16  # noqa: E402
 from rlpt_trl.trainer.flops import FLOPS_FILE  # noqa: E402
 from rlpt_trl.utils.errors import RlptError  # noqa: E402
 from rlpt_trl.utils.files import write_json, write_text_atomic  # noqa: E402
@@ -107,6 +115,12 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def precision(recorded: Mapping[str, object]) -> str:
+    """The dtype every stage trains and evaluates in: the one the report recorded first, so that stages run on
+    different machines stay comparable; on a new report, bf16 where this CPU computes it natively, else fp32."""
+    return str(recorded.get("precision") or ("bfloat16" if native_bf16("cpu") else "float32"))
+
+
 def check_inputs(args: argparse.Namespace) -> None:
     """What a stage could trip over late, checked before the first one starts."""
     if not args.budget_scale > 0:
@@ -121,6 +135,11 @@ class Plan:
         self.args = args
         self.build = StageBuilder(args)
         self.evaluations = args.work_dir / "eval"
+        # the report committed so far: what a rerun without --work_dir resumes from
+        metrics_file = args.output_dir / "metrics.json"
+        self.recorded = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        self.recorded_timings = read_timings(args.output_dir / "timings.json")
+        self.precision = precision(self.recorded.get("settings", {}))
 
     def budget(self, corpus: str, point: int) -> float:
         """The counted FLOPs of a budget point."""
@@ -131,11 +150,12 @@ class Plan:
         warm = self.build.train(
             "warm", f"Warm start: {self.args.warm_steps} steps of next-token training on RTE premises", "ntp",
             NTP_CONFIG, "base", "--mode", "documents", "--dataset_name", warm_data, "--max_steps",
-            str(self.args.warm_steps),
+            str(self.args.warm_steps), "--bf16", str(self.precision == "bfloat16").lower(),
         )  # fmt: skip
         warm.output = self.build.models / "warm"
         stages = [
-            Stage("import", "Import the GGUF", self.build.import_gguf().command, output=self.build.models / "base"),
+            Stage(PREREQUISITES[0], "Import the GGUF", self.build.import_gguf().command,
+                  output=self.build.models / "base"),
             self._data("data_warm", "Data build, RTE training premises", "warm", "--dataset_path",
                        str(Path(self.args.data_dir) / RTE_TRAIN), "--text_column", "sentence1", "--label_column",
                        "none", "--task", "cut"),
@@ -159,6 +179,29 @@ class Plan:
             if model is not None:
                 stages.append(self._evaluate(corpus, f"{run}-b{point}", relative(model)))
         return stages
+
+    def recorded_values(self, corpus: str, name: str) -> Path | None:
+        """The committed per-prompt values of model `name`'s evaluation on `corpus`, where the report holds them."""
+        path = self.args.output_dir / "values" / corpus / f"{name}.json"
+        return path if eval_stage(corpus, name) in self.recorded_timings and path.is_file() else None
+
+    def recorded_stages(self) -> set[str]:
+        """The stages the committed report holds the results of: an evaluation of base or the warm start, and a run
+        with the evaluations of all its budget points (a run short of one is trained again)."""
+        done = {
+            eval_stage(corpus, name)
+            for corpus in CORPORA
+            for name in ("base", "warm")
+            if self.recorded_values(corpus, name)
+        }
+        for corpus in CORPORA:
+            for arm, seed in corpus_runs(corpus):
+                run = run_name(corpus, arm, seed)
+                evaluations = [eval_stage(corpus, f"{run}-b{point}") for point in POINTS]
+                recorded = all(self.recorded_values(corpus, f"{run}-b{point}") for point in POINTS)
+                if recorded and run in self.recorded.get("runs", {}):
+                    done |= {run.replace("-", "_"), *evaluations}
+        return done
 
     def point_model(self, corpus: str, run: str, point: int) -> Path | None:
         """The folder of a finished run's model at a budget point: its checkpoint there, its final model at the last."""
@@ -200,8 +243,9 @@ class Plan:
         else:
             flags = ["--dataset_name", self.build.data(corpus), "--max_steps", MAX_STEPS, "--logging_steps", "1"]
             config = GRPO_CONFIGS[corpus]
+        bf16 = ["--bf16", str(self.precision == "bfloat16").lower()]
         stage = self.build.train(run, f"{arm.title}, {corpus}, seed {seed}", arm.trainer, config, "warm", *flags,
-                                 *arm.flags, *limit, seed=seed)  # fmt: skip
+                                 *arm.flags, *limit, *bf16, seed=seed)  # fmt: skip
         stage.output = self.build.models / run
         return stage
 
@@ -217,25 +261,37 @@ class Plan:
         command = [
             self.build.python, "recipes/eval.py", "--model_name_or_path", model, "--tasks", "next_segment",
             *held_out, *rows, "--scorer_model_name_or_path", self.build.model("base"), "--embedding_model_name_or_path",
-            str(self.args.embedding_model), "--dtype", "auto", "--batch_size", str(self.args.eval_batch_size),
+            str(self.args.embedding_model), "--dtype", self.precision, "--batch_size", str(self.args.eval_batch_size),
             "--output_dir", relative(output),
         ]  # fmt: skip
-        return Stage(f"eval_{corpus}_{name}".replace("-", "_"), f"Evaluation, {corpus}, {name}", command,
-                     output=output)  # fmt: skip
+        return Stage(eval_stage(corpus, name), f"Evaluation, {corpus}, {name}", command, output=output)
 
 
-def run_pending(plan: Plan, timings_file: Path) -> None:
-    """Run the first stage not yet finished, and again, until none is left: the stage list is rebuilt after each, so
-    that a run's evaluations follow it."""
+# the stages whose outputs later stages read and the report does not hold: run again on a new --work_dir when a stage
+# that needs them is left
+PREREQUISITES = ("import", "data_warm", "warm", "data_cola", "data_pydocs")
+
+
+def eval_stage(corpus: str, name: str) -> str:
+    """The stage name of model `name`'s evaluation on `corpus`."""
+    return f"eval_{corpus}_{name}".replace("-", "_")
+
+
+def run_pending(plan: Plan, timings_file: Path, after_stage: Callable[[], None]) -> None:
+    """Run the first stage neither finished in --work_dir nor held by the committed report, then `after_stage`, and
+    again, until only prerequisites would be left: the stage list is rebuilt after each, so that a run's evaluations
+    follow it."""
+    recorded = plan.recorded_stages()
     while True:
-        done = read_timings(timings_file)
+        done = read_timings(timings_file).keys() | recorded
         pending = [stage for stage in plan.stages() if stage.name not in done]
-        if not pending:
+        if all(stage.name in PREREQUISITES for stage in pending):
             return
         resume_stages(pending[:1], timings_file)
+        after_stage()
 
 
-def collect(plan: Plan, timings: dict[str, float]) -> dict[str, object]:
+def collect(plan: Plan, timings: dict[str, float], hardware: Mapping[str, object]) -> dict[str, object]:
     """metrics.json of the report from the finished stages, and the per-prompt files it refers to."""
     files: dict[str, dict] = {}
     models: dict[str, dict] = {}
@@ -245,12 +301,7 @@ def collect(plan: Plan, timings: dict[str, float]) -> dict[str, object]:
     curves: dict[str, dict] = {}
     for corpus in CORPORA:
         values = {}
-        for folder in sorted((plan.evaluations / corpus).glob("*/metrics.json")):
-            name = folder.parent.name
-            if f"eval_{corpus}_{name}".replace("-", "_") not in timings:
-                continue
-            (entry,) = json.loads(folder.read_text()).values()
-            compact = compact_values(folder.parent / entry["next_segment"]["predictions"])
+        for name, compact in corpus_values(plan, corpus, timings).items():
             files[f"{corpus}/{name}"] = compact
             values[name] = per_prompt(compact)
         if not values:
@@ -264,8 +315,10 @@ def collect(plan: Plan, timings: dict[str, float]) -> dict[str, object]:
         seeded: dict[tuple[str, int], dict] = {}
         for arm, seed in corpus_runs(corpus):
             run = run_name(corpus, arm, seed)
-            if f"{run.replace('-', '_')}" in timings:
-                runs[run] = _run_summary(plan, corpus, run, timings)
+            if (plan.build.models / run / FLOPS_FILE).is_file() and run.replace("-", "_") in timings:
+                runs[run] = _run_summary(plan, corpus, run, timings, hardware)
+            elif run in plan.recorded.get("runs", {}):
+                runs[run] = plan.recorded["runs"][run]
             for point in POINTS:
                 if f"{run}-b{point}" in values:
                     seeded.setdefault((arm.name, point), []).append(values[f"{run}-b{point}"])
@@ -294,7 +347,7 @@ def collect(plan: Plan, timings: dict[str, float]) -> dict[str, object]:
     settings = {name: getattr(plan.args, name) for name in ("seed", "warm_steps", "budget_scale", "max_prompts",
                                                             "max_documents")}  # fmt: skip
     return {
-        "settings": {**settings, "budget_units": BUDGET_UNITS, "points": list(POINTS),
+        "settings": {**settings, "precision": plan.precision, "budget_units": BUDGET_UNITS, "points": list(POINTS),
                      "arms": {arm.name: arm.title for arm in ARMS}},
         "runs": runs,
         "models": models,
@@ -305,8 +358,40 @@ def collect(plan: Plan, timings: dict[str, float]) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _run_summary(plan: Plan, corpus: str, run: str, timings: dict[str, float]) -> dict[str, object]:
-    """What a finished run spent at each budget point (steps, counted FLOPs), its wall time and its GRPO logs."""
+def corpus_values(plan: Plan, corpus: str, timings: Mapping[str, float]) -> dict[str, dict[str, list]]:
+    """Each evaluated model's compact per-prompt values on `corpus`: from --work_dir's evaluations where they finished,
+    else from the committed report; all on the same held-out prompts, in the same order, or none is paired."""
+    found = {}
+    for path in sorted((plan.args.output_dir / "values" / corpus).glob("*.json")):
+        if plan.recorded_values(corpus, path.stem):
+            found[path.stem] = json.loads(path.read_text())
+    for folder in sorted((plan.evaluations / corpus).glob("*/metrics.json")):
+        name = folder.parent.name
+        if eval_stage(corpus, name) in timings:
+            (entry,) = json.loads(folder.read_text()).values()
+            found[name] = compact_values(folder.parent / entry["next_segment"]["predictions"])
+    for name, compact in found.items():
+        first_name, first = next(iter(found.items()))
+        if compact["idx"] != first["idx"]:
+            raise RlptError(f"the {corpus} evaluations of {first_name} and {name} are on different held-out prompts: "
+                            f"were the data builds made with other settings?")  # fmt: skip
+    return found
+
+
+def weights_digest(model: Path) -> str:
+    """The first 12 hex digits of the SHA-256 of a model folder's weights file: which warm start a run started from."""
+    digest = hashlib.sha256()
+    with (model / WEIGHTS_FILE).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def _run_summary(
+    plan: Plan, corpus: str, run: str, timings: Mapping[str, float], hardware: Mapping[str, object]
+) -> dict[str, object]:
+    """What a finished run spent at each budget point (steps, counted FLOPs), its wall time, the machine and the warm
+    start it ran from, and its GRPO logs."""
     folder = plan.build.models / run
     points = {}
     for point in POINTS:
@@ -314,7 +399,13 @@ def _run_summary(plan: Plan, corpus: str, run: str, timings: dict[str, float]) -
         if model is not None:
             counted = json.loads((model / FLOPS_FILE).read_text())
             points[str(point)] = {"step": counted["global_step"], "flops": counted["flops"]}
-    return {"seconds": timings[run.replace("-", "_")], "points": points, **run_log(folder)}
+    return {
+        "seconds": timings[run.replace("-", "_")],
+        "points": points,
+        "cpu": hardware["cpu"],
+        "warm_start": weights_digest(plan.build.models / "warm"),
+        **run_log(folder),
+    }
 
 
 def render_readme(plan: Plan, metrics: dict, timings: dict[str, float], hardware: dict, readme: Path) -> str:
@@ -336,9 +427,11 @@ def render_readme(plan: Plan, metrics: dict, timings: dict[str, float], hardware
             f"{entry['points'][str(p)]['step']} / {entry['points'][str(p)]['flops']:.3g}" if str(p) in entry["points"]
             else "" for p in POINTS),
             f"{entry['frac_reward_zero_std']:.3f}" if "frac_reward_zero_std" in entry else "",
-            f"{entry['groups_kept']:.1f} of {entry['groups_drawn']:.1f}" if "groups_drawn" in entry else ""]
+            f"{entry['groups_kept']:.1f} of {entry['groups_drawn']:.1f}" if "groups_drawn" in entry else "",
+            entry.get("cpu", ""), entry.get("warm_start", "")]
             for run, entry in metrics["runs"].items() if run.startswith(f"{corpus}-")]  # fmt: skip
-        header = ["run", "seconds", *(f"{p}x: step / FLOPs" for p in POINTS), "zero-std groups", "groups kept / drawn"]
+        header = ["run", "seconds", *(f"{p}x: step / FLOPs" for p in POINTS), "zero-std groups", "groups kept / drawn",
+                  "CPU", "warm start"]  # fmt: skip
         models = {name: entry for name, entry in metrics["models"][corpus].items() if name in ("base", "warm")}
         sections.append(f"""## {corpus}
 
@@ -387,8 +480,10 @@ are over prompts, not seeds.
 
 ## How it was made
 
-Machine: {describe_hardware(hardware)} Training and evaluation dtype (chosen from the hardware):
-{hardware["eval_dtype"]}.
+Machine of the latest session: {describe_hardware(hardware)} Every stage trains and evaluates in
+{plan.precision} (chosen from the first session's hardware and kept, so that stages run on other machines stay
+comparable); each run's CPU and the digest of the warm start it started from are in its corpus's runs table (the
+warm start is made again on a new machine).
 
 Stages (wall time: {seconds or "none yet"}):
 
@@ -416,9 +511,10 @@ def _curves(metrics: dict) -> dict[str, dict[str, list[dict]]]:
 
 def write_report(plan: Plan, hardware: dict) -> None:
     """The report of the finished stages in --output_dir."""
-    output, timings_file = plan.args.output_dir, plan.args.work_dir / "timings.json"
-    timings = read_timings(timings_file)
-    metrics = collect(plan, timings)
+    output = plan.args.output_dir
+    # the committed report's stages, then this --work_dir's (a prerequisite run again keeps its latest time)
+    timings = {**plan.recorded_timings, **read_timings(plan.args.work_dir / "timings.json")}
+    metrics = collect(plan, timings, hardware)
     for name, values in metrics.pop("files").items():
         write_json(output / "values" / f"{name}.json", values, indent=None)
     write_json(output / "metrics.json", metrics)
@@ -434,8 +530,15 @@ def main() -> None:
     args = parse_args()
     check_inputs(args)
     plan = Plan(args)
+    hardware_file = args.work_dir / "hardware.json"
+
+    def report_so_far() -> None:
+        write_report(plan, json.loads(hardware_file.read_text()))
+
     run_resumable(
-        args, lambda: run_pending(plan, args.work_dir / "timings.json"), lambda hardware: write_report(plan, hardware)
+        args,
+        lambda: run_pending(plan, args.work_dir / "timings.json", report_so_far),
+        lambda hardware: write_report(plan, hardware),
     )
 
 
