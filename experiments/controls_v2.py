@@ -66,14 +66,11 @@ from stages import (  # noqa: E402
     ROOT,
     Stage,
     StageBuilder,
-    add_asset_arguments,
-    add_folder_arguments,
-    add_pydocs_argument,
     check_resumable,
-    parse_with_smoke,
+    parse_resumable,
     read_timings,
     relative,
-    resolve_resumable,
+    resumable_parser,
     resume_stages,
     run_resumable,
 )
@@ -99,20 +96,12 @@ SMOKE = {"warm_steps": 2, "budget_scale": 1e-2, "max_prompts": 16, "max_document
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    add_asset_arguments(parser)
-    add_pydocs_argument(parser)
-    add_folder_arguments(parser, "controls_v2", "models, datasets, runs")
-    parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the data builds and the warm start")
+    description = __doc__.split("\n\n")[0]
+    parser = resumable_parser(PROG, description, "controls_v2", "seed of the data builds and the warm start")
     parser.add_argument("--warm_steps", type=int, default=70, help="steps of the warm start (8 blocks of 128 tokens)")
     parser.add_argument("--budget_scale", type=float, default=1.0, help="multiply every budget unit (plumbing checks)")
     parser.add_argument("--max_prompts", type=int, help="first N held-out prompts of each evaluation (default: all)")
-    parser.add_argument("--max_documents", type=int, help="first N documents of the pydocs builds (default: all)")
-    parser.add_argument("--eval_batch_size", type=int, default=16)
-    args = parse_with_smoke(parser, SMOKE)
-    resolve_resumable(args, "controls_v2")
-    return args
+    return parse_resumable(parser, "controls_v2", SMOKE)
 
 
 def precision(recorded: Mapping[str, object]) -> str:

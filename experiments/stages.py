@@ -198,6 +198,27 @@ def add_pydocs_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pydocs_dir", help=f"the Python documentation's reST sources (${PYDOCS_DIR_ENV})")
 
 
+def resumable_parser(prog: str, description: str, name: str, seed_help: str) -> argparse.ArgumentParser:
+    """The arguments every resumable experiment `name` takes: the assets, pydocs, its folders, --report_only,
+    --seed, --max_documents and --eval_batch_size (parse with `parse_resumable`)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_asset_arguments(parser)
+    add_pydocs_argument(parser)
+    add_folder_arguments(parser, name, "models, datasets, runs")
+    parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
+    parser.add_argument("--seed", type=int, default=42, help=seed_help)
+    parser.add_argument("--max_documents", type=int, help="first N documents of the pydocs builds (default: all)")
+    parser.add_argument("--eval_batch_size", type=int, default=16)
+    return parser
+
+
+def parse_resumable(parser: argparse.ArgumentParser, name: str, smoke: dict[str, int]) -> argparse.Namespace:
+    """Parse a `resumable_parser`'s arguments (with --smoke) and resolve its folders and pydocs."""
+    args = parse_with_smoke(parser, smoke)
+    resolve_resumable(args, name)
+    return args
+
+
 def resolve_resumable(args: argparse.Namespace, name: str) -> None:
     """--pydocs_dir from its defaults, and the folders of a resumable experiment `name`: --work_dir (default
     outputs/NAME[-smoke]; a symlinked one keeps its name in the report) and --output_dir (default results/NAME; with

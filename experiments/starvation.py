@@ -41,15 +41,12 @@ from stages import (  # noqa: E402
     ROOT,
     Stage,
     StageBuilder,
-    add_asset_arguments,
-    add_folder_arguments,
-    add_pydocs_argument,
     check_resumable,
-    parse_with_smoke,
+    parse_resumable,
     read_timings,
     recipe,
     relative,
-    resolve_resumable,
+    resumable_parser,
     resume_stages,
     run_resumable,
 )
@@ -67,19 +64,11 @@ SMOKE = {"max_prompts": 8, "grpo_steps": 2, "max_documents": 40}
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    add_asset_arguments(parser)
-    add_pydocs_argument(parser)
-    add_folder_arguments(parser, "starvation", "models, datasets, runs")
-    parser.add_argument("--report_only", action="store_true", help="only write the report of the finished stages")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the data builds and the runs")
+    description = __doc__.split("\n\n")[0]
+    parser = resumable_parser(PROG, description, "starvation", "seed of the data builds and the runs")
     parser.add_argument("--grpo_steps", type=int, default=25, help="steps of each GRPO run")
     parser.add_argument("--max_prompts", type=int, help="first N prompts of every forecast (default: all)")
-    parser.add_argument("--max_documents", type=int, help="first N documents of the pydocs build (default: all)")
-    parser.add_argument("--eval_batch_size", type=int, default=16)
-    args = parse_with_smoke(parser, SMOKE)
-    resolve_resumable(args, "starvation")
-    return args
+    return parse_resumable(parser, "starvation", SMOKE)
 
 
 class Plan:

@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import controls_v2
 import numpy as np
 import pytest
-from controls_v2 import BUDGET_UNITS, GRPO_CONFIGS, NTP_CONFIG, Plan
+from controls_v2 import BUDGET_UNITS, GRPO_CONFIGS, NTP_CONFIG, PREREQUISITES, Plan, corpus_values, run_pending
 from pipeline_report.controls_v2 import (
     ARMS,
     METRICS,
@@ -24,6 +25,7 @@ from pipeline_report.controls_v2 import (
 )
 
 from rlpt_trl.trainer.flops import FLOPS_FILE
+from rlpt_trl.utils.errors import RlptError
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +104,70 @@ def test_a_finished_runs_budget_points_are_evaluated(tmp_path: Path) -> None:
     assert _value(stages["eval_cola_cola_ntp_s1_b2"].command, "--model_name_or_path").endswith("models/cola-ntp-s1")
     names = list(stages)
     assert names.index("cola_ntp_s1") < names.index("eval_cola_cola_ntp_s1_b1") < names.index("cola_grpo_s1")
+
+
+def _commit(results: Path, evaluations: dict[str, list[int]], runs: list[str], settings: dict | None = None) -> None:
+    """A committed report holding `evaluations` ("corpus/model" -> held-out prompt ids) and the summaries of `runs`."""
+    for name, ids in evaluations.items():
+        compact = {"idx": ids, **{metric: [0.5] * len(ids) for metric in METRICS}}
+        (results / "values" / name).parent.mkdir(parents=True, exist_ok=True)
+        (results / "values" / f"{name}.json").write_text(json.dumps(compact))
+    timings = {f"eval_{name.replace('/', '_')}".replace("-", "_"): 1.0 for name in evaluations}
+    timings |= {run.replace("-", "_"): 1.0 for run in runs} | {"import": 1.0, "warm": 1.0}
+    (results / "timings.json").write_text(json.dumps(timings))
+    runs_entries = {run: {"seconds": 1.0, "points": {}} for run in runs}
+    (results / "metrics.json").write_text(json.dumps({"settings": settings or {}, "runs": runs_entries}))
+
+
+def test_a_new_work_dir_resumes_from_the_committed_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # cola-grpo-s1 has one budget point evaluated of two: the report does not hold it, so it is trained again
+    held_out = {f"{corpus}/{model}": [0, 1, 2] for corpus in ("cola", "pydocs") for model in ("base", "warm")}
+    evaluated = {"cola/cola-ntp-s1-b1": [0, 1, 2], "cola/cola-ntp-s1-b2": [0, 1, 2], "cola/cola-grpo-s1-b1": [0, 1, 2]}
+    _commit(tmp_path / "results", held_out | evaluated, ["cola-ntp-s1", "cola-grpo-s1"])
+    plan = _plan(tmp_path)
+    recorded = plan.recorded_stages()
+    assert {"eval_cola_base", "eval_pydocs_warm", "cola_ntp_s1", "eval_cola_cola_ntp_s1_b2"} <= recorded
+    assert not {"cola_grpo_s1", "eval_cola_cola_grpo_s1_b1", "import", "warm"} & recorded
+    ran: list[str] = []
+
+    def run_fake(stages: list, timings_file: Path) -> None:
+        ran.append(stages[0].name)
+        timings_file.parent.mkdir(parents=True, exist_ok=True)
+        timings_file.write_text(json.dumps(dict.fromkeys(ran, 1.0)))
+
+    monkeypatch.setattr(controls_v2, "resume_stages", run_fake)
+    reports: list[str] = []
+    run_pending(plan, plan.args.work_dir / "timings.json", lambda: reports.append(ran[-1]))
+    # what later stages read is made again first; nothing the report holds runs again
+    assert ran[: len(PREREQUISITES)] == ["import", "data_warm", "warm", "data_cola", "data_pydocs"]
+    assert ran[len(PREREQUISITES)] == "cola_grpo_s1" and "cola_ntp_s1" not in ran
+    assert not [name for name in ran if name.startswith("eval_")] and reports == ran
+    # the committed values are read back, each held-out prompt in its place
+    assert set(corpus_values(plan, "cola", plan.recorded_timings)) == {"base", "warm", "cola-ntp-s1-b1",
+                                                                       "cola-ntp-s1-b2", "cola-grpo-s1-b1"}  # fmt: skip
+
+
+def test_a_finished_report_runs_nothing_and_keeps_its_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluations = {f"{corpus}/{model}": [0, 1] for corpus in ("cola", "pydocs") for model in ("base", "warm")}
+    runs = [run_name(corpus, arm, seed) for corpus in ("cola", "pydocs") for arm, seed in corpus_runs(corpus)]
+    evaluations |= {f"{run.split('-')[0]}/{run}-b{point}": [0, 1] for run in runs for point in (1, 2)}
+    _commit(tmp_path / "results", evaluations, runs, settings={"precision": "float32"})
+    plan = _plan(tmp_path)
+    monkeypatch.setattr(controls_v2, "resume_stages", lambda stages, timings_file: pytest.fail(stages[0].name))
+    run_pending(plan, plan.args.work_dir / "timings.json", lambda: None)
+    # every stage trains and evaluates in the precision the report recorded, whatever this machine prefers
+    stages = {stage.name: stage.command for stage in plan.stages()}
+    assert _value(stages["warm"], "--bf16") == "false" and _value(stages["cola_grpo_s1"], "--bf16") == "false"
+    assert _value(stages["eval_cola_base"], "--dtype") == "float32"
+
+
+def test_evaluations_on_other_held_out_prompts_are_refused(tmp_path: Path) -> None:
+    _commit(tmp_path / "results", {"pydocs/base": [0, 1, 2], "pydocs/warm": [0, 2, 1]}, [])
+    plan = _plan(tmp_path)
+    with pytest.raises(RlptError, match="pydocs evaluations of base and warm are on different held-out prompts"):
+        corpus_values(plan, "pydocs", plan.recorded_timings)
 
 
 def test_seed_means_and_paired_differences() -> None:

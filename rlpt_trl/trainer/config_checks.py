@@ -9,10 +9,15 @@ config class has; NaN fails every rule.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..utils.errors import RlptError
+
+
+def first_blocker(blockers: Mapping[str, bool]) -> str | None:
+    """The first reason of `blockers` (reason -> whether it applies to this trainer) that applies, or None."""
+    return next((reason for reason, applies in blockers.items() if applies), None)
 
 
 def _above_zero(value: float) -> bool:

@@ -21,6 +21,7 @@ from datasets import IterableDataset
 from trl.trainer.utils import nanstd
 
 from ..utils.errors import RlptError
+from .config_checks import first_blocker
 
 
 # the batch keys padded on the left (TRL left-pads prompts); every other per-row matrix is padded on the right
@@ -64,6 +65,20 @@ def check_dynamic_sampling(config: Any, max_resample_rounds: int) -> None:
             f"--dynamic_sampling needs each process's generation batch (per_device_train_batch_size x "
             f"steps_per_generation = {rows}) to be whole groups of num_generations {config.num_generations}"
         )
+
+
+def dynamic_sampling_blocker(trainer: Any) -> str | None:
+    """What a GRPO trainer has that dropping and redrawing groups does not support, or None."""
+    blockers = {
+        "tools or environments (their per-row state is not merged across rounds)": bool(
+            trainer.tools or trainer.environment_factories
+        ),
+        "a vision-language model": getattr(trainer, "_is_vlm", False),
+        "an iterable training set (new prompts are drawn by index)": isinstance(
+            trainer.train_dataset, (IterableDataset, torch.utils.data.IterableDataset)
+        ),
+    }
+    return first_blocker(blockers)
 
 
 def informative_groups(rewards_per_func: torch.Tensor, weights: torch.Tensor, group_size: int) -> torch.Tensor:
@@ -130,16 +145,7 @@ class DynamicSampling:
         if not dynamic_sampling:
             return
         check_dynamic_sampling(self.args, max_resample_rounds)
-        blockers = {
-            "tools or environments (their per-row state is not merged across rounds)": bool(
-                self.tools or self.environment_factories
-            ),
-            "a vision-language model": getattr(self, "_is_vlm", False),
-            "an iterable training set (new prompts are drawn by index)": isinstance(
-                self.train_dataset, (IterableDataset, torch.utils.data.IterableDataset)
-            ),
-        }
-        blocker = next((reason for reason, applies in blockers.items() if applies), None)
+        blocker = dynamic_sampling_blocker(self)
         if blocker is not None:
             raise RlptError(f"--dynamic_sampling does not support {blocker}")
         self._round_rewards: torch.Tensor | None = None

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..models.kv_cache import cache_inputs, cache_of
+from .config_checks import first_blocker
 
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def shared_prompt_blocker(trainer: Any) -> str | None:
         "a load-balancing loss": getattr(trainer, "aux_loss_enabled", False),
         "a vision-language model": getattr(trainer, "_is_vlm", False),
     }
-    return next((reason for reason, applies in blockers.items() if applies), None)
+    return first_blocker(blockers)
 
 
 def per_token_logps(

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from .config_checks import first_blocker
+
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def skip_blocker(trainer: Any) -> str | None:
         "top_entropy_quantile < 1 (its threshold is over every row)": trainer.top_entropy_quantile < 1.0,
         "a load-balancing loss": getattr(trainer, "aux_loss_enabled", False),
     }
-    return next((reason for reason, applies in blockers.items() if applies), None)
+    return first_blocker(blockers)
 
 
 def kept_rows(informative: torch.Tensor, count: int) -> torch.Tensor:
