@@ -335,7 +335,12 @@ def collect(plan: Plan, timings: dict[str, float], hardware: Mapping[str, object
         differences[corpus] = comparisons
     settings = {name: getattr(plan.args, name) for name in ("seed", "warm_steps", "budget_scale", "max_prompts",
                                                             "max_documents")}  # fmt: skip
+    # one entry per session's machine (its first hardware.json), in the order they ran stages
+    machines = list(plan.recorded.get("machines", []))
+    if hardware not in machines:
+        machines.append(dict(hardware))
     return {
+        "machines": machines,
         "settings": {**settings, "precision": plan.precision, "budget_units": BUDGET_UNITS, "points": list(POINTS),
                      "arms": {arm.name: arm.title for arm in ARMS}},
         "runs": runs,
@@ -397,7 +402,7 @@ def _run_summary(
     }
 
 
-def render_readme(plan: Plan, metrics: dict, timings: dict[str, float], hardware: dict, readme: Path) -> str:
+def render_readme(plan: Plan, metrics: dict, timings: dict[str, float], readme: Path) -> str:
     """The report's README.md: how it was made, the tables, the kept interpretation."""
     stages = plan.stages()
     pending = [stage.name for stage in stages if stage.name not in timings]
@@ -442,6 +447,7 @@ def render_readme(plan: Plan, metrics: dict, timings: dict[str, float], hardware
 
 """)
     seconds = ", ".join(f"{name} {value:.0f} s" for name, value in timings.items())
+    machines = "\n".join(f"- {describe_hardware(machine)}" for machine in metrics["machines"])
     shown = "\n".join(plan.build.shown_stage(stage) for stage in stages)
     return f"""# The controls again: GRPO at its algorithmic cost against next-token training, CoLA and pydocs
 
@@ -469,10 +475,14 @@ are over prompts, not seeds.
 
 ## How it was made
 
-Machine of the latest session: {describe_hardware(hardware)} Every stage trains and evaluates in
-{plan.precision} (chosen from the first session's hardware and kept, so that stages run on other machines stay
-comparable); each run's CPU and the digest of the warm start it started from are in its corpus's runs table (the
-warm start is made again on a new machine).
+Machines, one per session that ran stages, in order:
+
+{machines}
+
+Every stage trains and evaluates in {plan.precision} (chosen from the first session's hardware and kept, so that
+stages run on other machines stay comparable); each run's CPU and the digest of the warm start it started from are
+in its corpus's runs table (the import, the data builds and the warm start are made again on a new machine; the wall
+times below are each stage's latest).
 
 Stages (wall time: {seconds or "none yet"}):
 
@@ -511,7 +521,7 @@ def write_report(plan: Plan, hardware: dict) -> None:
     if _curves(metrics):
         plot(_curves(metrics), output / PLOT)
     readme = output / "README.md"
-    write_text_atomic(readme, render_readme(plan, metrics, timings, hardware, readme))
+    write_text_atomic(readme, render_readme(plan, metrics, timings, readme))
     print(f"report: {relative(readme)}", flush=True)
 
 
