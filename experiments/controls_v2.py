@@ -490,8 +490,9 @@ Stages (wall time: {seconds or "none yet"}):
 {shown}
 ```
 
-`values/CORPUS/MODEL.json`: each held-out prompt's id and its value of every metric above, from which every figure is
-recomputed (`pipeline_report/controls_v2.py`).
+`values/CORPUS/MODEL.json` (and the checks the interpretation cites: `replicates/`, `first_design/values/`): each
+held-out prompt's id and its value of every metric above, from which every figure is recomputed
+(`pipeline_report/controls_v2.py`).
 """
 
 
