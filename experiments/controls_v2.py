@@ -20,9 +20,8 @@ a stopped experiment continues at the stage it stopped in. The report is rewritt
 a rerun resumes from when --work_dir is gone (a new machine): a run whose evaluations the report holds is not run
 again; the import, the data builds and the warm start are, when a stage left needs them (each run records the digest
 of the warm start it started from), and every stage runs in the precision the report recorded first. The report in
---output_dir: README.md (its first
-paragraphs written by hand and kept), metrics.json, timings.json, each model's per-prompt values (`values/`) and the
-plot of accuracy against FLOPs.
+--output_dir: README.md (its first paragraphs written by hand and kept), metrics.json, timings.json, each model's
+per-prompt values (`values/`) and the plot of accuracy against FLOPs.
 """
 
 from __future__ import annotations
@@ -364,8 +363,8 @@ def corpus_values(plan: Plan, corpus: str, timings: Mapping[str, float]) -> dict
         if eval_stage(corpus, name) in timings:
             (entry,) = json.loads(folder.read_text()).values()
             found[name] = compact_values(folder.parent / entry["next_segment"]["predictions"])
+    first_name, first = next(iter(found.items()), (None, None))
     for name, compact in found.items():
-        first_name, first = next(iter(found.items()))
         if compact["idx"] != first["idx"]:
             raise RlptError(f"the {corpus} evaluations of {first_name} and {name} are on different held-out prompts: "
                             f"were the data builds made with other settings?")  # fmt: skip

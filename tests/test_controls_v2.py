@@ -38,7 +38,8 @@ def _value(command: list[str], flag: str) -> str:
 
 def _plan(tmp_path: Path) -> Plan:
     args = argparse.Namespace(
-        work_dir=tmp_path / "work", output_dir=tmp_path / "results", seed=7, warm_steps=70, budget_scale=1.0, max_prompts=None, max_documents=None,
+        work_dir=tmp_path / "work", output_dir=tmp_path / "results", seed=7, warm_steps=70, budget_scale=1.0,
+        max_prompts=None, max_documents=None,
         eval_batch_size=16, gguf=tmp_path / "m.gguf", data_dir=tmp_path / "glue", embedding_model=tmp_path / "minilm",
         pydocs_dir=tmp_path / "pydocs",
     )  # fmt: skip
