@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -129,6 +130,16 @@ class Plan:
         self.recorded_timings = read_timings(args.output_dir / "timings.json")
         self.precision = precision(self.recorded.get("settings", {}))
 
+    def precision_flags(self) -> list[str]:
+        """The training commands' flag for the experiment's precision (bf16 autocast or fp32)."""
+        return ["--bf16", "true" if self.precision == "bfloat16" else "false"]
+
+    @functools.cached_property
+    def warm_digest(self) -> str:
+        """The digest of the warm start in --work_dir, read once: every run in it started from this one, since the
+        warm start is made before any run."""
+        return weights_digest(self.build.models / "warm")
+
     def budget(self, corpus: str, point: int) -> float:
         """The counted FLOPs of a budget point."""
         return BUDGET_UNITS[corpus] * self.args.budget_scale * point
@@ -138,12 +149,11 @@ class Plan:
         warm = self.build.train(
             "warm", f"Warm start: {self.args.warm_steps} steps of next-token training on RTE premises", "ntp",
             NTP_CONFIG, "base", "--mode", "documents", "--dataset_name", warm_data, "--max_steps",
-            str(self.args.warm_steps), "--bf16", str(self.precision == "bfloat16").lower(),
+            str(self.args.warm_steps), *self.precision_flags(),
         )  # fmt: skip
         warm.output = self.build.models / "warm"
         stages = [
-            Stage(PREREQUISITES[0], "Import the GGUF", self.build.import_gguf().command,
-                  output=self.build.models / "base"),
+            Stage("import", "Import the GGUF", self.build.import_gguf().command, output=self.build.models / "base"),
             self._data("data_warm", "Data build, RTE training premises", "warm", "--dataset_path",
                        str(Path(self.args.data_dir) / RTE_TRAIN), "--text_column", "sentence1", "--label_column",
                        "none", "--task", "cut"),
@@ -231,9 +241,8 @@ class Plan:
         else:
             flags = ["--dataset_name", self.build.data(corpus), "--max_steps", MAX_STEPS, "--logging_steps", "1"]
             config = GRPO_CONFIGS[corpus]
-        bf16 = ["--bf16", str(self.precision == "bfloat16").lower()]
         stage = self.build.train(run, f"{arm.title}, {corpus}, seed {seed}", arm.trainer, config, "warm", *flags,
-                                 *arm.flags, *limit, *bf16, seed=seed)  # fmt: skip
+                                 *arm.flags, *limit, *self.precision_flags(), seed=seed)  # fmt: skip
         stage.output = self.build.models / run
         return stage
 
@@ -352,7 +361,7 @@ def collect(plan: Plan, timings: dict[str, float], hardware: Mapping[str, object
 
 
 def corpus_values(plan: Plan, corpus: str, timings: Mapping[str, float]) -> dict[str, dict[str, list]]:
-    """Each evaluated model's compact per-prompt values on `corpus`: from --work_dir's evaluations where they finished,
+    """Each evaluated model's compact per-prompt values on `corpus`, by name: from --work_dir's evaluations where they finished,
     else from the committed report; all on the same held-out prompts, in the same order, or none is paired."""
     found = {}
     for path in sorted((plan.args.output_dir / "values" / corpus).glob("*.json")):
@@ -368,7 +377,7 @@ def corpus_values(plan: Plan, corpus: str, timings: Mapping[str, float]) -> dict
         if compact["idx"] != first["idx"]:
             raise RlptError(f"the {corpus} evaluations of {first_name} and {name} are on different held-out prompts: "
                             f"were the data builds made with other settings?")  # fmt: skip
-    return found
+    return dict(sorted(found.items()))  # one order whether a value came from --work_dir or the report
 
 
 def weights_digest(model: Path) -> str:
@@ -396,7 +405,7 @@ def _run_summary(
         "seconds": timings[run.replace("-", "_")],
         "points": points,
         "cpu": hardware["cpu"],
-        "warm_start": weights_digest(plan.build.models / "warm"),
+        "warm_start": plan.warm_digest,
         **run_log(folder),
     }
 

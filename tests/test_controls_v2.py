@@ -12,7 +12,16 @@ from pathlib import Path
 import controls_v2
 import numpy as np
 import pytest
-from controls_v2 import BUDGET_UNITS, GRPO_CONFIGS, NTP_CONFIG, PREREQUISITES, Plan, corpus_values, run_pending
+from controls_v2 import (
+    BUDGET_UNITS,
+    GRPO_CONFIGS,
+    NTP_CONFIG,
+    PREREQUISITES,
+    Plan,
+    corpus_values,
+    eval_stage,
+    run_pending,
+)
 from pipeline_report.controls_v2 import (
     ARMS,
     METRICS,
@@ -113,7 +122,7 @@ def _commit(results: Path, evaluations: dict[str, list[int]], runs: list[str], s
         compact = {"idx": ids, **{metric: [0.5] * len(ids) for metric in METRICS}}
         (results / "values" / name).parent.mkdir(parents=True, exist_ok=True)
         (results / "values" / f"{name}.json").write_text(json.dumps(compact))
-    timings = {f"eval_{name.replace('/', '_')}".replace("-", "_"): 1.0 for name in evaluations}
+    timings = {eval_stage(*name.split("/")): 1.0 for name in evaluations}
     timings |= {run.replace("-", "_"): 1.0 for run in runs} | {"import": 1.0, "warm": 1.0}
     (results / "timings.json").write_text(json.dumps(timings))
     runs_entries = {run: {"seconds": 1.0, "points": {}} for run in runs}
