@@ -361,8 +361,8 @@ def collect(plan: Plan, timings: dict[str, float], hardware: Mapping[str, object
 
 
 def corpus_values(plan: Plan, corpus: str, timings: Mapping[str, float]) -> dict[str, dict[str, list]]:
-    """Each evaluated model's compact per-prompt values on `corpus`, by name: from --work_dir's evaluations where they finished,
-    else from the committed report; all on the same held-out prompts, in the same order, or none is paired."""
+    """Each evaluated model's compact per-prompt values on `corpus`, by name: from --work_dir's evaluations where they
+    finished, else from the committed report; all on the same held-out prompts, in the same order, or none is paired."""
     found = {}
     for path in sorted((plan.args.output_dir / "values" / corpus).glob("*.json")):
         if plan.recorded_values(corpus, path.stem):
