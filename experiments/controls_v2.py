@@ -151,7 +151,6 @@ class Plan:
             NTP_CONFIG, "base", "--mode", "documents", "--dataset_name", warm_data, "--max_steps",
             str(self.args.warm_steps), *self.precision_flags(),
         )  # fmt: skip
-        warm.output = self.build.models / "warm"
         stages = [
             Stage("import", "Import the GGUF", self.build.import_gguf().command, output=self.build.models / "base"),
             self._data("data_warm", "Data build, RTE training premises", "warm", "--dataset_path",
@@ -241,10 +240,8 @@ class Plan:
         else:
             flags = ["--dataset_name", self.build.data(corpus), "--max_steps", MAX_STEPS, "--logging_steps", "1"]
             config = GRPO_CONFIGS[corpus]
-        stage = self.build.train(run, f"{arm.title}, {corpus}, seed {seed}", arm.trainer, config, "warm", *flags,
-                                 *arm.flags, *limit, *self.precision_flags(), seed=seed)  # fmt: skip
-        stage.output = self.build.models / run
-        return stage
+        return self.build.train(run, f"{arm.title}, {corpus}, seed {seed}", arm.trainer, config, "warm", *flags,
+                                *arm.flags, *limit, *self.precision_flags(), seed=seed)  # fmt: skip
 
     def _evaluate(self, corpus: str, name: str, model: str) -> Stage:
         """The next-segment evaluation of one model on the corpus's held-out prompts, base as the frozen scorer."""
@@ -393,8 +390,9 @@ def _run_summary(
     plan: Plan, corpus: str, run: str, timings: Mapping[str, float], hardware: Mapping[str, object]
 ) -> dict[str, object]:
     """What a finished run spent at each budget point (steps, counted FLOPs), its wall time, the machine and the warm
-    start it ran from, and its GRPO logs."""
+    start it ran from, the count it was last resumed at when it was stopped, and its GRPO logs."""
     folder = plan.build.models / run
+    resumed = json.loads((folder / FLOPS_FILE).read_text()).get("resumed_at_flops")
     points = {}
     for point in POINTS:
         model = plan.point_model(corpus, run, point)
@@ -406,6 +404,7 @@ def _run_summary(
         "points": points,
         "cpu": hardware["cpu"],
         "warm_start": plan.warm_digest,
+        **({"resumed_at_flops": resumed} if resumed else {}),
         **run_log(folder),
     }
 

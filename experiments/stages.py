@@ -30,6 +30,7 @@ from rlpt_trl.testing.assets import (
     portable,
 )
 from rlpt_trl.utils.errors import RlptError
+from rlpt_trl.utils.files import write_json
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +46,8 @@ class Stage:
     cwd: Path = ROOT
     steps: int | None = None  # optimizer steps, for the per-step time
     output: Path | None = None  # what the command writes: removed before a resumed run starts the stage again
+    # flags that make the command continue from the last checkpoint a stopped run left in `output`, instead
+    resume: tuple[str, ...] = ()
 
 
 def recipe(path: str) -> dict:
@@ -110,7 +113,8 @@ class StageBuilder:
         seed: int | None = None,
     ) -> Stage:
         """`recipes/<trainer>.py --config CONFIG` from the model `start` into the model `run` (with `seed`, default
-        the experiment's); the reward trainers score with MiniLM. The stage is named after the run (`-` as `_`)."""
+        the experiment's); the reward trainers score with MiniLM. The stage is named after the run (`-` as `_`); a
+        run stopped after saving a checkpoint (on a stop signal, or at a `--save_at_flops` point) continues from it."""
         rewards = (
             ["--embedding_model_name_or_path", str(self.args.embedding_model)] if trainer in ("grpo", "rloo") else []
         )
@@ -119,7 +123,8 @@ class StageBuilder:
             *flags, *rewards, "--output_dir", self.model(run), "--save_strategy", "no",
             "--seed", self.seed if seed is None else str(seed),
         ]  # fmt: skip
-        return Stage(run.replace("-", "_"), title, command, steps=steps)
+        resume = ("--resume_from_checkpoint", "true")
+        return Stage(run.replace("-", "_"), title, command, steps=steps, output=self.models / run, resume=resume)
 
     def evaluate(
         self,
@@ -307,29 +312,53 @@ def collect_evaluation(
     return entries
 
 
-def run_stage(stage: Stage, timings: dict[str, float]) -> None:
-    """Print the stage's command, run it and record its wall time."""
+def run_stage(stage: Stage, timings: dict[str, float], resume: bool = False, before: float = 0.0) -> None:
+    """Print the stage's command (with its resume flags when `resume`), run it and record its wall time plus the
+    `before` seconds its stopped runs spent."""
+    command = [*stage.command, *stage.resume] if resume else stage.command
     prefix = "" if stage.cwd == ROOT else f"cd {shlex.quote(str(stage.cwd))} && "
-    print(f"\n=== {stage.title}\n$ {prefix}{shlex.join(stage.command)}", flush=True)
+    print(f"\n=== {stage.title}\n$ {prefix}{shlex.join(command)}", flush=True)
     start = time.perf_counter()
-    status = subprocess.run(stage.command, cwd=stage.cwd).returncode
-    timings[stage.name] = round(time.perf_counter() - start, 1)
+    status = subprocess.run(command, cwd=stage.cwd).returncode
+    timings[stage.name] = round(before + time.perf_counter() - start, 1)
     if status != 0:
-        raise RlptError(f"stage {stage.name!r} failed with exit status {status}: {shlex.join(stage.command)}")
+        raise RlptError(f"stage {stage.name!r} failed with exit status {status}: {shlex.join(command)}")
     print(f"=== {stage.title}: {timings[stage.name]:.0f} s", flush=True)
+
+
+def last_checkpoint(stage: Stage) -> Path | None:
+    """The newest checkpoint a stopped run of a resumable stage left in its output, or None."""
+    if not stage.resume or stage.output is None or not stage.output.is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    found = get_last_checkpoint(str(stage.output))
+    return Path(found) if found else None
 
 
 def resume_stages(stages: Sequence[Stage], timings_file: Path) -> dict[str, float]:
     """Run the stages that `timings_file` (stage -> seconds, written after each stage) does not record as finished, in
-    order, each from a clean output: a stopped experiment continues at the stage it stopped in."""
+    order: a stopped experiment continues at the stage it stopped in, from the last checkpoint that stage saved when it
+    has resume flags, else from a clean output. A stage's time counts its stopped runs too (each from its start,
+    kept in started.json beside `timings_file`, to its last checkpoint): the runner may be killed before its stage."""
     timings = read_timings(timings_file)
+    started_file = timings_file.with_name("started.json")
     for stage in stages:
         if stage.name in timings:
             print(f"=== {stage.title}: finished in an earlier run ({timings[stage.name]:.0f} s)", flush=True)
             continue
-        if stage.output is not None and stage.output.exists():
+        started = json.loads(started_file.read_text()) if started_file.is_file() else {}
+        checkpoint = last_checkpoint(stage)
+        before = 0.0
+        if checkpoint is not None:
+            if stage.name in started:
+                stopped = started[stage.name]
+                saved = (checkpoint / "trainer_state.json").stat().st_mtime
+                before = stopped["before"] + max(0.0, saved - stopped["at"])
+            print(f"=== {stage.title}: continues from {checkpoint.name} ({before:.0f} s spent before)", flush=True)
+        elif stage.output is not None and stage.output.exists():
             shutil.rmtree(stage.output)
-        run_stage(stage, timings)
-        timings_file.parent.mkdir(parents=True, exist_ok=True)
-        timings_file.write_text(json.dumps(timings, indent=1) + "\n")
+        write_json(started_file, {**started, stage.name: {"at": time.time(), "before": before}})
+        run_stage(stage, timings, resume=checkpoint is not None, before=before)
+        write_json(timings_file, timings)
     return timings

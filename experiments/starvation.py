@@ -133,12 +133,10 @@ class Plan:
 
     def _grpo(self, corpus: str, data: str) -> Stage:
         steps = str(self.args.grpo_steps)
-        stage = self.build.train(
+        return self.build.train(
             f"grpo-{corpus}", f"GRPO on {corpus}, {steps} steps", "grpo", CONFIGS[corpus], "base",
             "--dataset_name", data, "--max_steps", steps, "--logging_steps", "1", steps=self.args.grpo_steps,
         )  # fmt: skip
-        stage.output = self.build.models / f"grpo-{corpus}"
-        return stage
 
 
 def collect(plan: Plan, timings: dict[str, float]) -> dict[str, object]:
