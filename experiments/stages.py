@@ -29,6 +29,7 @@ from rlpt_trl.testing.assets import (
     find_smollm2_gguf,
     portable,
 )
+from rlpt_trl.trainer.checkpoints import COMPLETE_MARKER, last_complete_checkpoint
 from rlpt_trl.utils.errors import RlptError
 from rlpt_trl.utils.files import write_json
 
@@ -46,7 +47,7 @@ class Stage:
     cwd: Path = ROOT
     steps: int | None = None  # optimizer steps, for the per-step time
     output: Path | None = None  # what the command writes: removed before a resumed run starts the stage again
-    # flags that make the command continue from the last checkpoint a stopped run left in `output`, instead
+    # flags that continue the command from the last complete checkpoint a stopped run left in `output` (then kept)
     resume: tuple[str, ...] = ()
 
 
@@ -327,13 +328,11 @@ def run_stage(stage: Stage, timings: dict[str, float], resume: bool = False, bef
 
 
 def last_checkpoint(stage: Stage) -> Path | None:
-    """The newest checkpoint a stopped run of a resumable stage left in its output, or None."""
-    if not stage.resume or stage.output is None or not stage.output.is_dir():
+    """The newest complete checkpoint a stopped run of a resumable stage left in its output (the one
+    `--resume_from_checkpoint true` takes), or None."""
+    if not stage.resume or stage.output is None:
         return None
-    from transformers.trainer_utils import get_last_checkpoint
-
-    found = get_last_checkpoint(str(stage.output))
-    return Path(found) if found else None
+    return last_complete_checkpoint(stage.output)
 
 
 def resume_stages(stages: Sequence[Stage], timings_file: Path) -> dict[str, float]:
@@ -353,7 +352,7 @@ def resume_stages(stages: Sequence[Stage], timings_file: Path) -> dict[str, floa
         if checkpoint is not None:
             if stage.name in started:
                 stopped = started[stage.name]
-                saved = (checkpoint / "trainer_state.json").stat().st_mtime
+                saved = (checkpoint / COMPLETE_MARKER).stat().st_mtime
                 before = stopped["before"] + max(0.0, saved - stopped["at"])
             print(f"=== {stage.title}: continues from {checkpoint.name} ({before:.0f} s spent before)", flush=True)
         elif stage.output is not None and stage.output.exists():

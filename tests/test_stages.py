@@ -4,6 +4,7 @@ checkpoint its stopped run saved (with the time that run spent), any other stage
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from stages import Stage, resume_stages
 from rlpt_trl.utils.errors import RlptError
 
 
-# a trainer's stand-in: without --resume_from_checkpoint it saves checkpoint-3 and stops as on SIGTERM (exit 143);
-# with it, it checks that the checkpoint is there and finishes
+# a trainer's stand-in: without --resume_from_checkpoint it saves checkpoint-3, is killed while saving checkpoint-5
+# (no trainer_state.json) and exits as on SIGTERM (143); with it, it checks that checkpoint-3 is there and finishes
 TRAINER = """
 import pathlib, sys
 output = pathlib.Path(sys.argv[1])
@@ -24,6 +25,7 @@ if "--resume_from_checkpoint" in sys.argv:
     sys.exit(0)
 (output / "checkpoint-3").mkdir(parents=True)
 (output / "checkpoint-3" / "trainer_state.json").write_text("{}")
+(output / "checkpoint-5").mkdir()
 sys.exit(143)
 """
 
@@ -34,7 +36,9 @@ def trainer_stage(tmp_path: Path) -> Stage:
     return Stage("run", "A run", command, output=output, resume=("--resume_from_checkpoint", "true"))
 
 
-def test_a_stopped_run_continues_from_its_checkpoint_with_its_earlier_time(tmp_path: Path) -> None:
+def test_a_stopped_run_continues_from_its_checkpoint_with_its_earlier_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     timings_file = tmp_path / "timings.json"
     stage = trainer_stage(tmp_path)
     with pytest.raises(RlptError, match="exit status 143"):
@@ -47,6 +51,7 @@ def test_a_stopped_run_continues_from_its_checkpoint_with_its_earlier_time(tmp_p
     started["at"] -= 100.0
     (tmp_path / "started.json").write_text(json.dumps({"run": started}))
     timings = resume_stages([stage], timings_file)
+    assert re.search(r"A run: continues from checkpoint-3 \(1\d\d s spent before\)", capsys.readouterr().out)
     assert (stage.output / "model.txt").read_text() == "trained"
     assert timings["run"] >= 100.0
     assert json.loads(timings_file.read_text()) == timings
