@@ -44,6 +44,7 @@ from pipeline_report.controls_v2 import (  # noqa: E402
     CONTROL,
     CORPORA,
     HEADLINE,
+    PLOTTED,
     POINTS,
     Arm,
     arms_table,
@@ -326,12 +327,13 @@ def collect(plan: Plan, timings: dict[str, float], hardware: Mapping[str, object
                 if run.startswith(f"{corpus}-{arm_name}-s") and str(point) in runs[run]["points"]
             ]
             # every arm starts at the warm start, before it has spent anything
-            start = [{"point": 0, "flops": 0.0, **models[corpus]["warm"][HEADLINE]}] if "warm" in values else []
+            warm = models[corpus].get("warm")
+            start = [{"point": 0, "flops": 0.0, **{name: warm[name] for name in PLOTTED}}] if warm else []
             curves[corpus].setdefault(arm_name, start).append(
                 {
                     "point": point,
                     "flops": float(sum(flops) / len(flops)) if flops else None,
-                    **arms[corpus][label][HEADLINE],
+                    **{name: arms[corpus][label][name] for name in PLOTTED},
                 }  # fmt: skip
             )
             control = seeded.get((CONTROL, point))
@@ -504,7 +506,10 @@ held-out prompt's id and its value of every metric above, from which every figur
 
 
 PLOT = "accuracy_vs_flops.png"
-PLOT_LINE = f"![held-out next-token accuracy against counted FLOPs]({PLOT})\n\n"
+PLOT_LINE = (
+    f"![held-out next-token accuracy, sampled and greedy, against counted FLOPs]({PLOT})\n\n"
+    "Bars: each arm's own 95 % CI over the prompts; whether two arms differ is read from the paired differences.\n\n"
+)
 
 
 def _curves(metrics: dict) -> dict[str, dict[str, list[dict]]]:

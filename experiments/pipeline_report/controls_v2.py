@@ -52,6 +52,8 @@ METRICS = {
     "empty_rate": "empty samples",
 }
 HEADLINE = "next_token_accuracy"
+# the plot's rows: sampled and greedy accuracy, which GRPO's sharpening pulls apart
+PLOTTED = ("next_token_accuracy", "greedy_next_token_accuracy")
 
 
 def run_name(corpus: str, arm: Arm, seed: int) -> str:
@@ -153,25 +155,29 @@ def differences_table(differences: Mapping[str, Mapping[str, dict]]) -> str:
 
 
 def plot(points: Mapping[str, Mapping[str, list[dict]]], path: Path) -> None:
-    """Held-out next-token accuracy (sampled) against counted FLOPs, one line per arm with 95 % CI bars, one panel per
-    corpus; `points`: corpus -> arm -> [{flops, mean, ci}] in budget order."""
+    """Held-out next-token accuracy (a row for each metric of `PLOTTED`) against counted FLOPs, one line per arm with
+    95 % CI bars, one column per corpus; `points`: corpus -> arm -> [{flops, METRIC: {mean, ci}}] in budget order."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(points), figsize=(5.5 * len(points), 4), squeeze=False)
-    for axis, (corpus, arms) in zip(axes[0], points.items(), strict=True):
-        for arm, entries in arms.items():
-            flops = [entry["flops"] for entry in entries]
-            means = np.array([entry["mean"] for entry in entries])
-            errors = np.array([[m - e["ci"][0], e["ci"][1] - m] for m, e in zip(means, entries, strict=True)]).T
-            axis.errorbar(flops, means, yerr=errors, marker="o", capsize=3, label=arm)
-        axis.set_title(corpus)
-        axis.set_xlabel("counted training FLOPs")
-        axis.set_ylabel("held-out next-token accuracy (sampled)")
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+    figure, axes = plt.subplots(
+        len(PLOTTED), len(points), figsize=(5.5 * len(points), 4 * len(PLOTTED)), squeeze=False
+    )
+    for row, metric in zip(axes, PLOTTED, strict=True):
+        for axis, (corpus, arms) in zip(row, points.items(), strict=True):
+            for arm, entries in arms.items():
+                flops = [entry["flops"] for entry in entries]
+                means = np.array([entry[metric]["mean"] for entry in entries])
+                cis = [entry[metric]["ci"] for entry in entries]
+                errors = np.array([[m - ci[0], ci[1] - m] for m, ci in zip(means, cis, strict=True)]).T
+                axis.errorbar(flops, means, yerr=errors, marker="o", capsize=3, label=arm)
+            axis.set_title(corpus)
+            axis.set_xlabel("counted training FLOPs")
+            axis.set_ylabel(f"held-out {METRICS[metric]}")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
