@@ -54,6 +54,8 @@ from pipeline_report.controls_v2 import (  # noqa: E402
     corpus_runs,
     difference,
     differences_table,
+    line_breaks,
+    line_breaks_section,
     mean_over_seeds,
     per_prompt,
     plot,
@@ -294,13 +296,16 @@ def collect(plan: Plan, timings: dict[str, float], hardware: Mapping[str, object
     arms: dict[str, dict] = {}
     differences: dict[str, dict] = {}
     curves: dict[str, dict] = {}
+    checks: dict[str, dict] = {}
     for corpus in CORPORA:
         values = {}
-        for name, compact in corpus_values(plan, corpus, timings).items():
+        compacts = corpus_values(plan, corpus, timings)
+        for name, compact in compacts.items():
             files[f"{corpus}/{name}"] = compact
             values[name] = per_prompt(compact)
         if not values:
             continue
+        checks[corpus] = line_breaks(compacts)
         indices = bootstrap(len(next(iter(values.values()))[HEADLINE]))
         models[corpus] = {name: summarize(value, indices) for name, value in values.items()}
         comparisons = {}
@@ -355,6 +360,7 @@ def collect(plan: Plan, timings: dict[str, float], hardware: Mapping[str, object
         "arms": arms,
         "differences": differences,
         "curves": curves,
+        "line_breaks": checks,
         "files": files,
     }  # fmt: skip
 
@@ -454,7 +460,7 @@ def render_readme(plan: Plan, metrics: dict, timings: dict[str, float], readme: 
 
 {differences_table(metrics["differences"][corpus])}
 
-""")
+{line_breaks_section(metrics["line_breaks"].get(corpus, {}))}""")
     seconds = ", ".join(f"{name} {value:.0f} s" for name, value in timings.items())
     machines = "\n".join(f"- {describe_hardware(machine)}" for machine in metrics["machines"])
     shown = "\n".join(plan.build.shown_stage(stage) for stage in stages)

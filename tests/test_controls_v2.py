@@ -27,8 +27,11 @@ from pipeline_report.controls_v2 import (
     METRICS,
     bootstrap,
     checkpoint_at,
+    compact_values,
     corpus_runs,
     difference,
+    line_breaks,
+    line_breaks_section,
     mean_over_seeds,
     run_name,
 )
@@ -197,6 +200,48 @@ def test_seed_means_and_paired_differences() -> None:
     # paired: a constant shift has a zero-width interval
     shifted = {name: values + 0.1 for name, values in b.items()}
     assert difference(shifted, b, indices)["next_token_accuracy"]["ci"] == pytest.approx([0.1, 0.1])
+
+
+def _record(idx: int, completion: str, greedy: str, right: bool) -> dict:
+    """A next-segment prediction record whose greedy continuation (and both samples) is `greedy`."""
+    return {
+        "idx": idx, "completion": completion, "greedy": greedy, "samples": [greedy, greedy], "new_tokens": [1, 1],
+        "cosine_sentence": [0.5, 0.5], "cosine_prompt_only": 0.5, "cosine_completion": [0.1, 0.1], "reward": [0, 0],
+        "next_word_correct": [0, 0], "greedy_next_word_correct": 0, "completion_log_perplexity": [1.0, 1.0],
+        "true_completion_nll": 2.0, "distinct_1": 1.0, "distinct_2": None, "cut_entropy": 1.0, "first_token_nll": 0.5,
+        "next_token_correct": [float(right)] * 2, "greedy_next_token_correct": float(right),
+    }  # fmt: skip
+
+
+def test_line_breaks_show_a_policy_that_always_answers_one(tmp_path: Path) -> None:
+    continuations = ["\n\nSource code", "\nThe end", " The", " If it"]
+    models = {
+        # collapsed: a line break everywhere, right exactly where the continuation starts with one
+        "collapsed": [_record(i, c, "\n\n\n\n", c.startswith("\n")) for i, c in enumerate(continuations)],
+        "varied": [_record(i, c, g, r) for i, (c, g, r) in enumerate(
+            zip(continuations, ["\n", " In", " The", " If"], [True, False, True, True], strict=True))],
+    }  # fmt: skip
+    compacts = {}
+    for name, records in models.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(records))
+        compacts[name] = compact_values(path)
+    compacts["before the check"] = {key: value for key, value in compacts["varied"].items() if "line_break" not in key}
+    check = line_breaks(compacts)
+    assert check["prompts"] == 4 and check["continuation_line_break"] == 2
+    assert check["models"]["collapsed"] == {"greedy_line_break": 1.0, "greedy_accuracy_after_line_break": 1.0,
+                                            "greedy_accuracy_otherwise": 0.0}  # fmt: skip
+    assert check["models"]["varied"] == {"greedy_line_break": 0.25, "greedy_accuracy_after_line_break": 0.5,
+                                         "greedy_accuracy_otherwise": 1.0}  # fmt: skip
+    assert "before the check" not in check["models"]
+    section = line_breaks_section(check)
+    assert "2 of the 4 held-out continuations start with a line break" in section
+    assert "| collapsed | 1.000 | 1.000 | 0.000 |" in section
+    # a corpus without line breaks, or files that predate the check, get no section
+    assert (
+        line_breaks_section(line_breaks({"m": {**compacts["varied"], "continuation_line_break": [False] * 4}})) == ""
+    )
+    assert line_breaks({"m": compacts["before the check"]}) == {} and line_breaks_section({}) == ""
 
 
 def test_every_arm_is_named_once() -> None:

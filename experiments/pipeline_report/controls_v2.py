@@ -54,6 +54,9 @@ METRICS = {
 HEADLINE = "next_token_accuracy"
 # the plot's rows: sampled and greedy accuracy, which GRPO's sharpening pulls apart
 PLOTTED = ("next_token_accuracy", "greedy_next_token_accuracy")
+# per-prompt facts a compact file keeps beside METRICS: whether the true continuation and the greedy one start with a
+# line break, the commonest first token after a pydocs prompt and the one a collapsed policy answers everywhere
+LINE_BREAK_FIELDS = ("continuation_line_break", "greedy_line_break")
 
 
 def run_name(corpus: str, arm: Arm, seed: int) -> str:
@@ -89,7 +92,57 @@ def compact_values(predictions: Path) -> dict[str, list]:
     compact: dict[str, list] = {"idx": [record["idx"] for record in records]}
     for name in METRICS:
         compact[name] = [None if np.isnan(value) else float(value) for value in values[name]]
+    for name, field in zip(LINE_BREAK_FIELDS, ("completion", "greedy"), strict=True):
+        compact[name] = [starts_with_line_break(record[field]) for record in records]
     return compact
+
+
+def starts_with_line_break(text: str) -> bool:
+    """Whether a continuation's first character is a line break."""
+    return text.startswith(("\n", "\r"))
+
+
+def line_breaks(compacts: Mapping[str, Mapping[str, list]]) -> dict[str, object]:
+    """How much of each model's greedy accuracy line breaks carry: the share of held-out continuations that start with
+    one, and for every model whose file records it (files committed before the check have not) the share of its greedy
+    continuations that do and its greedy accuracy on the prompts whose true continuation does and does not; {} when
+    no file records it."""
+    recorded = {name: compact for name, compact in compacts.items() if LINE_BREAK_FIELDS[0] in compact}
+    if not recorded:
+        return {}
+    truth = np.array(next(iter(recorded.values()))[LINE_BREAK_FIELDS[0]], dtype=bool)
+    models = {}
+    for name, compact in recorded.items():
+        greedy = np.array(compact["greedy_next_token_accuracy"], dtype=np.float64)
+        models[name] = {
+            "greedy_line_break": float(np.mean(compact[LINE_BREAK_FIELDS[1]])),
+            "greedy_accuracy_after_line_break": float(np.mean(greedy[truth])) if truth.any() else None,
+            "greedy_accuracy_otherwise": float(np.mean(greedy[~truth])) if (~truth).any() else None,
+        }
+    return {"prompts": int(truth.size), "continuation_line_break": int(truth.sum()), "models": models}
+
+
+def line_breaks_section(check: Mapping[str, object]) -> str:
+    """The README's section of a corpus's `line_breaks` check, one row per model; none where no held-out continuation
+    starts with a line break."""
+    if not check or not check["continuation_line_break"]:
+        return ""
+
+    def share(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    rows = [[name, share(entry["greedy_line_break"]), share(entry["greedy_accuracy_after_line_break"]),
+             share(entry["greedy_accuracy_otherwise"])] for name, entry in check["models"].items()]  # fmt: skip
+    header = ["model", "greedy continuation starts with a line break", "greedy accuracy where the true one does",
+              "greedy accuracy elsewhere"]  # fmt: skip
+    return f"""### Line breaks
+
+{check["continuation_line_break"]} of the {check["prompts"]} held-out continuations start with a line break. What each
+model's greedy continuation does (models evaluated before this check was added have no row):
+
+{format_table(header, rows)}
+
+"""
 
 
 def per_prompt(compact: Mapping[str, list]) -> dict[str, np.ndarray]:
