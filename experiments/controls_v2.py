@@ -506,8 +506,8 @@ Stages (wall time: {seconds or "none yet"}):
 ```
 
 `values/CORPUS/MODEL.json` (and the checks the interpretation cites: `replicates/`, `first_design/values/`): each
-held-out prompt's id and its value of every metric above, from which every figure is recomputed
-(`pipeline_report/controls_v2.py`).
+held-out prompt's id, its value of every metric above and whether its true and greedy continuations start with a
+line break, from which every figure is recomputed (`pipeline_report/controls_v2.py`).
 """
 
 
