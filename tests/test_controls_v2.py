@@ -226,6 +226,7 @@ def test_line_breaks_show_a_policy_that_always_answers_one(tmp_path: Path) -> No
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(records))
         compacts[name] = compact_values(path)
+    compacts["varied"]["greedy_next_token_accuracy"][2] = None  # a prompt without a true token is left out
     compacts["before the check"] = {key: value for key, value in compacts["varied"].items() if "line_break" not in key}
     check = line_breaks(compacts)
     assert check["prompts"] == 4 and check["continuation_line_break"] == 2

@@ -113,11 +113,11 @@ def line_breaks(compacts: Mapping[str, Mapping[str, list]]) -> dict[str, object]
     truth = np.array(next(iter(recorded.values()))[LINE_BREAK_FIELDS[0]], dtype=bool)
     models = {}
     for name, compact in recorded.items():
-        greedy = np.array(compact["greedy_next_token_accuracy"], dtype=np.float64)
+        greedy = per_prompt(compact)["greedy_next_token_accuracy"]  # NaN where a prompt has no true token
         models[name] = {
             "greedy_line_break": float(np.mean(compact[LINE_BREAK_FIELDS[1]])),
-            "greedy_accuracy_after_line_break": float(np.mean(greedy[truth])) if truth.any() else None,
-            "greedy_accuracy_otherwise": float(np.mean(greedy[~truth])) if (~truth).any() else None,
+            "greedy_accuracy_after_line_break": float(nanmean(greedy[truth])) if truth.any() else None,
+            "greedy_accuracy_otherwise": float(nanmean(greedy[~truth])) if (~truth).any() else None,
         }
     return {"prompts": int(truth.size), "continuation_line_break": int(truth.sum()), "models": models}
 
