@@ -3,7 +3,7 @@
     # NFS_ROOT: a folder every node mounts at the same path
     ray start --head                          # on one node; `ray start --address HEAD:6379` on the others
     python recipes/data_ray.py --ray_address auto --dataset_path NFS_ROOT/corpus --task asr \
-        --num_workers 64 --work_dir NFS_ROOT/work/corpus-asr --output_dir NFS_ROOT/data/corpus-asr \
+        --num_workers 64 --work_dir NFS_ROOT/scratch/corpus-asr --output_dir NFS_ROOT/builds/corpus-asr \
         --tokenizer_name_or_path HuggingFaceTB/SmolLM2-135M-Instruct --embedding_model_name_or_path none
 
 Every flag of `rlpt-trl data` is taken, and gives the same rows. `--work_dir`, `--output_dir` and `--dataset_path`
